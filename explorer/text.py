@@ -1,0 +1,72 @@
+"""User text in, safe model input out: cleaning, empty checks and token-limit truncation.
+
+Pure functions (no Streamlit) so every page treats text the same way and tests can pin it.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+MAX_CHARS = 20_000  # far above any model limit here; bounds the work the tokenizer is asked to do
+
+
+@dataclass
+class CleanText:
+    text: str
+    notes: list[str] = field(default_factory=list)   # what was changed, one sentence each
+
+    @property
+    def empty(self) -> bool:
+        return not self.text.strip()
+
+
+def clean(text: str | None, max_chars: int = MAX_CHARS) -> CleanText:
+    """Drop control characters (keeping newline and tab), normalise to NFC, cap the length.
+
+    Emoji, CJK and every other printable character pass through unchanged; HTML passes through
+    as text (the app never renders user text as HTML).
+    """
+    text = "" if text is None else str(text)
+    notes = []
+    kept = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+                   or ch == "\u200d")  # keep the zero-width joiner that holds emoji sequences together
+    if len(kept) != len(text):
+        notes.append(f"Removed {len(text) - len(kept)} invisible control character(s).")
+    kept = unicodedata.normalize("NFC", kept)
+    if len(kept) > max_chars:
+        notes.append(f"Text cut to its first {max_chars:,} characters.")
+        kept = kept[:max_chars]
+    return CleanText(kept, notes)
+
+
+@dataclass
+class Encoded:
+    ids: list[int]
+    tokens: list[str]          # the tokenizer's own pieces (Ġ / ## markers kept)
+    truncated: bool
+    total_tokens: int          # before truncation
+
+    @property
+    def notice(self) -> str | None:
+        if not self.truncated:
+            return None
+        return f"Input cut to {len(self.ids)} of its {self.total_tokens} tokens (the limit you set or the model's maximum)."
+
+
+def encode(tokenizer, text: str, max_tokens: int, add_special_tokens: bool = True) -> Encoded:
+    """Tokenize and keep at most `max_tokens` ids (special tokens included, the final [SEP] kept)."""
+    ids = tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
+    total = len(ids)
+    truncated = total > max_tokens
+    if truncated:
+        sep = getattr(tokenizer, "sep_token_id", None)
+        if add_special_tokens and sep is not None and ids[-1] == sep:
+            ids = ids[: max_tokens - 1] + [sep]
+        else:
+            ids = ids[:max_tokens]
+    return Encoded(ids, tokenizer.convert_ids_to_tokens(ids), truncated, total)
+
+
+def display_token(token: str) -> str:
+    """A readable label for a token piece: byte-level markers turned back into spaces/newlines."""
+    return token.replace("Ġ", "␣").replace("Ċ", "⏎").replace("▁", "␣")

@@ -1,0 +1,71 @@
+"""Show a figure the same way everywhere: app styling, presenter mode, PNG and data export."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer.charts.theme import export_config, style
+from explorer.ui.presenter import presenting
+
+
+def show(fig: go.Figure, name: str, data: dict | None = None, height: int | None = None,
+         on_select=None, key: str | None = None):
+    """Draw `fig` (styled for the current mode) with a hi-res PNG button and CSV/JSON downloads.
+
+    data: the numbers behind the figure, {column: 1-D sequence} (CSV and JSON) or any JSON-able
+    mapping (JSON only). on_select: "rerun" to get click selections back (returns the state).
+    """
+    style(fig, present=presenting(), height=height)
+    kwargs = dict(config=export_config(slug(name)), key=key or f"fig_{slug(name)}")
+    if on_select:
+        kwargs.update(on_select=on_select, selection_mode=("points",))
+    state = st.plotly_chart(fig, **kwargs)
+    if data is not None:
+        download_data(data, name)
+    return state
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "figure"
+
+
+def _jsonable(v):
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def to_csv(data: dict) -> str | None:
+    """CSV of equal-length columns, or None when the data is not a flat table."""
+    cols = {k: np.asarray(v) for k, v in data.items()}
+    if not cols or any(c.ndim != 1 for c in cols.values()) or len({len(c) for c in cols.values()}) != 1:
+        return None
+    import csv
+    import io
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(cols)
+    for row in zip(*cols.values()):
+        w.writerow([x.item() if hasattr(x, "item") else x for x in row])
+    return buf.getvalue()
+
+
+def download_data(data: dict, name: str) -> None:
+    s = slug(name)
+    csv_text = to_csv(data)
+    cols = st.columns([1, 1, 6]) if csv_text else st.columns([1, 7])
+    cols[0].download_button("JSON", json.dumps(_jsonable(data)), file_name=f"{s}.json", mime="application/json",
+                            key=f"dl_json_{s}", help="The numbers behind this figure")
+    if csv_text:
+        cols[1].download_button("CSV", csv_text, file_name=f"{s}.csv", mime="text/csv", key=f"dl_csv_{s}",
+                                help="The numbers behind this figure")

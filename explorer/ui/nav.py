@@ -1,0 +1,44 @@
+"""The app's pages. A page is listed only once its file exists: no placeholders."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    file: str          # relative to the project root
+    title: str
+    icon: str
+    url_path: str
+    blurb: str         # one line for the home page card
+    families: tuple[str, ...] = ()   # model families the page uses
+
+    @property
+    def exists(self) -> bool:
+        return (ROOT / self.file).is_file()
+
+
+PAGES = [
+    PageInfo("pages/attention.py", "Attention", "🔍", "attention",
+             "Where every token looks: BERT vs GPT-2 attention, head by head, with head statistics.",
+             ("encoder", "decoder")),
+    PageInfo("pages/generation.py", "Generation", "✍️", "generation",
+             "Watch a decoder write token by token: top-k probabilities, sampling, branches, logit lens.",
+             ("decoder", "rope-decoder", "encoder")),
+    PageInfo("pages/rope.py", "RoPE", "🌀", "rope",
+             "Rotary position embeddings: from a 2-D rotation to a real model's queries and keys.",
+             ("rope-decoder", "decoder")),
+    PageInfo("pages/moe.py", "Mixture of experts", "🔀", "moe",
+             "Which expert gets which token: router probabilities, top-k routing, load balance.",
+             ("moe-decoder",)),
+    PageInfo("pages/kv_cache.py", "KV cache", "🧮", "kv-cache",
+             "How the KV cache grows under MHA, GQA and MQA — computed and measured.",
+             ("decoder", "rope-decoder")),
+]
+
+
+def existing() -> list[PageInfo]:
+    return [p for p in PAGES if p.exists]

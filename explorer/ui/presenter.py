@@ -1,0 +1,44 @@
+"""Presenter mode: large type, a light high-contrast look, explanations tucked away.
+
+Turned on by the sidebar toggle or `?present=1`; read anywhere with `presenting()`.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+KEY = "present"
+
+_CSS = """
+<style>
+html, body, [data-testid="stApp"] { background: #ffffff !important; color: #000000 !important; }
+[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] { font-size: 1.35rem !important; }
+[data-testid="stMain"] h1 { font-size: 3.0rem !important; }
+[data-testid="stMain"] h2 { font-size: 2.3rem !important; }
+[data-testid="stMain"] h3 { font-size: 1.9rem !important; }
+[data-testid="stWidgetLabel"] p { font-size: 1.3rem !important; font-weight: 600; }
+[data-testid="stMain"] button p { font-size: 1.3rem !important; }
+[data-testid="stMain"] .block-container { max-width: 100% !important; padding-top: 2.5rem; }
+[data-testid="stSidebar"] { background: #f2f2f2 !important; }
+[data-testid="stCaptionContainer"] { color: #222222 !important; font-size: 1.15rem !important; }
+</style>
+"""
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get(KEY, False))
+
+
+def apply() -> None:
+    """Inject presenter CSS (our own static stylesheet; user text never goes through here)."""
+    if presenting():
+        st.markdown(_CSS, unsafe_allow_html=True)
+
+
+def explain(markdown: str, title: str = "What am I looking at?") -> None:
+    """A short explanation: shown under the figure normally, collapsed in presenter mode."""
+    if presenting():
+        with st.expander(title, expanded=False):
+            st.markdown(markdown)
+    else:
+        st.caption(markdown)

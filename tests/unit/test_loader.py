@@ -1,0 +1,130 @@
+"""The model loader: bundled, local folder, offline fallback, and what it refuses to load."""
+import json
+import time
+
+import pytest
+import torch
+
+from explorer.models import loader, registry
+from explorer.models.loader import ModelLoadError, load, load_folder
+from tests.conftest import bundled_model
+
+
+@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-bert", "tiny-llama", "tiny-mixtral"])
+def test_bundled_model_loads_with_eager_attention(name):
+    lm = bundled_model(name)
+    assert lm.source == "bundled"
+    assert lm.model.config._attn_implementation == "eager"
+    assert next(lm.model.parameters()).dtype == torch.float32
+    ids = lm.tokenizer("the cat sat on the mat", return_tensors="pt")["input_ids"]
+    out = lm.model(input_ids=ids, output_attentions=True)
+    assert len(out.attentions) == lm.model.config.num_hidden_layers
+    assert out.attentions[0].shape[-1] == ids.shape[1]
+
+
+def test_local_folder_loads_through_the_same_path(tmp_path):
+    src = bundled_model("tiny-gpt2")
+    src.model.save_pretrained(tmp_path, safe_serialization=True)
+    src.tokenizer.save_pretrained(tmp_path)
+    lm = load_folder(tmp_path)
+    assert lm.source == "local folder" and lm.spec.family == "decoder"
+    ids = torch.tensor([[5, 6, 7]])
+    torch.testing.assert_close(lm.model(input_ids=ids).logits, src.model(input_ids=ids).logits)
+
+
+def test_bare_bert_model_loads_for_attention(tmp_path):
+    """Sentence-embedding checkpoints hold only BertModel (no MLM head): attention still works."""
+    src = bundled_model("tiny-bert")
+    src.model.bert.save_pretrained(tmp_path, safe_serialization=True)
+    src.tokenizer.save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["architectures"] == ["BertModel"]
+    lm = load_folder(tmp_path)
+    assert lm.spec.family == "encoder"
+    out = lm.model(input_ids=torch.tensor([[2, 10, 11, 3]]), output_attentions=True)
+    assert len(out.attentions) == 4
+
+
+def test_pickle_only_checkpoint_is_refused(tmp_path):
+    src = bundled_model("tiny-gpt2")
+    src.model.save_pretrained(tmp_path, safe_serialization=False)
+    assert not list(tmp_path.glob("*.safetensors")), "the test needs a pickle-only folder"
+    with pytest.raises(ModelLoadError, match="safetensors only"):
+        load_folder(tmp_path)
+
+
+def test_remote_code_checkpoint_is_refused(tmp_path):
+    src = bundled_model("tiny-gpt2")
+    src.model.save_pretrained(tmp_path, safe_serialization=True)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg["auto_map"] = {"AutoModelForCausalLM": "modeling_evil.EvilModel"}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="trust_remote_code"):
+        load_folder(tmp_path)
+
+
+def test_unsupported_model_type_is_refused(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "whisper"}))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="not supported"):
+        load_folder(tmp_path)
+
+
+def test_offline_hub_model_falls_back_to_its_twin_with_a_banner(monkeypatch):
+    monkeypatch.setattr(loader, "_cached_snapshot", lambda repo: None)
+    lm = load("gpt2")
+    assert lm.spec.id == "tiny-gpt2" and lm.requested == "gpt2"
+    assert "bundled tiny-gpt2 instead of gpt2" in lm.notice and "offline" in lm.notice
+
+
+def test_offline_is_detected_quickly(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(loader, "_online_cache", None)
+    t0 = time.time()
+    loader.is_online(timeout=1.5)   # this machine has no route to the hub: must answer False fast
+    assert time.time() - t0 < 2.0
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    t0 = time.time()
+    assert loader.is_online() is False
+    assert time.time() - t0 < 0.01
+
+
+def test_custom_ids_are_refused_unless_the_server_allows_them(monkeypatch, tmp_path):
+    monkeypatch.delenv("EXPLORER_ALLOW_CUSTOM_MODELS", raising=False)
+    with pytest.raises(ModelLoadError, match="does not allow other models"):
+        load("someone/huge-model")
+    with pytest.raises(ModelLoadError, match="does not allow other models"):
+        load(str(tmp_path))
+
+
+def test_download_refuses_models_over_the_size_cap(monkeypatch):
+    class Sib:
+        def __init__(self, name, size):
+            self.rfilename, self.size = name, size
+
+    class Info:
+        siblings = [Sib("config.json", 1000), Sib("model.safetensors", 5 * 2**30), Sib("pytorch_model.bin", 5 * 2**30)]
+
+    class Api:
+        def model_info(self, repo_id, files_metadata):
+            return Info()
+
+    import huggingface_hub
+    monkeypatch.setattr(huggingface_hub, "HfApi", Api)
+    monkeypatch.setenv("EXPLORER_MAX_DOWNLOAD_MB", "1500")
+    with pytest.raises(ModelLoadError, match="over this server's download cap"):
+        loader.download("someone/huge-model")
+
+
+def test_registry_defaults_fall_back_to_bundled_twins_offline(monkeypatch):
+    monkeypatch.setattr(loader, "_cached_snapshot", lambda repo: None)
+    assert loader.default_model("decoder") == "tiny-gpt2"
+    assert loader.default_model("encoder") == "tiny-bert"
+    for family in registry.FAMILIES:
+        twin = registry.bundled_for_family(family)
+        assert twin.path and (twin.path / "config.json").is_file() and (twin.path / "MODEL_CARD.md").is_file()
+    for spec in registry.SPECS.values():
+        assert spec.family in registry.FAMILIES
+        if not spec.bundled:
+            assert registry.get(spec.twin).bundled and registry.get(spec.twin).family == spec.family

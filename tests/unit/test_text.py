@@ -1,0 +1,45 @@
+"""User text handling: control characters, emoji/CJK, HTML as text, truncation with a notice."""
+from explorer.text import clean, display_token, encode
+from tests.conftest import bundled_model
+
+
+def test_control_characters_are_removed_and_reported():
+    c = clean("hello\x00 wor\x07ld\u202e!\n")
+    assert c.text == "hello world!\n"
+    assert c.notes and "3" in c.notes[0]
+
+
+def test_emoji_cjk_and_html_pass_through_as_text():
+    s = "👩‍🔬 学习 <script>alert(1)</script> café"
+    assert clean(s).text == s
+    assert clean(s).notes == []
+
+
+def test_empty_and_whitespace_are_empty():
+    assert clean("").empty and clean("   \n").empty and clean(None).empty
+
+
+def test_very_long_text_is_capped_by_characters():
+    c = clean("a" * 50_000, max_chars=1000)
+    assert len(c.text) == 1000 and "1,000" in c.notes[0]
+
+
+def test_truncation_keeps_the_limit_and_the_final_sep():
+    tok = bundled_model("tiny-bert").tokenizer
+    e = encode(tok, "the dog runs " * 100, max_tokens=16)
+    assert len(e.ids) == 16 and e.truncated and e.total_tokens > 16
+    assert e.tokens[0] == "[CLS]" and e.tokens[-1] == "[SEP]"
+    assert "16 of its" in e.notice
+    assert encode(tok, "short", 16).notice is None
+
+
+def test_every_kind_of_text_tokenizes(tmp_path):
+    tok = bundled_model("tiny-gpt2").tokenizer
+    for s in ["👩‍🔬🚀", "深度学习", "<b>bold</b>", "tab\tand\nnewline", "x" * 3000]:
+        e = encode(tok, s, 64)
+        assert 0 < len(e.ids) <= 64
+        assert tok.decode(e.ids) if not e.truncated else True
+
+
+def test_display_token_shows_spaces_and_newlines():
+    assert display_token("Ġthe") == "␣the" and display_token("Ċ") == "⏎"

@@ -1,0 +1,65 @@
+"""The bundled models meet their quality bar, recomputed here from the corpus (not read from the cards)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.attention import previous_token_score
+from explorer.models import registry
+from explorer.zoo import corpus as corpus_mod
+from explorer.zoo.data import causal_stream, encode_lines
+from explorer.zoo.metrics import (causal_eval_windows, causal_perplexity, mlm_eval_sequences, mlm_top_k_accuracy,
+                                  unigram_perplexity)
+from explorer.zoo.tokenizer import BERT_SPECIALS
+from tests.conftest import bundled_model
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return corpus_mod.load_corpus()
+
+
+@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama", "tiny-mixtral"])
+def test_causal_lm_beats_half_the_unigram_perplexity(name, corpus):
+    lm = bundled_model(name)
+    seq_len = 256
+    windows = causal_eval_windows(lm.tokenizer, corpus.heldout, seq_len)
+    train_stream = causal_stream(encode_lines(lm.tokenizer, corpus.train), lm.tokenizer.eos_token_id)
+    ppl = causal_perplexity(lm.model, windows)
+    uni = unigram_perplexity(train_stream, windows, len(lm.tokenizer))
+    assert ppl <= 0.5 * uni, (ppl, uni)
+    card = json.loads((registry.get(name).path / "metrics.json").read_text())
+    assert card["heldout_perplexity"] == pytest.approx(ppl, rel=0.01)  # the card states what we measure
+
+
+def test_masked_lm_top5_accuracy_is_at_least_35_percent(corpus):
+    lm = bundled_model("tiny-bert")
+    tok = lm.tokenizer
+    seqs = mlm_eval_sequences(tok, corpus.heldout, 128)
+    specials = [tok.convert_tokens_to_ids(t) for t in BERT_SPECIALS]
+    acc = mlm_top_k_accuracy(lm.model, seqs, specials, tok.mask_token_id, tok.pad_token_id, k=5)
+    assert acc >= 0.35, acc
+    card = json.loads((registry.get("tiny-bert").path / "metrics.json").read_text())
+    assert card["mlm_top5_accuracy"] == pytest.approx(acc, abs=0.005)
+
+
+@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
+def test_decoders_have_a_previous_token_head(name, corpus):
+    """Visible structure: some head puts most of its attention on the token just before."""
+    lm = bundled_model(name)
+    ids = lm.tokenizer(" ".join(corpus.heldout[:12]), return_tensors="pt")["input_ids"][:, :96]
+    with torch.no_grad():
+        attn = torch.stack(lm.model(input_ids=ids, output_attentions=True).attentions)[:, 0].numpy()
+    scores = previous_token_score(attn)       # [layer, head]
+    assert scores.max() >= 0.5, np.round(scores, 2)
+
+
+def test_bundled_weights_stay_small():
+    total = sum(p.stat().st_size for p in registry.BUNDLED_DIR.glob("*/*.safetensors"))
+    assert 0 < total <= 30 * 2**20, total
+
+
+def test_corpus_split_is_by_synset_and_disjoint(corpus):
+    assert len(corpus.heldout) > 2000 and len(corpus.train) > 50 * len(corpus.heldout) * 0.8
+    assert corpus_mod.split_gloss('a fruit; "an apple a day"; "two"') == ["a fruit", "an apple a day", "two"]
