@@ -42,7 +42,7 @@ for family in registry.FAMILIES:
         state = "loads when a page needs it"
     rows.append({"family": registry.FAMILY_NAMES[family], "model": ui_models.label(model_id), "state": state,
                  "from": where, "size": size})
-st.dataframe(rows, hide_index=True, width="stretch")
+st.table({k: [r[k] for r in rows] for k in rows[0]})   # an HTML table: presenter mode can enlarge it
 if not presenting():
     st.caption("Tip: every view lives in the page's link — copy it to share or to restore a view in class. "
                "Add `?present=1` for presenter mode.")

@@ -20,6 +20,7 @@ html, body, [data-testid="stApp"] { background: #ffffff !important; color: #0000
 [data-testid="stMain"] button p { font-size: 1.3rem !important; }
 [data-testid="stMain"] .block-container { max-width: 100% !important; padding-top: 2.5rem; }
 [data-testid="stSidebar"] { background: #f2f2f2 !important; }
+[data-testid="stMain"] [data-testid="stTable"] td, [data-testid="stMain"] [data-testid="stTable"] th { font-size: 1.25rem !important; }
 [data-testid="stCaptionContainer"] { color: #222222 !important; font-size: 1.15rem !important; }
 </style>
 """
