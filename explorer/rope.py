@@ -1,0 +1,455 @@
+"""Rotary position embeddings (RoPE, Su et al. 2021, "RoFormer"): the math, context extension,
+and the capture of a real model's queries and keys before and after the rotary step.
+
+RoPE splits a head's vector of size d into d/2 pairs and rotates pair i of a token at position m
+by the angle m * theta_i, with theta_i = base^(-2i/d). Because rotations compose,
+(R_m q) . (R_n k) = q . (R_{n-m} k): the score depends on the positions only through m - n.
+
+Pairing conventions (the same math after a fixed permutation of the dimensions):
+  "interleaved"  pair i = dims (2i, 2i+1)        the RoFormer paper, GPT-J, Meta's llama repo
+  "half"         pair i = dims (i, i + d/2)      Hugging Face Llama/Mistral (`rotate_half`)
+
+Everything here is numpy (float64 for the math) or torch for the capture; no Streamlit.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PAIRINGS = ("half", "interleaved")
+
+# --------------------------------------------------------------------------- the 2-D lesson
+LESSON_Q = (1.0, 0.2)
+LESSON_K = (0.3, 0.9)
+LESSON_THETA = 0.4
+LESSON_CASES = ((4, 2), (14, 12), (14, 2))   # (m, n): two with the same gap, one with another gap
+
+
+def rotate2d(v, angle) -> np.ndarray:
+    """Rotate 2-D vector(s) v [..., 2] counter-clockwise by angle (radians, broadcast over [...])."""
+    v = np.asarray(v, dtype=np.float64)
+    c, s = np.cos(angle), np.sin(angle)
+    return np.stack([c * v[..., 0] - s * v[..., 1], s * v[..., 0] + c * v[..., 1]], axis=-1)
+
+
+def score2d(q, k, m, n, theta: float) -> float | np.ndarray:
+    """(R(m theta) q) . (R(n theta) k): the attention score of query q at position m and key k at n."""
+    return np.sum(rotate2d(q, np.asarray(m) * theta) * rotate2d(k, np.asarray(n) * theta), axis=-1)
+
+
+def score2d_by_gap(q, k, gaps, theta: float) -> np.ndarray:
+    """Score as a function of the gap m - n alone: |q||k| cos(angle(q) - angle(k) + (m - n) theta)."""
+    q, k = np.asarray(q, float), np.asarray(k, float)
+    phi = math.atan2(q[1], q[0]) - math.atan2(k[1], k[0])
+    return np.linalg.norm(q) * np.linalg.norm(k) * np.cos(phi + np.asarray(gaps, float) * theta)
+
+
+# --------------------------------------------------------------------------- full RoPE
+def inv_freq(dim: int, base: float = 10000.0) -> np.ndarray:
+    """theta_i = base^(-2i/dim) for i = 0 .. dim/2 - 1  -> [dim/2]; fast pairs first, slow pairs last."""
+    if dim < 2 or dim % 2:
+        raise ValueError("the rotary dimension must be even and at least 2")
+    return base ** (-np.arange(0, dim, 2, dtype=np.float64) / dim)
+
+
+def wavelengths(freqs: np.ndarray) -> np.ndarray:
+    """Tokens for one full turn of each pair: 2 pi / theta_i  -> [dim/2]."""
+    return 2 * np.pi / np.asarray(freqs, dtype=np.float64)
+
+
+def angles(positions, freqs) -> np.ndarray:
+    """Rotation angle m * theta_i  -> [position, pair]."""
+    return np.outer(np.asarray(positions, dtype=np.float64), np.asarray(freqs, dtype=np.float64))
+
+
+def pair_dims(dim: int, pairing: str = "half") -> np.ndarray:
+    """Which two dimensions form each pair -> int [dim/2, 2] (first, second)."""
+    i = np.arange(dim // 2)
+    if pairing == "half":
+        return np.stack([i, i + dim // 2], axis=1)
+    if pairing == "interleaved":
+        return np.stack([2 * i, 2 * i + 1], axis=1)
+    raise ValueError(f"pairing must be one of {PAIRINGS}")
+
+
+def rotate(x, positions, freqs, pairing: str = "half", scale: float = 1.0, ang=None) -> np.ndarray:
+    """Apply RoPE to x [..., position, dim]: pair i of the token at position m turns by m * theta_i.
+
+    freqs: [n_pairs]; when 2 * n_pairs < dim (partial rotary), only the first 2 * n_pairs dims turn.
+    scale: multiplies cos and sin (YaRN's attention temperature; 1 otherwise).
+    ang: precomputed angles [position, pair] (to mirror a model's float32 arithmetic exactly).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    freqs = np.asarray(freqs, dtype=np.float64)
+    rot = 2 * len(freqs)
+    if rot > x.shape[-1]:
+        raise ValueError(f"{len(freqs)} frequencies need {rot} dims; the vectors have {x.shape[-1]}")
+    a = angles(positions, freqs) if ang is None else np.asarray(ang, dtype=np.float64)   # [T, pairs]
+    c, s = np.cos(a) * scale, np.sin(a) * scale
+    dims = pair_dims(rot, pairing)
+    out = x.copy()
+    x1, x2 = x[..., dims[:, 0]], x[..., dims[:, 1]]
+    out[..., dims[:, 0]] = x1 * c - x2 * s
+    out[..., dims[:, 1]] = x1 * s + x2 * c
+    return out
+
+
+def score_matrix(q, k, positions, freqs, pairing: str = "half") -> np.ndarray:
+    """S[m, n] = (R_m q) . (R_n k) for one fixed q and k [dim] placed at every position -> [T, T]."""
+    positions = np.asarray(positions)
+    qs = rotate(np.broadcast_to(q, (len(positions), len(q))), positions, freqs, pairing)
+    ks = rotate(np.broadcast_to(k, (len(positions), len(k))), positions, freqs, pairing)
+    return qs @ ks.T
+
+
+def diagonal_spread(S: np.ndarray) -> float:
+    """Largest (max - min) along any diagonal of S: 0 when S[m, n] depends only on m - n."""
+    T = S.shape[0]
+    return float(max(np.ptp(np.diagonal(S, offset=o)) for o in range(-T + 1, T)))
+
+
+def expected_score(distances, freqs, attention_factor: float = 1.0) -> np.ndarray:
+    """Normalised score of q = k = all-ones at distance m - n: mean_i cos((m - n) theta_i) * factor^2.
+
+    With all-ones vectors every pair contributes |q_i||k_i| cos(angle difference) = 2 cos((m - n) theta_i),
+    so the full score is d * this value; at distance 0 it is 1 (times YaRN's temperature factor^2,
+    which multiplies both q and k). It is also the expected score of random q = k whose pairs have
+    equal energy. Returns [len(distances)].
+    """
+    a = angles(distances, freqs)
+    return np.cos(a).mean(axis=1) * attention_factor ** 2
+
+
+def roformer_bound(distances, freqs) -> np.ndarray:
+    """RoFormer's long-term decay curve (section 3.4.3): (1 / (d/2)) * sum_j |S_j|, S_j = sum_{i<j} e^{i (m-n) theta_i}.
+
+    The paper bounds |q . R k| by (max_i |h_{i+1} - h_i|) * sum_j |S_j|, and plots this relative
+    upper bound against the distance; it shrinks as the distance grows. Returns [len(distances)].
+    """
+    a = angles(distances, freqs)
+    partial = np.cumsum(np.exp(1j * a), axis=1)   # S_1 .. S_{d/2}
+    return np.abs(partial).mean(axis=1)
+
+
+# --------------------------------------------------------------------------- context extension
+@dataclass
+class ScaledRope:
+    """One way to stretch a RoPE model's context: its per-pair frequencies and attention factor."""
+    method: str                     # "original" | "linear" | "ntk" | "yarn"
+    label: str
+    inv_freq: np.ndarray            # [dim/2]
+    attention_factor: float = 1.0   # multiplies cos and sin, so scores scale by its square
+    detail: dict = field(default_factory=dict)
+
+
+METHODS = ("original", "linear", "ntk", "yarn")
+METHOD_LABELS = {"original": "original (no change)", "linear": "linear interpolation (PI)",
+                 "ntk": "NTK-aware base scaling", "yarn": "YaRN"}
+
+
+def linear_interpolation(dim: int, base: float, factor: float) -> ScaledRope:
+    """Position interpolation (Chen et al. 2023): squeeze positions by `factor` -> theta_i / factor for every pair."""
+    return ScaledRope("linear", METHOD_LABELS["linear"], inv_freq(dim, base) / factor, 1.0, {"factor": factor})
+
+
+def ntk_base(dim: int, base: float, factor: float) -> float:
+    """NTK-aware scaling (bloc97, 2023): new base = base * factor^(d / (d - 2)).
+
+    The exponent is chosen so that the slowest pair (i = d/2 - 1) is interpolated by exactly
+    `factor`, while the fastest pair (i = 0) keeps its frequency.
+    """
+    return base * factor ** (dim / (dim - 2))
+
+
+def ntk_aware(dim: int, base: float, factor: float) -> ScaledRope:
+    new_base = ntk_base(dim, base, factor)
+    return ScaledRope("ntk", METHOD_LABELS["ntk"], inv_freq(dim, new_base), 1.0, {"factor": factor, "base": new_base})
+
+
+def yarn_mscale(factor: float) -> float:
+    """YaRN's attention temperature as a multiplier on q and k: sqrt(1/t) = 0.1 ln(s) + 1 (1 for s <= 1)."""
+    return 1.0 if factor <= 1 else 0.1 * math.log(factor) + 1.0
+
+
+def yarn_correction_dim(n_rotations: float, dim: int, base: float, original_max: int) -> float:
+    """The (fractional) pair index whose wavelength fits `n_rotations` times into the original context.
+
+    From L / lambda_i = n with lambda_i = 2 pi base^(2i/d):  i = d ln(L / (2 pi n)) / (2 ln base).
+    """
+    return dim * math.log(original_max / (n_rotations * 2 * math.pi)) / (2 * math.log(base))
+
+
+def yarn(dim: int, base: float, factor: float, original_max: int, beta_fast: float = 32.0,
+         beta_slow: float = 1.0, truncate: bool = True) -> ScaledRope:
+    """YaRN (Peng et al. 2023), "NTK-by-parts" frequencies plus an attention temperature.
+
+    r_i = L / lambda_i counts how many turns pair i makes within the original context L.
+    Pairs with r_i > beta_fast (fast, short wavelengths) are left alone (extrapolation);
+    pairs with r_i < beta_slow (never completed a turn in training) are interpolated (theta_i / s);
+    in between a linear ramp over the pair index blends the two (as in the reference code and
+    transformers: the ramp runs from the index where r = beta_fast to the index where r = beta_slow,
+    floored/ceiled when `truncate`).
+    """
+    theta = inv_freq(dim, base)
+    low = yarn_correction_dim(beta_fast, dim, base, original_max)
+    high = yarn_correction_dim(beta_slow, dim, base, original_max)
+    if truncate:
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, dim - 1)
+    if low == high:
+        high += 0.001   # the reference code's guard against a zero-width ramp
+    ramp = np.clip((np.arange(dim // 2, dtype=np.float64) - low) / (high - low), 0.0, 1.0)
+    keep = 1.0 - ramp   # share of the original (extrapolated) frequency
+    freqs = theta / factor * (1.0 - keep) + theta * keep
+    return ScaledRope("yarn", METHOD_LABELS["yarn"], freqs, yarn_mscale(factor),
+                      {"factor": factor, "low": low, "high": high, "keep": keep,
+                       "turns_in_context": original_max / wavelengths(theta),
+                       "beta_fast": beta_fast, "beta_slow": beta_slow})
+
+
+def extension_methods(dim: int, base: float, factor: float, original_max: int) -> dict[str, ScaledRope]:
+    """Every method side by side for stretching `original_max` by `factor`."""
+    return {"original": ScaledRope("original", METHOD_LABELS["original"], inv_freq(dim, base)),
+            "linear": linear_interpolation(dim, base, factor),
+            "ntk": ntk_aware(dim, base, factor),
+            "yarn": yarn(dim, base, factor, original_max)}
+
+
+# --------------------------------------------------------------------------- a real model
+@dataclass
+class RopeSettings:
+    """How a model rotates: per-pair frequencies (ours, from its config), pairing and factors."""
+    inv_freq: np.ndarray          # [rotary_dim / 2], float64
+    head_dim: int
+    rope_type: str
+    rope_theta: float
+    attention_scaling: float      # multiplies cos and sin (YaRN); 1 for plain RoPE
+    pairing: str = "half"         # Hugging Face Llama/Mistral use rotate_half
+    source: str = "explorer.rope" # "explorer.rope" (our formulas) or "model buffer" (types we do not re-derive)
+
+
+def settings_from_config(config, model=None) -> RopeSettings:
+    """Our frequencies for a Hugging Face config (transformers 5 `rope_parameters`)."""
+    params = dict(getattr(config, "rope_parameters", None) or {})
+    if not params and hasattr(config, "rope_theta"):
+        params = {"rope_type": "default", "rope_theta": config.rope_theta}
+    rope_type = params.get("rope_type", "default")
+    theta = float(params.get("rope_theta", 10000.0))
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    dim = int(head_dim * params.get("partial_rotary_factor", 1.0))
+    factor = params.get("factor")
+    if rope_type in ("default", "dynamic"):   # dynamic NTK changes nothing until the text exceeds the context
+        return RopeSettings(inv_freq(dim, theta), head_dim, rope_type, theta, 1.0)
+    if rope_type == "linear":
+        return RopeSettings(linear_interpolation(dim, theta, factor).inv_freq, head_dim, rope_type, theta, 1.0)
+    if rope_type == "yarn":
+        orig = params.get("original_max_position_embeddings") or config.max_position_embeddings
+        if factor is None:
+            factor = config.max_position_embeddings / orig
+        y = yarn(dim, theta, factor, orig, params.get("beta_fast") or 32, params.get("beta_slow") or 1,
+                 params.get("truncate", True))
+        scale = params.get("attention_factor")
+        if scale is None:
+            mscale, mscale_all = params.get("mscale"), params.get("mscale_all_dim")
+            if mscale and mscale_all:
+                scale = (0.1 * mscale * math.log(factor) + 1) / (0.1 * mscale_all * math.log(factor) + 1) \
+                    if factor > 1 else 1.0
+            else:
+                scale = y.attention_factor
+        return RopeSettings(y.inv_freq, head_dim, rope_type, theta, float(scale))
+    # llama3, longrope, ...: we show them with the model's own buffer rather than re-deriving each variant
+    rotary = _rotary_module(model) if model is not None else None
+    if rotary is None:
+        raise ValueError(f"rope_type '{rope_type}' is not supported here")
+    return RopeSettings(rotary.inv_freq.double().numpy(), head_dim, rope_type, theta,
+                        float(getattr(rotary, "attention_scaling", 1.0)), source="model buffer")
+
+
+def _rotary_module(model):
+    base = getattr(model, "model", model)
+    return getattr(base, "rotary_emb", None)
+
+
+def _decoder_layers(model):
+    base = getattr(model, "model", model)
+    layers = getattr(base, "layers", None)
+    if layers is None or not len(layers) or not hasattr(layers[0], "self_attn"):
+        raise ValueError("this model has no Llama-style decoder layers (model.layers[i].self_attn)")
+    return layers
+
+
+@dataclass
+class RopeCapture:
+    """One forward pass of a RoPE model, every layer: q and k before the rotary step, and the model's own outputs.
+
+    q_pre [layer, head, position, head_dim]      query after q_proj (and q_norm if the model has one)
+    k_pre [layer, kv_head, position, head_dim]   key after k_proj (and k_norm)
+    k_model [layer, kv_head, position, head_dim] the model's own rotated keys, read from its KV cache
+    attn [layer, head, query, key]               the model's own attention probabilities
+    All float32; positions [T] are 0 .. T-1.
+    """
+    model_id: str
+    tokens: list[str]
+    q_pre: np.ndarray
+    k_pre: np.ndarray
+    k_model: np.ndarray
+    attn: np.ndarray
+    settings: RopeSettings
+    softmax_scale: float
+    truncated: bool
+    total_tokens: int
+
+    @property
+    def positions(self) -> np.ndarray:
+        return np.arange(self.q_pre.shape[2])
+
+    @property
+    def n_layers(self) -> int:
+        return self.q_pre.shape[0]
+
+    @property
+    def n_heads(self) -> int:
+        return self.q_pre.shape[1]
+
+    @property
+    def n_kv_heads(self) -> int:
+        return self.k_pre.shape[1]
+
+    def kv_head_of(self, head: int) -> int:
+        """GQA: query head h reads key/value head h // (n_head / n_kv_head) (`repeat_kv`)."""
+        return head // (self.n_heads // self.n_kv_heads)
+
+
+_capture_lock = threading.Lock()
+
+
+def capture(lm, text: str, max_tokens: int) -> RopeCapture:
+    """Run the model once with forward hooks on every layer's q/k projection (pre-rotary q and k).
+
+    The rotated keys come from the model's KV cache and the attention probabilities from
+    output_attentions: both are the model's own post-rotary results, independent of our math.
+    The hooks record only this thread's forward pass (the model is shared by all sessions).
+    """
+    import torch
+
+    from explorer.text import encode
+
+    model, tok = lm.model, lm.tokenizer
+    layers = _decoder_layers(model)
+    settings = settings_from_config(model.config, model)
+    head_dim = settings.head_dim
+    enc = encode(tok, text, min(max_tokens, lm.max_length))
+    if not enc.ids:
+        raise ValueError("the text has no tokens")
+    me = threading.get_ident()
+    got: dict[tuple[int, str], torch.Tensor] = {}
+
+    def hook(i, which):
+        def fn(module, args, output):
+            if threading.get_ident() == me:
+                got[(i, which)] = output.detach()
+        return fn
+
+    handles = []
+    try:
+        for i, layer in enumerate(layers):
+            attn = layer.self_attn
+            # models that normalise q/k per head (Qwen3, OLMo-2 style) rotate the normalised vectors
+            q_mod = getattr(attn, "q_norm", None) or attn.q_proj
+            k_mod = getattr(attn, "k_norm", None) or attn.k_proj
+            handles.append(q_mod.register_forward_hook(hook(i, "q")))
+            handles.append(k_mod.register_forward_hook(hook(i, "k")))
+        ids = torch.tensor([enc.ids])
+        with _capture_lock, torch.no_grad():
+            out = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True,
+                        use_cache=True)
+    finally:
+        for h in handles:
+            h.remove()
+    T = len(enc.ids)
+
+    def heads(x):   # [1, T, heads*hd] or [1, T, heads, hd] -> [heads, T, hd]
+        return x.reshape(T, -1, head_dim).transpose(0, 1).float().numpy()
+
+    q_pre = np.stack([heads(got[(i, "q")]) for i in range(len(layers))])
+    k_pre = np.stack([heads(got[(i, "k")]) for i in range(len(layers))])
+    cache = out.past_key_values
+    k_model = np.stack([cache.layers[i].keys[0].float().numpy() for i in range(len(layers))])
+    if not out.attentions or out.attentions[0] is None:
+        raise RuntimeError("the model returned no attention weights (is it loaded with eager attention?)")
+    attn = torch.stack(out.attentions)[:, 0].float().numpy()
+    scale = float(getattr(layers[0].self_attn, "scaling", head_dim ** -0.5))
+    return RopeCapture(lm.spec.id, enc.tokens, q_pre, k_pre, k_model, attn, settings, scale,
+                       enc.truncated, enc.total_tokens)
+
+
+def model_angles(settings: RopeSettings, positions) -> np.ndarray:
+    """Angles as the model computes them: float32 frequencies times float32 positions, in float32.
+
+    Hugging Face computes cos/sin from float32 angles; at position 500 a float32 angle is off by
+    ~3e-5 rad from the exact one, so to reproduce the model to 1e-5 we round the same way. -> [T, pairs]
+    """
+    f32 = np.asarray(settings.inv_freq, dtype=np.float32)
+    return (np.asarray(positions, dtype=np.float32)[:, None] * f32[None, :]).astype(np.float32)
+
+
+@dataclass
+class RopeCheck:
+    """Our rotation applied to the captured pre-rotary q and k, compared with the model's own outputs."""
+    q_rot: np.ndarray            # [layer, head, position, head_dim] float32
+    k_rot: np.ndarray            # [layer, kv_head, position, head_dim] float32
+    k_error: float               # max |ours - model's cached keys|
+    attn_error: float            # max |softmax(ours q k^T * scale, causal) - model's attention|
+    k_error_other_pairing: float # the same with the other pairing convention: shows it matters
+
+
+def reproduce(cap: RopeCapture, pairing: str | None = None) -> RopeCheck:
+    s = cap.settings
+    pairing = pairing or s.pairing
+    ang = model_angles(s, cap.positions)
+    q_rot = rotate(cap.q_pre, cap.positions, s.inv_freq, pairing, s.attention_scaling, ang)
+    k_rot = rotate(cap.k_pre, cap.positions, s.inv_freq, pairing, s.attention_scaling, ang)
+    other = "interleaved" if pairing == "half" else "half"
+    k_other = rotate(cap.k_pre, cap.positions, s.inv_freq, other, s.attention_scaling, ang)
+    probs = attention_from(q_rot, k_rot, cap.softmax_scale)
+    return RopeCheck(q_rot.astype(np.float32), k_rot.astype(np.float32),
+                     float(np.abs(k_rot - cap.k_model).max()), float(np.abs(probs - cap.attn).max()),
+                     float(np.abs(k_other - cap.k_model).max()))
+
+
+def attention_from(q: np.ndarray, k: np.ndarray, scale: float) -> np.ndarray:
+    """Causal softmax attention from q [..., head, T, d] and k [..., kv_head, T, d] (GQA-repeated)."""
+    rep = q.shape[-3] // k.shape[-3]
+    k = np.repeat(k, rep, axis=-3)
+    s = np.einsum("...htd,...hsd->...hts", q, k) * scale
+    T = q.shape[-2]
+    s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
+    s = s - s.max(-1, keepdims=True)
+    e = np.exp(s)
+    return e / e.sum(-1, keepdims=True)
+
+
+def pair_track(x: np.ndarray, pair: int, pairing: str = "half") -> np.ndarray:
+    """The 2-D coordinates of one pair at every position: x [position, dim] -> [position, 2]."""
+    dims = pair_dims(x.shape[-1], pairing)[pair]
+    return np.stack([x[..., dims[0]], x[..., dims[1]]], axis=-1)
+
+
+# --------------------------------------------------------------------------- contrast: learned positions
+def cosine_matrix(vectors: np.ndarray) -> np.ndarray:
+    """Cosine similarity of every pair of rows: [n, d] -> [n, n]."""
+    v = np.asarray(vectors, dtype=np.float64)
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return v @ v.T
+
+
+def learned_positions(model) -> np.ndarray:
+    """GPT-2's learned absolute position embeddings wpe -> [n_positions, n_embd] float32."""
+    base = getattr(model, "transformer", model)
+    wpe = getattr(base, "wpe", None)
+    if wpe is None:
+        raise ValueError("this model has no learned position embeddings (transformer.wpe)")
+    return wpe.weight.detach().float().numpy()
