@@ -77,8 +77,12 @@ def browser():
 
 def wait_idle(page, timeout: float = 120) -> None:
     """Wait until Streamlit has finished running the script (its status widget disappears)."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
-    time.sleep(0.5)
+    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout * 1000)
+    try:   # every page starts with a title; its arrival means the script has begun drawing
+        page.wait_for_selector('[data-testid="stMain"] h1', timeout=30_000)
+    except Exception:
+        pass
+    time.sleep(1.5)   # the status widget appears only after a short delay
     end = time.time() + timeout
     while time.time() < end and page.locator('[data-testid="stStatusWidget"]').count():
         time.sleep(0.25)
