@@ -453,3 +453,20 @@ def learned_positions(model) -> np.ndarray:
     if wpe is None:
         raise ValueError("this model has no learned position embeddings (transformer.wpe)")
     return wpe.weight.detach().float().numpy()
+
+
+def trained_positions(model_id: str) -> int | None:
+    """Longest sequence a bundled model saw in training (its window), when shorter than its table."""
+    from explorer.zoo.train import RECIPES
+    recipe = RECIPES.get(model_id)
+    return recipe.seq_len if recipe else None
+
+
+def binned_mean(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Average a curve over consecutive windows of `width` distances -> (window centres, means).
+
+    Long-range curves oscillate fast (the fast pairs); the window mean shows the trend. values [D].
+    """
+    n = len(values) // width
+    v = np.asarray(values[: n * width], dtype=np.float64).reshape(n, width).mean(axis=1)
+    return np.arange(n) * width + (width - 1) / 2, v

@@ -1,0 +1,212 @@
+"""Plotly figures for the RoPE page: data in, go.Figure out (no Streamlit)."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer.charts.theme import DIVERGING, HEATMAP, OKABE_ITO, categorical
+
+Q_COLOR, K_COLOR = OKABE_ITO[4], OKABE_ITO[5]   # blue query, vermillion key (distinct in every CVD type)
+GREY = "#9a9a9a"
+
+
+def _arrow(v, color: str, name: str, dash: str | None = None, width: int = 4, opacity: float = 1.0) -> go.Scatter:
+    return go.Scatter(x=[0, v[0]], y=[0, v[1]], mode="lines+markers", name=name, opacity=opacity,
+                      line=dict(color=color, width=width, dash=dash),
+                      marker=dict(symbol=["circle", "arrow"], size=[1, 16], angleref="previous", color=color),
+                      hovertemplate=f"{name}<br>(%{{x:.3f}}, %{{y:.3f}})<extra></extra>")
+
+
+def lesson_circle(q, k, m: int, n: int, theta: float, rotate2d: Callable, score: Callable,
+                  shifts: int = 24) -> go.Figure:
+    """q and k on the unit circle, rotated to positions m and n; frames shift both positions together.
+
+    rotate2d(v, angle) and score(m, n) come from the engine, so every drawn number is computed.
+    """
+    t = np.linspace(0, 2 * np.pi, 181)
+
+    def state(s: int):
+        qm, kn = rotate2d(q, (m + s) * theta), rotate2d(k, (n + s) * theta)
+        title = f"q at m = {m + s}, k at n = {n + s}   (gap {m - n})   score q·k = {score(m + s, n + s):.6f}"
+        return qm, kn, title
+
+    qm, kn, title = state(0)
+    fig = go.Figure([
+        go.Scatter(x=np.cos(t), y=np.sin(t), mode="lines", line=dict(color=GREY, width=1.5), name="unit circle",
+                   hoverinfo="skip"),
+        _arrow(q, Q_COLOR, "q before rotation", dash="dot", width=2, opacity=0.45),
+        _arrow(k, K_COLOR, "k before rotation", dash="dot", width=2, opacity=0.45),
+        _arrow(qm, Q_COLOR, "q rotated by m·θ"),
+        _arrow(kn, K_COLOR, "k rotated by n·θ"),
+    ])
+    frames = []
+    for s in range(shifts + 1):
+        a, b, ttl = state(s)
+        frames.append(go.Frame(name=str(s), traces=[3, 4],
+                               data=[go.Scatter(x=[0, a[0]], y=[0, a[1]]), go.Scatter(x=[0, b[0]], y=[0, b[1]])],
+                               layout=go.Layout(title_text=ttl)))
+    fig.frames = frames
+    play = dict(label="▶ shift both positions", method="animate",
+                args=[None, dict(frame=dict(duration=350, redraw=True), transition=dict(duration=150),
+                                 fromcurrent=False, mode="immediate")])
+    back = dict(label="⟲ reset", method="animate",
+                args=[["0"], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
+    fig.update_layout(
+        title=title,
+        xaxis=dict(range=[-1.25, 1.25], zeroline=True, scaleanchor="y", scaleratio=1, title="dimension 1"),
+        yaxis=dict(range=[-1.25, 1.25], zeroline=True, title="dimension 2"),
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.12, xanchor="left", yanchor="top",
+                          buttons=[play, back], showactive=False)],
+        sliders=[dict(active=0, x=0.3, len=0.7, y=-0.08, yanchor="top", currentvalue=dict(prefix="shift +"),
+                      steps=[dict(label=str(s), method="animate",
+                                  args=[[str(s)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
+                             for s in range(shifts + 1)])],
+        legend=dict(orientation="v", x=1.02, y=1),
+    )
+    return fig
+
+
+def score_vs_gap(gaps: np.ndarray, scores: np.ndarray, marks: Sequence[tuple[int, int, float]],
+                 current: tuple[int, int, float]) -> go.Figure:
+    """Score against m - n; marks are (m, n, score) lesson points, current is the sliders' point."""
+    fig = go.Figure(go.Scatter(x=gaps, y=scores, mode="lines", name="score(m − n)", line=dict(color=Q_COLOR, width=3),
+                               hovertemplate="gap %{x}<br>score %{y:.6f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[m - n for m, n, _ in marks], y=[s for *_, s in marks], mode="markers+text",
+                             name="lesson pairs (m, n)", marker=dict(color=OKABE_ITO[0], size=12, symbol="diamond"),
+                             text=[f"({m},{n})" for m, n, _ in marks], textposition="top center",
+                             hovertemplate="gap %{x}<br>score %{y:.6f}<extra></extra>"))
+    m, n, s = current
+    fig.add_trace(go.Scatter(x=[m - n], y=[s], mode="markers", name=f"your sliders ({m},{n})",
+                             marker=dict(color=K_COLOR, size=14, symbol="circle-open", line=dict(width=3))))
+    fig.update_layout(title="The score depends only on the gap m − n", xaxis_title="gap m − n",
+                      yaxis_title="q·k after rotation", legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def rotation_heatmap(values: np.ndarray, positions: np.ndarray, what: str) -> go.Figure:
+    """values [pair, position]: cos(m θ_i) or the angle m θ_i mod 2π."""
+    is_cos = what == "cos"
+    fig = go.Figure(go.Heatmap(
+        z=values, x=positions, y=np.arange(values.shape[0]),
+        colorscale=DIVERGING if is_cos else "Twilight", zmin=-1 if is_cos else 0, zmax=1 if is_cos else 2 * np.pi,
+        colorbar=dict(title="cos(m·θᵢ)" if is_cos else "angle mod 2π"),
+        hovertemplate="position %{x}<br>pair %{y}<br>%{z:.3f}<extra></extra>"))
+    fig.update_layout(title="Each pair turns at its own speed: fast pairs at the top, slow at the bottom",
+                      xaxis_title="position m", yaxis_title="pair i (θᵢ = base^(−2i/d))",
+                      yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def score_matrix(S: np.ndarray, spread: float) -> go.Figure:
+    lim = float(np.abs(S).max()) or 1.0
+    fig = go.Figure(go.Heatmap(z=S, colorscale=DIVERGING, zmin=-lim, zmax=lim, colorbar=dict(title="q·k"),
+                               hovertemplate="query position m %{y}<br>key position n %{x}<br>score %{z:.6f}"
+                                             "<extra></extra>"))
+    fig.update_layout(title=f"Random q, k at every pair of positions: constant along each diagonal "
+                            f"(largest spread {spread:.1e})",
+                      xaxis_title="key position n", yaxis_title="query position m",
+                      yaxis=dict(autorange="reversed", scaleanchor="x"))
+    return fig
+
+
+def decay_curves(distances: np.ndarray, curves: dict[str, np.ndarray], title: str, y_title: str,
+                 trained: int | None = None, log_x: bool = False, dash: dict[str, str] | None = None) -> go.Figure:
+    colors = categorical(len(curves))
+    fig = go.Figure()
+    for (name, y), c in zip(curves.items(), colors):
+        fig.add_trace(go.Scatter(x=distances, y=y, mode="lines", name=name,
+                                 line=dict(color=c, width=2.5, dash=(dash or {}).get(name)),
+                                 hovertemplate=f"{name}<br>distance %{{x}}<br>%{{y:.4f}}<extra></extra>"))
+    if trained:
+        fig.add_vrect(x0=max(distances[0], 1) if log_x else distances[0], x1=trained, fillcolor=OKABE_ITO[2],
+                      opacity=0.08, line_width=0, annotation_text=f"trained context ({trained:,})",
+                      annotation_position="top left")
+    fig.update_layout(title=title, xaxis_title="distance m − n (tokens)", yaxis_title=y_title,
+                      xaxis_type="log" if log_x else "linear", legend=dict(orientation="h", y=-0.22))
+    return fig
+
+
+def per_pair(pairs: np.ndarray, curves: dict[str, np.ndarray], title: str, y_title: str, log_y: bool = True,
+             hlines: dict[str, float] | None = None, vband: tuple[float, float] | None = None) -> go.Figure:
+    colors = categorical(len(curves))
+    fig = go.Figure()
+    for (name, y), c in zip(curves.items(), colors):
+        fig.add_trace(go.Scatter(x=pairs, y=y, mode="lines+markers", name=name, marker=dict(size=5),
+                                 line=dict(color=c, width=2.5),
+                                 hovertemplate=f"{name}<br>pair %{{x}}<br>%{{y:.4g}}<extra></extra>"))
+    for label, y in (hlines or {}).items():
+        fig.add_hline(y=y, line=dict(color="#333333", dash="dash", width=1.5), annotation_text=label,
+                      annotation_position="top left")
+    if vband:
+        fig.add_vrect(x0=vband[0], x1=vband[1], fillcolor=OKABE_ITO[3], opacity=0.15, line_width=0,
+                      annotation_text="YaRN ramp", annotation_position="bottom right")
+    fig.update_layout(title=title, xaxis_title="pair i", yaxis_title=y_title, yaxis_type="log" if log_y else "linear",
+                      legend=dict(orientation="h", y=-0.22))
+    return fig
+
+
+def pair_tracks(pre: dict[int, np.ndarray], post: dict[int, np.ndarray], labels: list[str],
+                thetas: dict[int, float], which: str) -> go.Figure:
+    """One panel per pair: the pair's 2-D value at every position before (hollow) and after (filled) rotation.
+
+    pre/post: {pair: [position, 2]}; labels: one per position (token text, shown on hover).
+    """
+    pairs = list(pre)
+    fig = make_subplots(rows=1, cols=len(pairs), horizontal_spacing=0.06,
+                        subplot_titles=[f"pair {p}  (θ = {thetas[p]:.3g} rad/token)" for p in pairs])
+    T = len(labels)
+    for j, p in enumerate(pairs, start=1):
+        a, b = pre[p], post[p]
+        lim = float(max(np.abs(a).max(), np.abs(b).max(), 1e-6)) * 1.1
+        for t in range(T):   # thin segments: where each token's vector went
+            fig.add_trace(go.Scatter(x=[a[t, 0], b[t, 0]], y=[a[t, 1], b[t, 1]], mode="lines", showlegend=False,
+                                     line=dict(color="#c8c8c8", width=1), hoverinfo="skip"), row=1, col=j)
+        fig.add_trace(go.Scatter(x=a[:, 0], y=a[:, 1], mode="markers", name=f"{which} before rotation",
+                                 showlegend=j == 1, legendgroup="pre",
+                                 marker=dict(symbol="circle-open", size=8, color=GREY, line=dict(width=2)),
+                                 customdata=np.arange(T), text=labels,
+                                 hovertemplate="pos %{customdata} %{text}<br>before (%{x:.3f}, %{y:.3f})"
+                                               "<extra></extra>"), row=1, col=j)
+        fig.add_trace(go.Scatter(x=b[:, 0], y=b[:, 1], mode="markers", name=f"{which} after rotation (colour = position)",
+                                 showlegend=j == 1, legendgroup="post",
+                                 marker=dict(size=9, color=np.arange(T), colorscale=HEATMAP, showscale=j == len(pairs),
+                                             colorbar=dict(title="position", len=0.8)),
+                                 customdata=np.arange(T), text=labels,
+                                 hovertemplate="pos %{customdata} %{text}<br>after (%{x:.3f}, %{y:.3f})"
+                                               "<extra></extra>"), row=1, col=j)
+        fig.update_xaxes(range=[-lim, lim], zeroline=True, row=1, col=j)
+        fig.update_yaxes(range=[-lim, lim], zeroline=True, scaleanchor=f"x{j if j > 1 else ''}", row=1, col=j)
+    fig.update_layout(title=f"Each pair of the head's {which} turns by position × θ", legend=dict(orientation="h", y=-0.15))
+    return fig
+
+
+def turned_angle(positions: np.ndarray, turned: dict[int, np.ndarray], thetas: dict[int, float]) -> go.Figure:
+    """The angle each pair was turned by (after − before, unwrapped) against position: slope θ_i."""
+    colors = categorical(len(turned))
+    fig = go.Figure()
+    for (p, y), c in zip(turned.items(), colors):
+        fig.add_trace(go.Scatter(x=positions, y=y, mode="markers", name=f"pair {p} measured", marker=dict(color=c, size=8),
+                                 hovertemplate=f"pair {p}<br>position %{{x}}<br>turned %{{y:.4f}} rad<extra></extra>"))
+        fig.add_trace(go.Scatter(x=positions, y=positions * thetas[p], mode="lines", name=f"m·θ{p}",
+                                 line=dict(color=c, width=2, dash="dot"), hoverinfo="skip"))
+    fig.update_layout(title="Angle turned = position × θᵢ (measured points on the formula's line)",
+                      xaxis_title="position m", yaxis_title="angle turned (rad, unwrapped)",
+                      legend=dict(orientation="h", y=-0.22))
+    return fig
+
+
+def cosine_heatmap(C: np.ndarray, positions: np.ndarray, trained: int | None = None) -> go.Figure:
+    """C [n, n] cosine similarities of the position embeddings at `positions`; dashed lines where training stopped."""
+    fig = go.Figure(go.Heatmap(z=C, x=positions, y=positions, colorscale=DIVERGING, zmin=-1, zmax=1,
+                               colorbar=dict(title="cosine"),
+                               hovertemplate="position %{y} vs %{x}<br>cosine %{z:.3f}<extra></extra>"))
+    if trained and trained <= positions[-1]:
+        fig.add_hline(y=trained - 0.5, line=dict(color="#000000", dash="dash", width=2))
+        fig.add_vline(x=trained - 0.5, line=dict(color="#000000", dash="dash", width=2))
+    fig.update_layout(title="Learned position embeddings: cosine similarity of every pair of positions",
+                      xaxis_title="position", yaxis_title="position",
+                      yaxis=dict(autorange="reversed", scaleanchor="x"))
+    return fig

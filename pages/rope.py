@@ -1,0 +1,313 @@
+"""RoPE: rotary position embeddings, from a 2-D rotation to a real model's queries and keys."""
+import numpy as np
+import streamlit as st
+
+from explorer import rope
+from explorer.charts import rope as charts
+from explorer.text import clean, display_token
+from explorer.ui import models
+from explorer.ui import rope as cached
+from explorer.ui.errors import guard
+from explorer.ui.figures import show
+from explorer.ui.presenter import explain
+from explorer.ui.state import UrlState, show_notices
+
+st.title("🌀 RoPE: rotary position embeddings")
+show_notices()
+url = UrlState(prefix="rope_")
+
+SECTIONS = {"2d": "① 2-D example", "full": "② Full RoPE", "extend": "③ Longer context",
+            "model": "④ A real model", "gpt2": "⑤ GPT-2 contrast"}
+view = url.choice("view", "2d", list(SECTIONS))
+st.segmented_control("Section", list(SECTIONS), format_func=SECTIONS.get, key=url.key("view"), required=True,
+                     label_visibility="collapsed")
+
+# ============================================================================ ① the 2-D example
+if view == "2d":
+    st.subheader("Rotate q and k by their positions; the score sees only the gap")
+    explain("RoPE does not add a position vector. It **turns** the query of the token at position *m* by the angle "
+            "m·θ and the key at position *n* by n·θ. Turning both by the same extra angle leaves their dot product "
+            "unchanged, so the score depends only on m − n.")
+    url.int("m", 4, lo=0, hi=40)
+    url.int("n", 2, lo=0, hi=40)
+    url.float("theta", rope.LESSON_THETA, lo=0.0, hi=3.14)
+    c1, c2, c3 = st.columns(3)
+    m = c1.slider("Query position m", 0, 40, key=url.key("m"))
+    n = c2.slider("Key position n", 0, 40, key=url.key("n"))
+    theta = c3.slider("θ (radians per position)", 0.0, 3.14, step=0.01, key=url.key("theta"))
+    q, k = rope.LESSON_Q, rope.LESSON_K
+    score = float(rope.score2d(q, k, m, n, theta))
+
+    left, right = st.columns([1, 1])
+    with left:
+        fig = charts.lesson_circle(q, k, m, n, theta, rope.rotate2d,
+                                   lambda a, b: float(rope.score2d(q, k, a, b, theta)))
+        show(fig, "rope 2d rotation", height=560,
+             data={"q": list(q), "k": list(k), "m": m, "n": n, "theta": theta,
+                   "q_rotated": rope.rotate2d(q, m * theta), "k_rotated": rope.rotate2d(k, n * theta),
+                   "score": score})
+    with right:
+        st.metric(f"score at (m, n) = ({m}, {n}), gap {m - n}", f"{score:.6f}")
+        gaps = np.arange(-40, 41)
+        marks = [(a, b, float(rope.score2d(q, k, a, b, theta))) for a, b in rope.LESSON_CASES]
+        fig = charts.score_vs_gap(gaps, rope.score2d_by_gap(q, k, gaps, theta), marks, (m, n, score))
+        show(fig, "rope score vs gap", height=420,
+             data={"gap": gaps, "score": rope.score2d_by_gap(q, k, gaps, theta)})
+    st.markdown(f"**The lesson's numbers**, with q = {list(q)}, k = {list(k)} and θ = {theta:g}:")
+    st.dataframe([{"m": a, "n": b, "gap m − n": a - b, "score": f"{s:.6f}"} for a, b, s in marks],
+                 hide_index=True, width="content")
+    explain("Press **▶ shift both positions** under the circle: both arrows keep turning, the angle between "
+            "them stays, and the score in the title never changes. Move one slider alone and it does.")
+
+# ============================================================================ ② full RoPE
+elif view == "full":
+    st.subheader("d/2 pairs, each turning at its own speed θᵢ = base^(−2i/d)")
+    explain("A head of size d is split into d/2 pairs of dimensions. Pair 0 turns one radian per token; the last "
+            "pair turns base^(−(d−2)/d) radians per token — thousands of tokens for a single turn. Fast pairs "
+            "resolve nearby positions, slow pairs far ones.")
+    url.choice("d", 64, [8, 16, 32, 64, 128])
+    url.choice("base", 10000, [100, 10000, 500000])
+    url.int("npos", 256, lo=16, hi=1024)
+    url.choice("show", "cos", ["cos", "angle"])
+    c1, c2, c3, c4 = st.columns(4)
+    d = c1.selectbox("Head size d", [8, 16, 32, 64, 128], key=url.key("d"))
+    base = c2.selectbox("Base", [100, 10000, 500000], key=url.key("base"), format_func=lambda b: f"{b:,}")
+    npos = c3.slider("Positions", 16, 1024, step=16, key=url.key("npos"))
+    what = c4.radio("Colour", ["cos", "angle"], key=url.key("show"), horizontal=True,
+                    format_func={"cos": "cos(m·θᵢ)", "angle": "angle mod 2π"}.get)
+    freqs = rope.inv_freq(d, float(base))
+    positions = np.arange(npos)
+    ang = rope.angles(positions, freqs).T                                   # [pair, position]
+    values = np.cos(ang) if what == "cos" else np.mod(ang, 2 * np.pi)
+    show(charts.rotation_heatmap(values, positions, what), "rope rotation per pair", height=460,
+         data={"theta_i": freqs, "wavelength_tokens": rope.wavelengths(freqs)})
+    wl = rope.wavelengths(freqs)
+    st.caption(f"Pair 0: θ = {freqs[0]:.3g} rad/token, one turn every {wl[0]:.2f} tokens.  "
+               f"Pair {d // 2 - 1}: θ = {freqs[-1]:.3g}, one turn every {wl[-1]:,.0f} tokens.")
+
+    st.subheader("Only the gap matters: random q and k at every pair of positions")
+    url.int("seed", 0, lo=0, hi=9999)
+    seed = st.number_input("Random seed for q and k", 0, 9999, key=url.key("seed"))
+    rng = np.random.default_rng(int(seed))
+    qv, kv = rng.normal(size=d), rng.normal(size=d)
+    sp = np.arange(min(npos, 64))
+    S = rope.score_matrix(qv, kv, sp, freqs)
+    spread = rope.diagonal_spread(S)
+    left, right = st.columns([3, 2])
+    with left:
+        show(charts.score_matrix(S, spread), "rope score matrix", height=520,
+             data={"score": S, "q": qv, "k": kv, "largest_diagonal_spread": spread})
+    with right:
+        st.metric("Largest spread along any diagonal (float64)", f"{spread:.1e}")
+        st.metric("Spread of the whole matrix", f"{np.ptp(S):.3f}")
+        explain("Every cell (m, n) is (R_m q)·(R_n k) computed from scratch. Cells with the same m − n lie on one "
+                "diagonal, and they agree to rounding error: the rotation turned absolute positions into a "
+                "purely relative score.")
+
+    st.subheader("Long-range decay: how much a far-away key can still score")
+    url.choice("measure", "ones", ["ones", "bound"])
+    url.choice("reach", 4096, [512, 4096, 32768])
+    url.flag("logx", True)
+    c1, c2, c3 = st.columns([2, 1, 1])
+    measure = c1.radio("Measure", ["ones", "bound"], key=url.key("measure"), horizontal=True,
+                       format_func={"ones": "score of q = k = all-ones (normalised)",
+                                    "bound": "RoFormer's relative upper bound"}.get)
+    reach = c2.selectbox("Distances up to", [512, 4096, 32768], key=url.key("reach"), format_func=lambda r: f"{r:,}")
+    logx = c3.toggle("Log distance axis", key=url.key("logx"))
+    dist = np.arange(0, reach + 1)
+    bases = sorted({10000, 500000, int(base)})
+    fn = rope.expected_score if measure == "ones" else rope.roformer_bound
+    curves = {f"base {b:,}": fn(dist, rope.inv_freq(d, float(b))) for b in bases}
+    if measure == "ones":
+        y_title = "mean over pairs of cos((m−n)·θᵢ)"
+        explain("For q = k = all-ones, each pair contributes 2·cos((m − n)·θᵢ); dividing by d gives 1 at distance "
+                "0. As the distance grows the pairs fall out of step and the sum shrinks — slower with a larger "
+                "base, which is why long-context models raise it (Llama 3 uses 500,000).")
+    else:
+        y_title = "(1/(d/2)) Σⱼ |Σ_{i<j} e^{i(m−n)θᵢ}|"
+        explain("RoFormer (§3.4.3) bounds |q·R k| by max|h_{i+1}−h_i| times this sum of partial-sum lengths, and "
+                "plots it against distance to show that RoPE's scores decay with distance.")
+    x = dist if not logx else dist[1:]
+    fig = charts.decay_curves(x, {k_: v if not logx else v[1:] for k_, v in curves.items()},
+                              f"Decay with distance, d = {d}", y_title, log_x=logx)
+    show(fig, "rope long range decay", height=440, data={"distance": dist, **curves})
+
+# ============================================================================ ③ longer context
+elif view == "extend":
+    st.subheader("Stretching a trained context: interpolation, NTK-aware scaling, YaRN")
+    explain("A model trained on L tokens has never seen the angles that positions beyond L produce on its slow "
+            "pairs. **Linear interpolation** squeezes positions (θᵢ/s for every pair). **NTK-aware** scaling raises "
+            "the base so fast pairs keep their speed and the slowest pair is squeezed by s. **YaRN** leaves pairs "
+            "that turn more than β_fast = 32 times within L alone, interpolates those that turn less than "
+            "β_slow = 1 time, ramps in between, and sharpens attention with a temperature (q and k × (0.1·ln s + 1)).")
+    ORIGS, TARGETS = [2048, 4096, 8192], [8192, 16384, 32768, 65536, 131072]
+    url.choice("orig", 4096, ORIGS)
+    c1, c2, c3, c4 = st.columns(4)
+    orig = c1.selectbox("Trained context L", ORIGS, key=url.key("orig"), format_func=lambda v: f"{v:,}")
+    targets = [t for t in TARGETS if t > orig]
+    url.choice("target", 32768, targets)
+    target = c2.selectbox("Target context", targets, key=url.key("target"), format_func=lambda v: f"{v:,}")
+    url.choice("xd", 128, [64, 128])
+    url.choice("xbase", 10000, [10000, 500000])
+    d = c3.selectbox("Head size d", [64, 128], key=url.key("xd"))
+    base = c4.selectbox("Base", [10000, 500000], key=url.key("xbase"), format_func=lambda b: f"{b:,}")
+    METHODS = ["linear", "ntk", "yarn"]
+    url.multi("methods", METHODS, METHODS)
+    chosen_methods = st.multiselect("Methods", METHODS, key=url.key("methods"), format_func=rope.METHOD_LABELS.get)
+    factor = target / orig
+    allm = rope.extension_methods(d, float(base), factor, orig)
+    shown = {"original": allm["original"], **{k_: allm[k_] for k_ in chosen_methods}}
+    y = allm["yarn"]
+    pairs = np.arange(d // 2)
+    st.markdown(f"Scale factor s = {target:,} / {orig:,} = **{factor:g}**. NTK-aware base: "
+                f"{allm['ntk'].detail['base']:,.0f}. YaRN ramp between pairs {y.detail['low']} and "
+                f"{y.detail['high']}, attention factor {y.attention_factor:.4f} (scores × {y.attention_factor ** 2:.4f}).")
+    left, right = st.columns(2)
+    with left:
+        ratio = {s.label: s.inv_freq / allm["original"].inv_freq for s in shown.values()}
+        fig = charts.per_pair(pairs, ratio, "How much each pair is slowed: θᵢ′ / θᵢ", "θᵢ′ / θᵢ", log_y=True,
+                              hlines={"1/s": 1 / factor},
+                              vband=(y.detail["low"], y.detail["high"]) if "yarn" in shown else None)
+        show(fig, "rope frequency ratio per pair", height=460,
+             data={"pair": pairs, **{k_: v.inv_freq for k_, v in shown.items()}})
+    with right:
+        wl = {s.label: rope.wavelengths(s.inv_freq) for s in shown.values()}
+        fig = charts.per_pair(pairs, wl, "Wavelength of each pair (tokens per turn)", "tokens per full turn",
+                              log_y=True, hlines={f"trained L = {orig:,}": orig, f"target {target:,}": target})
+        show(fig, "rope wavelength per pair", height=460, data={"pair": pairs, **wl})
+
+    dist = np.arange(0, target + 1)
+    width = max(1, target // 512)
+    curves = {}
+    for s in shown.values():
+        centre, mean = rope.binned_mean(rope.expected_score(dist, s.inv_freq, s.attention_factor), width)
+        curves[s.label] = mean
+    fig = charts.decay_curves(centre, curves, f"Score vs distance out to {target:,} (mean over windows of {width} "
+                              "tokens)", "normalised score of q = k = all-ones", trained=orig,
+                              dash={allm["original"].label: "dot"})
+    show(fig, "rope context extension decay", height=460, data={"distance": centre, **curves})
+    explain("The dotted original curve beyond the shaded trained range is what an unmodified model would face: "
+            "angle combinations it never saw. Interpolation replays the trained curve, stretched s times; NTK and "
+            "YaRN keep the short-range shape (the fast pairs) and stretch only the slow part. YaRN's curve starts "
+            "above 1 because of its temperature.")
+
+# ============================================================================ ④ a real model
+elif view == "model":
+    st.subheader("A real model: q and k before and after the rotary step")
+    model_id = models.chosen("rope-decoder")
+    lm = models.get(model_id)
+    url.text("text", "The cat sat on the mat because it was tired, and then the cat slept on the mat all day long.",
+             max_chars=2000)
+    text = st.text_area("Text", key=url.key("text"), height=80, max_chars=2000)
+    cleaned = clean(text)
+    for note in cleaned.notes:
+        st.info(note, icon="ℹ️")
+    if lm is not None and cleaned.empty:
+        st.info("Type a sentence above to see its queries and keys rotate.", icon="✍️")
+    elif lm is not None:
+        with guard("the model's queries and keys"):
+            cap, check = cached.capture(lm.spec.id, cleaned.text, 64, lm)
+            if cap.truncated:
+                st.info(f"Using the first {cap.q_pre.shape[2]} of {cap.total_tokens} tokens.", icon="✂️")
+            s = cap.settings
+            n_pairs = len(s.inv_freq)
+            url.int("layer", 0, lo=0, hi=cap.n_layers - 1)
+            url.int("head", 0, lo=0, hi=cap.n_heads - 1)
+            url.choice("which", "q", ["q", "k"])
+            defaults = sorted({0, 1, min(4, n_pairs - 1), n_pairs - 1})
+            url.multi("pairs", defaults, list(range(n_pairs)))
+            c1, c2, c3 = st.columns([1, 1, 1])
+            layer = c1.slider("Layer", 0, cap.n_layers - 1, key=url.key("layer")) if cap.n_layers > 1 else 0
+            head = c2.slider("Query head", 0, cap.n_heads - 1, key=url.key("head")) if cap.n_heads > 1 else 0
+            which = c3.radio("Show", ["q", "k"], key=url.key("which"), horizontal=True,
+                             format_func={"q": "query", "k": "key"}.get)
+            chosen_pairs = st.multiselect("Dimension pairs (up to 4)", list(range(n_pairs)), key=url.key("pairs"),
+                                          max_selections=4)
+            kv = cap.kv_head_of(head)
+            st.markdown(
+                f"**{lm.spec.display_name}**: {cap.n_layers} layers, {cap.n_heads} query heads sharing "
+                f"{cap.n_kv_heads} key/value heads (query head {head} reads key head {kv}), head_dim {s.head_dim}, "
+                f"rope_theta {s.rope_theta:,.0f}, rope_type `{s.rope_type}`, frequencies from {s.source}.")
+            m1, m2, m3 = st.columns(3)
+            m1.metric("max |our rotated k − the model's cached k|", f"{check.k_error:.1e}")
+            m2.metric("max |attention from our q, k − the model's|", f"{check.attn_error:.1e}")
+            m3.metric("k error with the paper's interleaved pairs", f"{check.k_error_other_pairing:.2f}")
+            explain("Forward hooks on q_proj and k_proj capture the vectors **before** rotation; our "
+                    "`explorer/rope.py` turns them. The model's own rotated keys (from its KV cache) and its "
+                    "attention probabilities are read independently and match to float32 rounding. Hugging Face "
+                    "Llama pairs dimension i with i + d/2 (`rotate_half`); the RoFormer paper pairs 2i with 2i+1 — "
+                    "the same math on permuted dimensions, but mixing the conventions gives the large error on the "
+                    "right.")
+            if not chosen_pairs:
+                st.info("Pick at least one dimension pair to draw.", icon="👆")
+            else:
+                labels = [display_token(t) for t in cap.tokens]
+                if which == "q":
+                    pre_x, post_x = cap.q_pre[layer, head], check.q_rot[layer, head]
+                else:
+                    pre_x, post_x = cap.k_pre[layer, kv], check.k_rot[layer, kv]
+                pre = {p: rope.pair_track(pre_x, p, s.pairing) for p in chosen_pairs}
+                post = {p: rope.pair_track(post_x, p, s.pairing) for p in chosen_pairs}
+                thetas = {p: float(s.inv_freq[p]) for p in chosen_pairs}
+                name = "query" if which == "q" else "key"
+                fig = charts.pair_tracks(pre, post, labels, thetas, name)
+                dims = rope.pair_dims(2 * n_pairs, s.pairing)
+                show(fig, f"rope {name} pairs layer {layer} head {head}", height=440,
+                     data={"tokens": labels, **{f"pair{p}_dims{tuple(int(x) for x in dims[p])}_before": pre[p]
+                                               for p in chosen_pairs},
+                           **{f"pair{p}_after": post[p] for p in chosen_pairs}})
+                turned = {}
+                for p in chosen_pairs:
+                    a = np.arctan2(post[p][:, 1], post[p][:, 0]) - np.arctan2(pre[p][:, 1], pre[p][:, 0])
+                    turned[p] = np.unwrap(a)
+                fig = charts.turned_angle(cap.positions, turned, thetas)
+                show(fig, "rope angle turned per position", height=400,
+                     data={"position": cap.positions, **{f"pair{p}": v for p, v in turned.items()}})
+                st.caption("Pairs: " + ", ".join(f"{p} = dims ({dims[p][0]}, {dims[p][1]})" for p in chosen_pairs) +
+                           f"  — convention `{s.pairing}`: pair i = (i, i + {n_pairs}).")
+
+# ============================================================================ ⑤ GPT-2 contrast
+elif view == "gpt2":
+    st.subheader("GPT-2 learns absolute positions instead")
+    explain("GPT-2 adds a learned vector wpe[m] to the token at position m. Nothing forces the similarity of "
+            "positions m and n to depend only on m − n; training makes neighbours similar, roughly.")
+    model_id = models.chosen("decoder")
+    lm = models.get(model_id)
+    if lm is not None:
+        with guard("GPT-2's position embeddings"):
+            C_full = cached.position_cosines(lm.spec.id, lm)
+            n_table = C_full.shape[0]
+            trained = rope.trained_positions(lm.spec.id)
+            url.int("gpos", min(n_table, 512), lo=16, hi=n_table)
+            npos = st.slider("Positions", 16, n_table, step=16, key=url.key("gpos"))
+            stride = max(1, int(np.ceil(npos / 256)))   # keep the heatmap light in the browser
+            idx = np.arange(0, npos, stride)
+            C = C_full[np.ix_(idx, idx)]
+            fig = charts.cosine_heatmap(C, idx, trained if trained and trained < npos else None)
+            left, right = st.columns([3, 2])
+            with left:
+                show(fig, f"gpt2 position cosine {lm.spec.id}", height=560,
+                     data={"positions": idx, "cosine": C})
+            with right:
+                gp = rope.diagonal_spread(C_full[:min(npos, 256), :min(npos, 256)].astype(np.float64))
+                rp = rope.diagonal_spread(np.array([[float(rope.expected_score([a - b], rope.inv_freq(64))[0])
+                                                     for b in range(64)] for a in range(64)]))
+                st.metric(f"{lm.spec.display_name}: largest spread along a diagonal", f"{gp:.2f}")
+                st.metric("RoPE (d = 64): the same measure", f"{rp:.0e}")
+                if trained and trained < n_table:
+                    st.info(f"This bundled model was trained on windows of {trained} tokens: positions beyond "
+                            f"{trained - 1} (right of / below the dashed lines) never received a gradient and "
+                            "keep their random start.", icon="📦")
+                explain("Along a diagonal (fixed gap m − n) a learned table gives different similarities at "
+                        "different absolute positions; RoPE's relative score is identical along every diagonal. "
+                        "A learned table also stops at its length: GPT-2 has no vector for position 1024.")
+            if stride > 1:
+                st.caption(f"Every {stride}th position shown (the numbers cover all of them at that stride).")
+
+# ============================================================================ next section
+keys = list(SECTIONS)
+if keys.index(view) + 1 < len(keys):
+    nxt = keys[keys.index(view) + 1]
+    st.button(f"Next: {SECTIONS[nxt]} →", key="rope_next",
+              on_click=lambda: st.session_state.update({url.key("view"): nxt}))
+url.sync()
