@@ -1,0 +1,415 @@
+"""Step-by-step decoding with a KV cache: a trace of every choice, branches, logit lens, fill-mask.
+
+One forward pass per new token, on the new token only: the keys and values of every earlier
+position wait in a `DynamicCache`, exactly as `model.generate` keeps them, so a greedy run here is
+`model.generate(do_sample=False)` token for token.
+
+Decoding order (as transformers' logits processors do it): temperature, then top-k, then top-p on
+the renormalised top-k distribution, then a draw. Every draw uses its own random stream seeded by
+(seed, step), so a run — and any step of it after Back — replays exactly.
+
+Shapes: attention rows are [layer, head, key]; hidden states [layer + 1, d_model] per position
+(row 0 is the embedding output); logit-lens tables [layer + 1, position].
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from explorer.text import display_token
+
+TRACE_K = 20            # candidates kept per step: the bar chart shows up to 20
+MAX_NEW_TOKENS = 256    # interactive limit per branch
+MAX_BRANCHES = 8
+
+
+# ------------------------------------------------------------------ settings and per-step trace
+@dataclass(frozen=True)
+class Sampling:
+    greedy: bool = False
+    temperature: float = 1.0   # 0.1 .. 2
+    top_k: int = 0             # 0 = off
+    top_p: float = 1.0         # 1 = off
+    seed: int = 0
+
+
+@dataclass
+class StepTrace:
+    """What the decoder saw and did at one step. Arrays are over the top TRACE_K tokens by logit."""
+    step: int                  # index of the generated token (0 = first new token)
+    position: int              # its position in the sequence
+    token_id: int
+    forced: bool               # picked by the user (a branch), not drawn by the decoder
+    ids: np.ndarray            # int64 [K], descending logit
+    tokens: list[str]          # readable pieces of `ids`
+    p_model: np.ndarray        # float32 [K] softmax(logits): the model's own distribution
+    p_temp: np.ndarray         # float32 [K] softmax(logits / temperature)
+    p_final: np.ndarray        # float32 [K] after top-k and top-p, renormalised: what is drawn from
+    cum_filtered: np.ndarray   # float32 [K] cumulative mass top-p looks at (after temperature and top-k)
+    kept: int                  # how many tokens survive top-k/top-p (1 for greedy)
+    entropy: float             # bits, of the model's own distribution
+    entropy_final: float       # bits, of the distribution drawn from
+    chosen_p_model: float
+    chosen_p_temp: float
+    chosen_p_final: float
+    chosen_rank: int           # 0 = most likely; TRACE_K or more when it is outside the trace
+    attention: np.ndarray      # float16 [layer, head, key]: the newest input token's attention row
+
+    @property
+    def token(self) -> str:
+        i = self.rank_in_trace
+        return self.tokens[i] if i is not None else f"#{self.token_id}"
+
+    @property
+    def rank_in_trace(self) -> int | None:
+        hits = np.flatnonzero(self.ids == self.token_id)
+        return int(hits[0]) if hits.size else None
+
+
+def _bits(p: torch.Tensor, logp: torch.Tensor) -> float:
+    return float(-(p * logp).sum() / np.log(2.0))
+
+
+def filter_distribution(logits: torch.Tensor, s: Sampling) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Temperature, top-k, top-p on a logits vector [vocab].
+
+    Returns (ids, probs, cum): the surviving token ids in descending order, their renormalised
+    probabilities, and the cumulative mass of the temperature + top-k distribution over the first
+    TRACE_K ranks (the curve on which the top-p cut-off is drawn). Top-p keeps the smallest set
+    whose mass reaches p (at least one token).
+    """
+    scaled = logits / s.temperature
+    k = s.top_k if 0 < s.top_k < scaled.numel() else scaled.numel()
+    if k < scaled.numel() or s.top_p < 1.0:
+        vals, ids = torch.topk(scaled, k) if k < scaled.numel() else torch.sort(scaled, descending=True)
+    else:   # no truncation: only the head of the ranking is needed for the trace and the curve
+        vals, ids = torch.topk(scaled, min(TRACE_K, k))
+        probs_all = torch.softmax(scaled, -1)
+        head = probs_all[ids]
+        return None, probs_all, torch.cumsum(head, 0)   # None: every token survives
+    probs = torch.softmax(vals, -1)
+    cum = torch.cumsum(probs, 0)
+    if s.top_p < 1.0:
+        # first rank whose cumulative mass reaches p; a hair of tolerance for float32 sums
+        n = int(torch.searchsorted(cum, torch.tensor([s.top_p - 1e-6]), right=False)[0]) + 1
+        n = max(1, min(n, probs.numel()))
+    else:
+        n = probs.numel()
+    kept_ids, kept = ids[:n], probs[:n] / probs[:n].sum()
+    return kept_ids, kept, cum[:TRACE_K]
+
+
+def draw(probs: np.ndarray, seed: int, step: int) -> int:
+    """Index drawn from `probs` (sums to 1) with the stream of (seed, step): replayable by design."""
+    u = np.random.default_rng([seed, step]).random()
+    cum = np.cumsum(probs, dtype=np.float64)
+    return int(min(np.searchsorted(cum, u * cum[-1], side="right"), len(probs) - 1))
+
+
+# ------------------------------------------------------------------ one line of text being written
+@dataclass
+class Branch:
+    ids: list[int]                       # prompt + generated
+    n_prompt: int
+    steps: list[StepTrace] = field(default_factory=list)
+    hidden: list[np.ndarray] = field(default_factory=list)   # float16 [layer + 1, d] per fed position
+    parent: int | None = None
+    fork_step: int | None = None         # the step at which this branch chose differently
+    cache: object | None = None          # DynamicCache of ids[:-1] (the last id is fed next); None = rebuild
+    lens_memo: dict = field(default_factory=dict)
+
+    @property
+    def generated(self) -> list[int]:
+        return self.ids[self.n_prompt:]
+
+
+class Generation:
+    """A decoding run: one model, one prompt, one set of sampling settings, and its branches.
+
+    `step()` adds one token to the active branch with one forward pass over the tokens the cache
+    does not hold yet (the whole prompt the first time, then only the newest token).
+    """
+
+    def __init__(self, model, tokenizer, prompt_ids: list[int], sampling: Sampling,
+                 max_new_tokens: int = 64, eos_ids: set[int] | None = None):
+        if not prompt_ids:
+            raise ValueError("the prompt has no tokens")
+        self.model, self.tokenizer, self.sampling = model, tokenizer, sampling
+        cfg = model.config
+        limit = int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 0) or 1024)
+        self.max_positions = limit
+        self.requested_new = max_new_tokens
+        self.max_new_tokens = max(0, min(max_new_tokens, MAX_NEW_TOKENS, limit - len(prompt_ids)))
+        if eos_ids is None:
+            eos = getattr(model.generation_config, "eos_token_id", None) or getattr(tokenizer, "eos_token_id", None)
+            eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
+        self.eos_ids = set(eos_ids)
+        self.branches = [Branch(list(prompt_ids), len(prompt_ids))]
+        self.active = 0
+        self._pieces: dict[int, str] = {}
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def branch(self) -> Branch:
+        return self.branches[self.active]
+
+    @property
+    def capped(self) -> bool:
+        """True when the model's position limit (or the interactive limit) cut the requested length."""
+        return self.max_new_tokens < self.requested_new
+
+    def done(self, b: Branch | None = None) -> str | None:
+        b = b or self.branch
+        if b.steps and b.steps[-1].token_id in self.eos_ids:
+            return "end-of-text"
+        if len(b.steps) >= self.max_new_tokens:
+            return "length limit"
+        return None
+
+    def piece(self, token_id: int) -> str:
+        if token_id not in self._pieces:
+            self._pieces[token_id] = display_token(self.tokenizer.convert_ids_to_tokens(int(token_id)))
+        return self._pieces[token_id]
+
+    def text(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=False)
+
+    # ---------------------------------------------------------------- stepping
+    @torch.no_grad()
+    def _forward(self, b: Branch):
+        """Feed the ids the cache lacks; return (logits [vocab] of the last position, attention row)."""
+        if b.cache is None:
+            from transformers import DynamicCache
+            b.cache = DynamicCache(config=self.model.config)
+        start = b.cache.get_seq_length()
+        new = torch.tensor([b.ids[start:]])
+        # positions continue after the cache, as generate() derives them (no padding: arange)
+        pos = torch.arange(start, len(b.ids)).unsqueeze(0)
+        out = self.model(input_ids=new, position_ids=pos, past_key_values=b.cache, use_cache=True,
+                         output_attentions=True, output_hidden_states=True)
+        b.cache = out.past_key_values
+        hs = torch.stack(out.hidden_states, 0)[:, 0].to(torch.float16).numpy()   # [layer + 1, new, d]
+        del b.hidden[start:]
+        b.hidden.extend(hs[:, i].copy() for i in range(hs.shape[1]))
+        attn = torch.stack([a[0, :, -1, :] for a in out.attentions], 0)           # [layer, head, key]
+        return out.logits[0, -1].float(), attn.to(torch.float16).numpy()
+
+    def step(self, force_token: int | None = None) -> StepTrace | None:
+        """Generate one token on the active branch (or put `force_token` there); None when done."""
+        b = self.branch
+        if self.done(b):
+            return None
+        logits, attn = self._forward(b)
+        trace = self._trace(logits, attn, len(b.steps), len(b.ids), force_token)
+        b.steps.append(trace)
+        b.ids.append(trace.token_id)
+        return trace
+
+    def _trace(self, logits: torch.Tensor, attn: np.ndarray, step: int, position: int,
+               force_token: int | None) -> StepTrace:
+        s = self.sampling
+        logp = torch.log_softmax(logits, -1)
+        p = logp.exp()
+        top_ids = torch.topk(logits, TRACE_K).indices
+        if s.greedy:
+            p_temp, kept_ids, kept_p = p, top_ids[:1], torch.ones(1)
+            cum = torch.cumsum(p[top_ids], 0)
+        else:
+            p_temp = torch.softmax(logits / s.temperature, -1)
+            kept_ids, kept_p, cum = filter_distribution(logits, s)
+        if kept_ids is None:          # nothing truncated: the temperature distribution is drawn from
+            final = kept_p
+        else:
+            final = torch.zeros_like(p).index_put_((kept_ids,), kept_p)
+        if force_token is not None:
+            token = int(force_token)
+        elif s.greedy:
+            token = int(top_ids[0])
+        elif kept_ids is None:        # draw over the whole vocabulary, in id order
+            token = draw(final.double().numpy(), s.seed, step)
+        else:
+            token = int(kept_ids[draw(kept_p.double().numpy(), s.seed, step)])
+        nz = final[final > 0]
+        ids = top_ids.numpy().astype(np.int64)
+        return StepTrace(
+            step=step, position=position, token_id=token, forced=force_token is not None,
+            ids=ids, tokens=[self.piece(i) for i in ids],
+            p_model=p[top_ids].numpy().astype(np.float32), p_temp=p_temp[top_ids].numpy().astype(np.float32),
+            p_final=final[top_ids].numpy().astype(np.float32), cum_filtered=cum.numpy().astype(np.float32),
+            kept=int(nz.numel()), entropy=_bits(p, logp), entropy_final=_bits(nz, torch.log(nz)),
+            chosen_p_model=float(p[token]), chosen_p_temp=float(p_temp[token]), chosen_p_final=float(final[token]),
+            chosen_rank=int((logits > logits[token]).sum()), attention=attn)
+
+    def run(self, n: int) -> int:
+        """Up to n more steps; returns how many were taken."""
+        taken = 0
+        while taken < n and self.step() is not None:
+            taken += 1
+        return taken
+
+    def back(self) -> bool:
+        """Undo the active branch's last token (not past its fork: that step belongs to the choice)."""
+        b = self.branch
+        floor = (b.fork_step + 1) if b.fork_step is not None else 0
+        if len(b.steps) <= floor:
+            return False
+        b.steps.pop()
+        b.ids.pop()
+        b.lens_memo.clear()
+        if b.cache is not None:
+            extra = b.cache.get_seq_length() - (len(b.ids) - 1)
+            if extra > 0:
+                b.cache.crop(-extra)
+        return True
+
+    def reset(self) -> None:
+        root = self.branches[0]
+        self.branches = [Branch(root.ids[:root.n_prompt], root.n_prompt)]
+        self.active = 0
+
+    # ---------------------------------------------------------------- branching
+    def fork(self, at_step: int, token_id: int) -> int:
+        """A new branch that takes `token_id` at `at_step` of the active branch; it becomes active."""
+        src = self.branch
+        if not 0 <= at_step < len(src.steps):
+            raise ValueError(f"no step {at_step} in this branch")
+        if len(self.branches) >= MAX_BRANCHES:
+            raise ValueError(f"at most {MAX_BRANCHES} branches; reset to start over")
+        old = src.steps[at_step]
+        j = np.flatnonzero(old.ids == token_id)
+        if not j.size:
+            raise ValueError("branches choose among the step's top candidates")
+        j = int(j[0])
+        choice = replace(old, token_id=int(token_id), forced=True, chosen_rank=j,
+                         chosen_p_model=float(old.p_model[j]), chosen_p_temp=float(old.p_temp[j]),
+                         chosen_p_final=float(old.p_final[j]))
+        at_pos = src.n_prompt + at_step
+        new = Branch(src.ids[:at_pos] + [int(token_id)], src.n_prompt, src.steps[:at_step] + [choice],
+                     [h for h in src.hidden[:at_pos]], parent=self.active, fork_step=at_step)
+        if src.cache is not None:   # reuse the shared prefix's keys and values
+            new.cache = copy.deepcopy(src.cache)
+            extra = new.cache.get_seq_length() - at_pos
+            if extra > 0:
+                new.cache.crop(-extra)
+        self.branches.append(new)
+        self.activate(len(self.branches) - 1)
+        return self.active
+
+    def activate(self, i: int) -> None:
+        """Make branch i the one that steps; other branches drop their caches (memory stays bounded)."""
+        if not 0 <= i < len(self.branches):
+            raise ValueError(f"no branch {i}")
+        self.active = i
+        for j, b in enumerate(self.branches):
+            if j != i:
+                b.cache = None
+        b = self.branch
+        if b.cache is None and b.steps:
+            # rebuild the cache of ids[:-1] in one pass (no trace: those steps are already recorded)
+            from transformers import DynamicCache
+            with torch.no_grad():
+                b.cache = DynamicCache(config=self.model.config)
+                ids = torch.tensor([b.ids[:-1]])
+                out = self.model(input_ids=ids, past_key_values=b.cache, use_cache=True,
+                                 output_hidden_states=True)
+                b.cache = out.past_key_values
+                hs = torch.stack(out.hidden_states, 0)[:, 0].to(torch.float16).numpy()
+                b.hidden = [hs[:, k].copy() for k in range(hs.shape[1])]
+
+    # ---------------------------------------------------------------- logit lens
+    def lens(self, step: int, window: int = 12) -> "LensTable":
+        """The logit lens of the active branch at `step`: the inputs that produced steps <= step."""
+        b = self.branch
+        key = (step, window)
+        if key not in b.lens_memo:
+            end = b.n_prompt + step                        # column end-1 predicts step `step`
+            start = max(0, end - window)
+            b.lens_memo[key] = logit_lens(self.model, np.stack(b.hidden[start:end], 0),
+                                          [self.piece(i) for i in b.ids[start:end]], start, self.piece)
+        return b.lens_memo[key]
+
+
+# ------------------------------------------------------------------ logit lens
+@dataclass
+class LensTable:
+    layers: list[str]          # "embeddings", "layer 1", ... "layer L"
+    positions: list[int]
+    inputs: list[str]          # the input token at each column
+    top_ids: np.ndarray        # int64 [layer + 1, position]
+    top_tokens: list[list[str]]
+    top_probs: np.ndarray      # float32 [layer + 1, position]
+
+
+def final_norm(model):
+    """The model's own last normalisation before the unembedding (GPT-2: ln_f; Llama: model.norm)."""
+    for path in ("transformer.ln_f", "model.norm", "gpt_neox.final_layer_norm"):
+        obj = model
+        try:
+            for part in path.split("."):
+                obj = getattr(obj, part)
+            return obj
+        except AttributeError:
+            continue
+    raise ValueError(f"no final norm found on {type(model).__name__}")
+
+
+@torch.no_grad()
+def logit_lens(model, hidden: np.ndarray, inputs: list[str], first_position: int, piece) -> LensTable:
+    """hidden: [position, layer + 1, d]. Each layer's residual stream through the final norm and the
+    unembedding, as the model treats its last layer (skipping the norm makes early layers look wrong).
+
+    transformers returns the LAST hidden state already normalised, so the norm is applied to the
+    others only; the last row then equals the model's own prediction.
+    """
+    h = torch.from_numpy(hidden.astype(np.float32)).transpose(0, 1)     # [layer + 1, position, d]
+    normed = torch.cat([final_norm(model)(h[:-1]), h[-1:]], 0)
+    logits = model.get_output_embeddings()(normed).float()
+    probs, ids = torch.softmax(logits, -1).max(-1)
+    n_layers = h.shape[0] - 1
+    ids = ids.numpy().astype(np.int64)
+    return LensTable(["embeddings"] + [f"layer {i}" for i in range(1, n_layers + 1)],
+                     list(range(first_position, first_position + h.shape[1])), inputs, ids,
+                     [[piece(int(i)) for i in row] for row in ids], probs.numpy().astype(np.float32))
+
+
+# ------------------------------------------------------------------ fill-mask (encoders)
+@dataclass
+class MaskFill:
+    position: int
+    candidates: list[str]
+    ids: list[int]
+    probs: np.ndarray          # float32 [k]
+
+
+@dataclass
+class FillMaskResult:
+    tokens: list[str]
+    masks: list[MaskFill]
+    truncated: bool
+
+
+MASK_IN_TEXT = "[MASK]"
+
+
+@torch.no_grad()
+def fill_mask(lm, text: str, k: int = 5, max_masks: int = 10) -> FillMaskResult:
+    """Top-k candidates for every [MASK] in `text` (all masks predicted at once, bidirectionally)."""
+    from explorer.text import encode
+    tok, model = lm.tokenizer, lm.model
+    if tok.mask_token is None or not hasattr(model, "get_output_embeddings") or model.get_output_embeddings() is None:
+        raise ValueError("this encoder has no masked-language-model head")
+    text = text.replace(MASK_IN_TEXT, tok.mask_token)
+    enc = encode(tok, text, lm.max_length)
+    ids = torch.tensor([enc.ids])
+    logits = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0]
+    where = [i for i, t in enumerate(enc.ids) if t == tok.mask_token_id][:max_masks]
+    masks = []
+    for i in where:
+        p = torch.softmax(logits[i].float(), -1)
+        vals, top = torch.topk(p, k)
+        masks.append(MaskFill(i, [display_token(t) for t in tok.convert_ids_to_tokens(top.tolist())],
+                              top.tolist(), vals.numpy().astype(np.float32)))
+    return FillMaskResult([display_token(t) for t in enc.tokens], masks, enc.truncated)
