@@ -63,9 +63,10 @@ def to_csv(data: dict) -> str | None:
 def download_data(data: dict, name: str) -> None:
     s = slug(name)
     csv_text = to_csv(data)
-    cols = st.columns([1, 1, 6]) if csv_text else st.columns([1, 7])
-    cols[0].download_button("JSON", json.dumps(_jsonable(data)), file_name=f"{s}.json", mime="application/json",
-                            key=f"dl_json_{s}", help="The numbers behind this figure")
+    # a horizontal row of content-width buttons: column ratios squash the labels inside narrow columns
+    row = st.container(horizontal=True, gap="small")
+    row.download_button("JSON", json.dumps(_jsonable(data)), file_name=f"{s}.json", mime="application/json",
+                       key=f"dl_json_{s}", help="The numbers behind this figure")
     if csv_text:
-        cols[1].download_button("CSV", csv_text, file_name=f"{s}.csv", mime="text/csv", key=f"dl_csv_{s}",
-                                help="The numbers behind this figure")
+        row.download_button("CSV", csv_text, file_name=f"{s}.csv", mime="text/csv", key=f"dl_csv_{s}",
+                            help="The numbers behind this figure")
