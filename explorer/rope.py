@@ -462,11 +462,16 @@ def trained_positions(model_id: str) -> int | None:
     return recipe.seq_len if recipe else None
 
 
-def binned_mean(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Average a curve over consecutive windows of `width` distances -> (window centres, means).
+def log_binned_mean(values: np.ndarray, n_bins: int = 160) -> tuple[np.ndarray, np.ndarray]:
+    """Average a curve over distances 1..D-1 in geometrically growing windows -> (window centres, means).
 
-    Long-range curves oscillate fast (the fast pairs); the window mean shows the trend. values [D].
+    values [D] is indexed by distance. Short distances keep single-token windows (exact values);
+    far ones are averaged over wide windows, where the fast pairs only add oscillation around the trend.
     """
-    n = len(values) // width
-    v = np.asarray(values[: n * width], dtype=np.float64).reshape(n, width).mean(axis=1)
-    return np.arange(n) * width + (width - 1) / 2, v
+    D = len(values)
+    edges = np.unique(np.geomspace(1, D, n_bins + 1).astype(int))
+    v = np.asarray(values, dtype=np.float64)
+    sums = np.add.reduceat(v[: edges[-1]], edges[:-1])
+    counts = np.diff(edges)
+    centres = np.sqrt(edges[:-1] * np.maximum(edges[1:] - 1, edges[:-1]))
+    return centres, sums[: len(counts)] / counts

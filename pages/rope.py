@@ -87,7 +87,7 @@ elif view == "full":
 
     st.subheader("Only the gap matters: random q and k at every pair of positions")
     url.int("seed", 0, lo=0, hi=9999)
-    seed = st.number_input("Random seed for q and k", 0, 9999, key=url.key("seed"))
+    seed = st.columns([1, 3])[0].number_input("Random seed for q and k", 0, 9999, key=url.key("seed"))
     rng = np.random.default_rng(int(seed))
     qv, kv = rng.normal(size=d), rng.normal(size=d)
     sp = np.arange(min(npos, 64))
@@ -165,31 +165,33 @@ elif view == "extend":
     left, right = st.columns(2)
     with left:
         ratio = {s.label: s.inv_freq / allm["original"].inv_freq for s in shown.values()}
+        colors = [charts.METHOD_COLORS[k_] for k_ in shown]
         fig = charts.per_pair(pairs, ratio, "How much each pair is slowed: θᵢ′ / θᵢ", "θᵢ′ / θᵢ", log_y=True,
-                              hlines={"1/s": 1 / factor},
+                              hlines={"1/s": 1 / factor}, colors=colors,
                               vband=(y.detail["low"], y.detail["high"]) if "yarn" in shown else None)
         show(fig, "rope frequency ratio per pair", height=460,
              data={"pair": pairs, **{k_: v.inv_freq for k_, v in shown.items()}})
     with right:
         wl = {s.label: rope.wavelengths(s.inv_freq) for s in shown.values()}
         fig = charts.per_pair(pairs, wl, "Wavelength of each pair (tokens per turn)", "tokens per full turn",
-                              log_y=True, hlines={f"trained L = {orig:,}": orig, f"target {target:,}": target})
+                              log_y=True, hlines={f"trained L = {orig:,}": orig, f"target {target:,}": target},
+                              colors=colors)
         show(fig, "rope wavelength per pair", height=460, data={"pair": pairs, **wl})
 
     dist = np.arange(0, target + 1)
-    width = max(1, target // 512)
     curves = {}
-    for s in shown.values():
-        centre, mean = rope.binned_mean(rope.expected_score(dist, s.inv_freq, s.attention_factor), width)
-        curves[s.label] = mean
-    fig = charts.decay_curves(centre, curves, f"Score vs distance out to {target:,} (mean over windows of {width} "
-                              "tokens)", "normalised score of q = k = all-ones", trained=orig,
+    for sr in shown.values():
+        centre, mean = rope.log_binned_mean(rope.expected_score(dist, sr.inv_freq, sr.attention_factor))
+        curves[sr.label] = mean
+    fig = charts.decay_curves(centre, curves, f"Score vs distance out to {target:,}", "normalised score of q = k = "
+                              "all-ones (window mean)", trained=orig, log_x=True, colors=colors,
                               dash={allm["original"].label: "dot"})
     show(fig, "rope context extension decay", height=460, data={"distance": centre, **curves})
     explain("The dotted original curve beyond the shaded trained range is what an unmodified model would face: "
             "angle combinations it never saw. Interpolation replays the trained curve, stretched s times; NTK and "
             "YaRN keep the short-range shape (the fast pairs) and stretch only the slow part. YaRN's curve starts "
-            "above 1 because of its temperature.")
+            "above the others because of its temperature. Far distances are averaged over windows that grow with the "
+            "distance (the fast pairs only add wiggles there).")
 
 # ============================================================================ ④ a real model
 elif view == "model":

@@ -11,10 +11,15 @@ from explorer.charts.theme import DIVERGING, HEATMAP, OKABE_ITO, categorical
 
 Q_COLOR, K_COLOR = OKABE_ITO[4], OKABE_ITO[5]   # blue query, vermillion key (distinct in every CVD type)
 GREY = "#9a9a9a"
+# one colour per context-extension method, the same in every figure (no yellow: it vanishes on white)
+METHOD_COLORS = {"original": "#000000", "linear": OKABE_ITO[1], "ntk": OKABE_ITO[2], "yarn": OKABE_ITO[5]}
 
 
-def _arrow(v, color: str, name: str, dash: str | None = None, width: int = 4, opacity: float = 1.0) -> go.Scatter:
-    return go.Scatter(x=[0, v[0]], y=[0, v[1]], mode="lines+markers", name=name, opacity=opacity,
+def _arrow(v, color: str, name: str, tip: str = "", dash: str | None = None, width: int = 4,
+           opacity: float = 1.0) -> go.Scatter:
+    """A vector from the origin with an arrow head and a short label at its tip."""
+    return go.Scatter(x=[0, v[0]], y=[0, v[1]], mode="lines+markers+text", name=name, opacity=opacity,
+                      text=["", tip], textposition="top center", textfont=dict(color=color, size=15),
                       line=dict(color=color, width=width, dash=dash),
                       marker=dict(symbol=["circle", "arrow"], size=[1, 16], angleref="previous", color=color),
                       hovertemplate=f"{name}<br>(%{{x:.3f}}, %{{y:.3f}})<extra></extra>")
@@ -30,17 +35,17 @@ def lesson_circle(q, k, m: int, n: int, theta: float, rotate2d: Callable, score:
 
     def state(s: int):
         qm, kn = rotate2d(q, (m + s) * theta), rotate2d(k, (n + s) * theta)
-        title = f"q at m = {m + s}, k at n = {n + s}   (gap {m - n})   score q·k = {score(m + s, n + s):.6f}"
+        title = f"m = {m + s}, n = {n + s} (gap {m - n}): q·k = {score(m + s, n + s):.6f}"
         return qm, kn, title
 
     qm, kn, title = state(0)
     fig = go.Figure([
         go.Scatter(x=np.cos(t), y=np.sin(t), mode="lines", line=dict(color=GREY, width=1.5), name="unit circle",
                    hoverinfo="skip"),
-        _arrow(q, Q_COLOR, "q before rotation", dash="dot", width=2, opacity=0.45),
-        _arrow(k, K_COLOR, "k before rotation", dash="dot", width=2, opacity=0.45),
-        _arrow(qm, Q_COLOR, "q rotated by m·θ"),
-        _arrow(kn, K_COLOR, "k rotated by n·θ"),
+        _arrow(q, Q_COLOR, "q before rotation", "q", dash="dot", width=2, opacity=0.5),
+        _arrow(k, K_COLOR, "k before rotation", "k", dash="dot", width=2, opacity=0.5),
+        _arrow(qm, Q_COLOR, "q rotated by m·θ", "R(mθ)q"),
+        _arrow(kn, K_COLOR, "k rotated by n·θ", "R(nθ)k"),
     ])
     frames = []
     for s in range(shifts + 1):
@@ -56,15 +61,17 @@ def lesson_circle(q, k, m: int, n: int, theta: float, rotate2d: Callable, score:
                 args=[["0"], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
     fig.update_layout(
         title=title,
-        xaxis=dict(range=[-1.25, 1.25], zeroline=True, scaleanchor="y", scaleratio=1, title="dimension 1"),
-        yaxis=dict(range=[-1.25, 1.25], zeroline=True, title="dimension 2"),
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.12, xanchor="left", yanchor="top",
+        # constrain="domain": keep the circle round by shrinking the plot area, not by widening the range
+        xaxis=dict(range=[-1.3, 1.3], zeroline=True, scaleanchor="y", scaleratio=1, constrain="domain",
+                   title="dimension 1"),
+        yaxis=dict(range=[-1.3, 1.3], zeroline=True, constrain="domain", title="dimension 2"),
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.14, xanchor="left", yanchor="top",
                           buttons=[play, back], showactive=False)],
-        sliders=[dict(active=0, x=0.3, len=0.7, y=-0.08, yanchor="top", currentvalue=dict(prefix="shift +"),
+        sliders=[dict(active=0, x=0.45, len=0.55, y=-0.1, yanchor="top", currentvalue=dict(prefix="shift +"),
                       steps=[dict(label=str(s), method="animate",
                                   args=[[str(s)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
                              for s in range(shifts + 1)])],
-        legend=dict(orientation="v", x=1.02, y=1),
+        showlegend=False,
     )
     return fig
 
@@ -74,9 +81,13 @@ def score_vs_gap(gaps: np.ndarray, scores: np.ndarray, marks: Sequence[tuple[int
     """Score against m - n; marks are (m, n, score) lesson points, current is the sliders' point."""
     fig = go.Figure(go.Scatter(x=gaps, y=scores, mode="lines", name="score(m − n)", line=dict(color=Q_COLOR, width=3),
                                hovertemplate="gap %{x}<br>score %{y:.6f}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=[m - n for m, n, _ in marks], y=[s for *_, s in marks], mode="markers+text",
+    by_gap: dict[int, list] = {}
+    for m, n, s in marks:
+        by_gap.setdefault(m - n, []).append((m, n, s))
+    fig.add_trace(go.Scatter(x=list(by_gap), y=[v[0][2] for v in by_gap.values()], mode="markers+text",
                              name="lesson pairs (m, n)", marker=dict(color=OKABE_ITO[0], size=12, symbol="diamond"),
-                             text=[f"({m},{n})" for m, n, _ in marks], textposition="top center",
+                             text=[" ".join(f"({m},{n})" for m, n, _ in v) for v in by_gap.values()],
+                             textposition="bottom center",
                              hovertemplate="gap %{x}<br>score %{y:.6f}<extra></extra>"))
     m, n, s = current
     fig.add_trace(go.Scatter(x=[m - n], y=[s], mode="markers", name=f"your sliders ({m},{n})",
@@ -105,16 +116,16 @@ def score_matrix(S: np.ndarray, spread: float) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=S, colorscale=DIVERGING, zmin=-lim, zmax=lim, colorbar=dict(title="q·k"),
                                hovertemplate="query position m %{y}<br>key position n %{x}<br>score %{z:.6f}"
                                              "<extra></extra>"))
-    fig.update_layout(title=f"Random q, k at every pair of positions: constant along each diagonal "
-                            f"(largest spread {spread:.1e})",
-                      xaxis_title="key position n", yaxis_title="query position m",
-                      yaxis=dict(autorange="reversed", scaleanchor="x"))
+    fig.update_layout(title="(R_m q)·(R_n k): constant along every diagonal",
+                      xaxis_title="key position n", yaxis_title="query position m", xaxis=dict(constrain="domain"),
+                      yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"))
     return fig
 
 
 def decay_curves(distances: np.ndarray, curves: dict[str, np.ndarray], title: str, y_title: str,
-                 trained: int | None = None, log_x: bool = False, dash: dict[str, str] | None = None) -> go.Figure:
-    colors = categorical(len(curves))
+                 trained: int | None = None, log_x: bool = False, dash: dict[str, str] | None = None,
+                 colors: list[str] | None = None) -> go.Figure:
+    colors = colors or categorical(len(curves))
     fig = go.Figure()
     for (name, y), c in zip(curves.items(), colors):
         fig.add_trace(go.Scatter(x=distances, y=y, mode="lines", name=name,
@@ -130,16 +141,18 @@ def decay_curves(distances: np.ndarray, curves: dict[str, np.ndarray], title: st
 
 
 def per_pair(pairs: np.ndarray, curves: dict[str, np.ndarray], title: str, y_title: str, log_y: bool = True,
-             hlines: dict[str, float] | None = None, vband: tuple[float, float] | None = None) -> go.Figure:
-    colors = categorical(len(curves))
+             hlines: dict[str, float] | None = None, vband: tuple[float, float] | None = None,
+             colors: list[str] | None = None) -> go.Figure:
+    colors = colors or categorical(len(curves))
     fig = go.Figure()
     for (name, y), c in zip(curves.items(), colors):
         fig.add_trace(go.Scatter(x=pairs, y=y, mode="lines+markers", name=name, marker=dict(size=5),
                                  line=dict(color=c, width=2.5),
                                  hovertemplate=f"{name}<br>pair %{{x}}<br>%{{y:.4g}}<extra></extra>"))
-    for label, y in (hlines or {}).items():
-        fig.add_hline(y=y, line=dict(color="#333333", dash="dash", width=1.5), annotation_text=label,
-                      annotation_position="top left")
+    for (label, y), dash in zip((hlines or {}).items(), ["dash", "dot", "dashdot"]):
+        # a legend entry rather than an hline annotation: those land in the wrong place on log axes
+        fig.add_trace(go.Scatter(x=[pairs[0], pairs[-1]], y=[y, y], mode="lines", name=label,
+                                 line=dict(color="#555555", dash=dash, width=2), hoverinfo="skip"))
     if vband:
         fig.add_vrect(x0=vband[0], x1=vband[1], fillcolor=OKABE_ITO[3], opacity=0.15, line_width=0,
                       annotation_text="YaRN ramp", annotation_position="bottom right")
@@ -207,6 +220,6 @@ def cosine_heatmap(C: np.ndarray, positions: np.ndarray, trained: int | None = N
         fig.add_hline(y=trained - 0.5, line=dict(color="#000000", dash="dash", width=2))
         fig.add_vline(x=trained - 0.5, line=dict(color="#000000", dash="dash", width=2))
     fig.update_layout(title="Learned position embeddings: cosine similarity of every pair of positions",
-                      xaxis_title="position", yaxis_title="position",
-                      yaxis=dict(autorange="reversed", scaleanchor="x"))
+                      xaxis_title="position", yaxis_title="position", xaxis=dict(constrain="domain"),
+                      yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"))
     return fig
