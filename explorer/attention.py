@@ -1,15 +1,16 @@
-"""Forward pass -> attention tensors + per-head statistics.
+"""Forward pass -> attention tensors + per-head statistics, and the transforms the views offer.
 
-Shapes follow TransformerLens' naming: attention patterns are [layer, head, query, key].
+Shapes follow TransformerLens' naming: attention patterns are [layer, head, query, key]; a "row" is
+one query's distribution over keys and sums to 1.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from explorer.text import Encoded, encode
+from explorer.text import Encoded, display_token, encode
 
 
 @dataclass
@@ -21,6 +22,9 @@ class AttentionResult:
     truncated: bool
     total_tokens: int
     causal: bool               # decoder (masked future) vs encoder
+    special: list[bool] = field(default_factory=list)   # [query]: added by the tokenizer ([CLS], [SEP], <|endoftext|>)
+    forward_ms: float = 0.0    # wall time of the forward pass
+    scheme: str = ""           # sub-word scheme of the tokenizer: "wordpiece" (##) or "bpe" (Ġ)
 
     @property
     def n_layers(self) -> int:
@@ -31,23 +35,85 @@ class AttentionResult:
         return self.attn.shape[1]
 
     @property
+    def n_tokens(self) -> int:
+        return self.attn.shape[-1]
+
+    @property
     def notice(self) -> str | None:
         return Encoded(self.ids, self.tokens, self.truncated, self.total_tokens).notice
+
+
+def subword_scheme(tokenizer) -> str:
+    """'wordpiece' when continuation pieces carry '##' (BERT), else 'bpe' (words start with 'Ġ')."""
+    try:
+        name = type(tokenizer.backend_tokenizer.model).__name__
+    except AttributeError:
+        name = type(tokenizer).__name__
+    return "wordpiece" if "WordPiece" in name or "Bert" in name else "bpe"
+
+
+def special_mask(tokenizer, ids: list[int]) -> list[bool]:
+    specials = set(getattr(tokenizer, "all_special_ids", []) or [])
+    return [i in specials for i in ids]
 
 
 @torch.no_grad()
 def run_attention(lm, text: str, max_tokens: int) -> AttentionResult:
     """One eager forward pass with output_attentions; returns every layer's and head's pattern."""
+    import time
     model, tok = lm.model, lm.tokenizer
     causal = lm.spec.family != "encoder"
     enc = encode(tok, text, min(max_tokens, lm.max_length))
     ids = torch.tensor([enc.ids])
+    t0 = time.perf_counter()
     out = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True)
+    forward_ms = (time.perf_counter() - t0) * 1000
     if not out.attentions:
         raise RuntimeError("the model returned no attention weights (is it loaded with eager attention?)")
     attn = torch.stack(out.attentions, dim=0)[:, 0]          # [layer, head, query, key]
     return AttentionResult(lm.spec.id, enc.tokens, enc.ids, attn.float().numpy().astype(np.float16),
-                           enc.truncated, enc.total, causal)
+                           enc.truncated, enc.total_tokens, causal, special_mask(tok, enc.ids), forward_ms,
+                           subword_scheme(tok))
+
+
+@torch.no_grad()
+def capture_queries_keys(lm, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-head query and key vectors of every layer, read from the model's own projections.
+
+    Returns (queries, keys), each float32 [layer, head, position, head_dim] (before the 1/sqrt(d) scale).
+    Supports BERT-style (attention.self.query/key) and GPT-2-style (attn.c_attn) blocks.
+    """
+    model = lm.model
+    cfg = model.config
+    n_head = getattr(cfg, "num_attention_heads", None) or cfg.n_head
+    hooks, q_out, k_out = [], {}, {}
+    bert_layers = [m for n, m in model.named_modules() if n.endswith("attention.self") and hasattr(m, "query")]
+    gpt_layers = [m for n, m in model.named_modules() if hasattr(m, "c_attn") and n.endswith(".attn")]
+    if bert_layers:
+        for i, m in enumerate(bert_layers):
+            hooks.append(m.query.register_forward_hook(lambda mod, a, o, i=i: q_out.__setitem__(i, o)))
+            hooks.append(m.key.register_forward_hook(lambda mod, a, o, i=i: k_out.__setitem__(i, o)))
+    elif gpt_layers:
+        def split(i):
+            def hook(mod, a, o):
+                q, k, _ = o.split(o.shape[-1] // 3, dim=-1)
+                q_out[i], k_out[i] = q, k
+            return hook
+        for i, m in enumerate(gpt_layers):
+            hooks.append(m.c_attn.register_forward_hook(split(i)))
+    else:
+        raise ValueError("queries and keys can be read from BERT- and GPT-2-style models only")
+    try:
+        model(input_ids=torch.tensor([ids]))
+    finally:
+        for h in hooks:
+            h.remove()
+
+    def heads(x):   # [1, T, n_head*dh] -> [head, T, dh]
+        t = x.shape[1]
+        return x[0].reshape(t, n_head, -1).transpose(0, 1).float().numpy()
+    n = len(q_out)
+    return (np.stack([heads(q_out[i]) for i in range(n)]), np.stack([heads(k_out[i]) for i in range(n)]))
 
 
 # ------------------------------------------------------------------ head statistics
@@ -76,4 +142,176 @@ def self_score(a: np.ndarray) -> np.ndarray:
 def sink_score(a: np.ndarray, key_index: int | list[int] = 0) -> np.ndarray:
     """Mean share of attention sent to the given key position(s), e.g. the first token or [CLS]/[SEP]."""
     idx = [key_index] if isinstance(key_index, int) else list(key_index)
+    if not idx:
+        return np.zeros(a.shape[:-2])
     return a.astype(np.float64)[..., idx].sum(-1).mean(-1)
+
+
+STATS = {   # url name -> (label, one-line meaning)
+    "entropy": ("entropy (bits)", "how spread out a head's attention is: 0 = one key, log2 T = uniform"),
+    "first": ("share to the first token", "attention parked on the first token ([CLS] in BERT): the 'sink'"),
+    "sep": ("share to [SEP]", "attention parked on the separator tokens (BERT's other sink)"),
+    "previous": ("previous-token score", "attention to the token just before: 1 = a pure previous-token head"),
+    "self": ("self score", "attention of each token to itself (the diagonal)"),
+}
+
+
+def head_summary(result: AttentionResult) -> dict[str, np.ndarray]:
+    """Every statistic of STATS for every head: {name: float64 [layer, head]}."""
+    a = result.attn.astype(np.float32)
+    seps = [i for i, (t, s) in enumerate(zip(result.tokens, result.special)) if s and i > 0]
+    return {
+        "entropy": entropy(a),
+        "first": sink_score(a, 0),
+        "sep": sink_score(a, seps),
+        "previous": previous_token_score(a),
+        "self": self_score(a),
+    }
+
+
+# ------------------------------------------------------------------ transforms for the views
+
+def keep_tokens(a: np.ndarray, keep: np.ndarray | list[bool], renormalise: bool = True) -> np.ndarray:
+    """Drop the query rows and key columns where keep is False: [..., q, k] -> [..., q', k'].
+
+    renormalise: divide every kept row by its remaining sum, so it is a distribution again (a row
+    whose whole weight went to dropped keys stays all zero). Without it, the rows show the raw
+    weights and their sums show how much went to the hidden tokens.
+    """
+    keep = np.asarray(keep, dtype=bool)
+    out = a[..., keep, :][..., keep].astype(np.float32)
+    if renormalise:
+        s = out.sum(-1, keepdims=True)
+        out = np.divide(out, s, out=np.zeros_like(out), where=s > 0)
+    return out
+
+
+def word_groups(tokens: list[str], special: list[bool] | None = None, scheme: str = "") -> list[list[int]]:
+    """Group sub-word pieces into words: WordPiece continues a word with '##', byte-level BPE starts
+    one with 'Ġ' (a leading space; '▁' in SentencePiece). Special tokens are words of their own.
+
+    scheme: "wordpiece" or "bpe"; guessed from the pieces when empty. Returns the token indices of
+    each word, in order.
+    """
+    special = special or [False] * len(tokens)
+    if scheme:
+        wordpiece = scheme == "wordpiece"
+    else:
+        wordpiece = not any(t[:1] in ("Ġ", "▁") for t in tokens)
+    groups: list[list[int]] = []
+    for i, (t, s) in enumerate(zip(tokens, special)):
+        if wordpiece:
+            starts = not t.startswith("##")
+        else:
+            starts = t[:1] in ("Ġ", "▁", "Ċ") or t.isspace()
+        prev_special = i > 0 and special[i - 1]
+        if not groups or s or prev_special or starts:
+            groups.append([i])
+        else:
+            groups[-1].append(i)
+    return groups
+
+
+def word_label(tokens: list[str]) -> str:
+    """'Ġun' 'believ' 'able' -> '␣unbelievable';  'un' '##believ' '##able' -> 'unbelievable'."""
+    return display_token(tokens[0] + "".join(t[2:] if t.startswith("##") else t for t in tokens[1:]))
+
+
+def merge_words(a: np.ndarray, groups: list[list[int]]) -> np.ndarray:
+    """Attention between words: [..., T, T] -> [..., W, W].
+
+    As in Clark et al. (2019): attention *to* a word is the sum over its pieces (rows still sum to
+    1), attention *from* a word is the mean over its pieces. Causal masks stay intact.
+    """
+    t = a.shape[-1]
+    m = np.zeros((len(groups), t), dtype=np.float32)     # [word, token] membership
+    for w, g in enumerate(groups):
+        m[w, g] = 1.0
+    mean_rows = m / m.sum(1, keepdims=True)
+    return np.einsum("wq,...qk,vk->...wv", mean_rows, a.astype(np.float32), m, optimize=True)
+
+
+def combine_heads(a: np.ndarray, how: str) -> np.ndarray:
+    """[..., head, q, k] -> [..., q, k] by 'mean' (rows still sum to 1) or 'max' (they do not)."""
+    if how == "mean":
+        return a.astype(np.float32).mean(-3)
+    if how == "max":
+        return a.astype(np.float32).max(-3)
+    raise ValueError(f"unknown head combination {how!r}")
+
+
+def rollout(layers: np.ndarray, residual: float = 0.5) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema, 2020): how much each token's output at layer l draws on
+    each input token, following attention through every layer below.
+
+    layers: [layer, q, k] (usually the mean over heads). Each layer's pattern is mixed with the
+    residual connection, Ã = (1 - residual)·A + residual·I, rows renormalised, then multiplied:
+    R_0 = Ã_0, R_l = Ã_l · R_(l-1). Returns R for every layer: float64 [layer, q, k].
+    """
+    a = layers.astype(np.float64)
+    eye = np.eye(a.shape[-1])
+    out = np.empty_like(a)
+    r = eye
+    for i, layer in enumerate(a):
+        mixed = (1 - residual) * layer + residual * eye
+        mixed = mixed / mixed.sum(-1, keepdims=True)
+        r = mixed @ r
+        out[i] = r
+    return out
+
+
+def above_diagonal(a: np.ndarray) -> float:
+    """Largest weight on a later token (above the diagonal): exactly 0 under a causal mask."""
+    t = a.shape[-1]
+    if t < 2:
+        return 0.0
+    return float(a[..., np.triu_indices(t, 1)[0], np.triu_indices(t, 1)[1]].max())
+
+
+def share_above_diagonal(a: np.ndarray) -> float:
+    """Share of all attention weight that lands on later tokens (0 for a decoder)."""
+    t = a.shape[-1]
+    upper = np.triu(np.ones((t, t), dtype=bool), 1)
+    return float(a.astype(np.float64)[..., upper].sum() / max(a.astype(np.float64).sum(), 1e-12))
+
+
+@dataclass
+class Prepared:
+    """Attention ready to draw, after the view options: what the axes show and where it came from."""
+    attn: np.ndarray               # float32 [..., query, key] (leading dims as given)
+    labels: list[str]              # readable label per row/column (a token or a merged word)
+    positions: list[list[int]]     # original token positions behind each label
+    notes: list[str] = field(default_factory=list)   # what the options changed, one line each
+
+
+def prepare(a: np.ndarray, tokens: list[str], special: list[bool], hide_special: bool = False,
+            renormalise: bool = True, merge: bool = False, scheme: str = "") -> Prepared:
+    """Apply the view options to a pattern [..., T, T] (slice heads/layers first: it is cheaper).
+
+    Order: hide special tokens (optionally renormalising rows), then merge sub-word pieces into words.
+    """
+    out = a.astype(np.float32)
+    positions = [[i] for i in range(len(tokens))]
+    toks, spec = list(tokens), list(special) if special else [False] * len(tokens)
+    notes = []
+    if hide_special and any(spec):
+        keep = [not s for s in spec]
+        if not any(keep):
+            notes.append("Every token is a special token: nothing left to show once they are hidden.")
+        else:
+            out = keep_tokens(out, keep, renormalise)
+            hidden = [t for t, s in zip(toks, spec) if s]
+            positions = [p for p, k in zip(positions, keep) if k]
+            toks = [t for t, k in zip(toks, keep) if k]
+            spec = [False] * len(toks)
+            notes.append(f"Hidden: {', '.join(sorted(set(hidden)))}; rows "
+                         + ("renormalised to sum to 1." if renormalise else "show raw weights (they sum to less than 1)."))
+    labels = [display_token(t) for t in toks]
+    if merge:
+        groups = word_groups(toks, spec, scheme)
+        if len(groups) < len(toks):
+            out = merge_words(out, groups)
+            labels = [word_label([toks[i] for i in g]) for g in groups]
+            positions = [[p for i in g for p in positions[i]] for g in groups]
+            notes.append(f"{len(toks)} pieces merged into {len(groups)} words (to a word: sum; from a word: mean).")
+    return Prepared(out, labels, positions, notes)
