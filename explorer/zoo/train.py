@@ -158,6 +158,8 @@ def evaluate(folder: Path, recipe: Recipe, train_lines: list[str], heldout_lines
 def model_card(recipe: Recipe, metrics: dict, config) -> str:
     keys = [k for k in recipe.config if k not in ("model_type",)]
     cfg = "\n".join(f"| {k} | {getattr(config, k, recipe.config[k])} |" for k in keys)
+    held = (f"{metrics['heldout_sequences']:,} packed sequences of up to {recipe.seq_len} tokens"
+            if "heldout_sequences" in metrics else f"{metrics['heldout_tokens']:,} tokens")
     if "mlm_top5_accuracy" in metrics:
         bar = (f"- held-out masked-token top-5 accuracy: **{metrics['mlm_top5_accuracy']:.1%}** "
                f"(top-1 {metrics['mlm_top1_accuracy']:.1%}); bar: at least 35%")
@@ -173,8 +175,8 @@ structure and its text is word-like. It is a teaching tool, not a language model
 
 ## Data
 WordNet 3.0 glosses and example sentences (Debian package `wordnet-base`, read from
-`/usr/share/wordnet/data.*`): {metrics.get('heldout_tokens', metrics.get('heldout_sequences'))} held-out
-units from every {corpus_mod.HELDOUT_EVERY}th synset, never seen in training.
+`/usr/share/wordnet/data.*`), one line per gloss or example. Held out: every
+{corpus_mod.HELDOUT_EVERY}th synset, never seen in training ({held}).
 License: WordNet 3.0 license — "Permission to use, copy, modify and distribute this software and
 database and its documentation for any purpose and without fee or royalty is hereby granted,
 provided that you agree to comply with the following copyright notice and statements, including
@@ -183,7 +185,7 @@ THIS SOFTWARE AND DATABASE IS PROVIDED "AS IS" AND PRINCETON UNIVERSITY MAKES NO
 OR WARRANTIES, EXPRESS OR IMPLIED.
 
 ## Command
-`python -m explorer.zoo.train --only {recipe.name}` (seed {SEED}; {metrics['train_steps']} steps of
+`python -m explorer.zoo.train --only {recipe.name} --threads 1` (seed {SEED}; {metrics['train_steps']} steps of
 {recipe.batch} x {recipe.seq_len} tokens, AdamW, peak lr {recipe.lr}; {metrics['train_seconds']} s on
 {platform.machine()} CPU with torch {torch.__version__}).
 
@@ -204,9 +206,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default=",".join(RECIPES))
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--cards", action="store_true", help="only rewrite MODEL_CARD.md from metrics.json")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--steps", type=int, default=None, help="override the recipe's step count (for quick trials)")
     a = ap.parse_args(argv)
+    if a.cards:
+        from transformers import AutoConfig
+        for name in a.only.split(","):
+            folder = Path(a.out) / name
+            metrics = json.loads((folder / "metrics.json").read_text())
+            (folder / "MODEL_CARD.md").write_text(model_card(RECIPES[name], metrics, AutoConfig.from_pretrained(folder)))
+        return
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(SEED)
