@@ -229,6 +229,18 @@ class RopeSettings:
     attention_scaling: float      # multiplies cos and sin (YaRN); 1 for plain RoPE
     pairing: str = "half"         # Hugging Face Llama/Mistral use rotate_half
     source: str = "explorer.rope" # "explorer.rope" (our formulas) or "model buffer" (types we do not re-derive)
+    inv_freq_f32: np.ndarray | None = None   # the same frequencies rounded as the model computes them in float32
+
+
+def inv_freq_float32(dim: int, base: float, factor: float = 1.0) -> np.ndarray:
+    """theta_i computed step by step in float32, as transformers does: 1 / base^(arange(0, d, 2) / d) [/ factor].
+
+    Each float32 step rounds; the result can differ from float64 theta_i by a few ulp, which at
+    position 500 moves an angle by ~1e-5 rad. numpy's float32 arithmetic gives the same bits as torch's.
+    """
+    f32 = np.float32
+    out = f32(1.0) / (f32(base) ** (np.arange(0, dim, 2).astype(f32) / f32(dim)))
+    return (out / f32(factor)).astype(f32) if factor != 1.0 else out.astype(f32)
 
 
 def settings_from_config(config, model=None) -> RopeSettings:
@@ -242,9 +254,11 @@ def settings_from_config(config, model=None) -> RopeSettings:
     dim = int(head_dim * params.get("partial_rotary_factor", 1.0))
     factor = params.get("factor")
     if rope_type in ("default", "dynamic"):   # dynamic NTK changes nothing until the text exceeds the context
-        return RopeSettings(inv_freq(dim, theta), head_dim, rope_type, theta, 1.0)
+        return RopeSettings(inv_freq(dim, theta), head_dim, rope_type, theta, 1.0,
+                            inv_freq_f32=inv_freq_float32(dim, theta))
     if rope_type == "linear":
-        return RopeSettings(linear_interpolation(dim, theta, factor).inv_freq, head_dim, rope_type, theta, 1.0)
+        return RopeSettings(linear_interpolation(dim, theta, factor).inv_freq, head_dim, rope_type, theta, 1.0,
+                            inv_freq_f32=inv_freq_float32(dim, theta, factor))
     if rope_type == "yarn":
         orig = params.get("original_max_position_embeddings") or config.max_position_embeddings
         if factor is None:
@@ -392,7 +406,8 @@ def model_angles(settings: RopeSettings, positions) -> np.ndarray:
     Hugging Face computes cos/sin from float32 angles; at position 500 a float32 angle is off by
     ~3e-5 rad from the exact one, so to reproduce the model to 1e-5 we round the same way. -> [T, pairs]
     """
-    f32 = np.asarray(settings.inv_freq, dtype=np.float32)
+    f32 = settings.inv_freq_f32 if settings.inv_freq_f32 is not None else settings.inv_freq
+    f32 = np.asarray(f32, dtype=np.float32)
     return (np.asarray(positions, dtype=np.float32)[:, None] * f32[None, :]).astype(np.float32)
 
 

@@ -217,23 +217,32 @@ elif view == "model":
             url.int("head", 0, lo=0, hi=cap.n_heads - 1)
             url.choice("which", "q", ["q", "k"])
             defaults = sorted({0, 1, min(4, n_pairs - 1), n_pairs - 1})
-            url.multi("pairs", defaults, list(range(n_pairs)))
+            if len(url.multi("pairs", defaults, list(range(n_pairs)))) > 4:
+                url.set("pairs", st.session_state[url.key("pairs")][:4])   # a hand-edited link may ask for more
             c1, c2, c3 = st.columns([1, 1, 1])
             layer = c1.slider("Layer", 0, cap.n_layers - 1, key=url.key("layer")) if cap.n_layers > 1 else 0
             head = c2.slider("Query head", 0, cap.n_heads - 1, key=url.key("head")) if cap.n_heads > 1 else 0
             which = c3.radio("Show", ["q", "k"], key=url.key("which"), horizontal=True,
                              format_func={"q": "query", "k": "key"}.get)
-            chosen_pairs = st.multiselect("Dimension pairs (up to 4)", list(range(n_pairs)), key=url.key("pairs"),
+            T = cap.q_pre.shape[2]
+            url.int("tok", T - 1, lo=0, hi=T - 1)
+            c1, c2 = st.columns([2, 1])
+            chosen_pairs = c1.multiselect("Dimension pairs (up to 4)", list(range(n_pairs)), key=url.key("pairs"),
                                           max_selections=4)
+            focus = c2.slider("Follow the token at position", 0, T - 1, key=url.key("tok")) if T > 1 else 0
             kv = cap.kv_head_of(head)
             st.markdown(
                 f"**{lm.spec.display_name}**: {cap.n_layers} layers, {cap.n_heads} query heads sharing "
                 f"{cap.n_kv_heads} key/value heads (query head {head} reads key head {kv}), head_dim {s.head_dim}, "
                 f"rope_theta {s.rope_theta:,.0f}, rope_type `{s.rope_type}`, frequencies from {s.source}.")
             m1, m2, m3 = st.columns(3)
-            m1.metric("max |our rotated k − the model's cached k|", f"{check.k_error:.1e}")
-            m2.metric("max |attention from our q, k − the model's|", f"{check.attn_error:.1e}")
-            m3.metric("k error with the paper's interleaved pairs", f"{check.k_error_other_pairing:.2f}")
+            m1.metric("Our k vs the model's k", f"{check.k_error:.1e}",
+                      help="max |our rotation of the captured pre-rotary keys − the keys in the model's KV cache|")
+            m2.metric("Our attention vs the model's", f"{check.attn_error:.1e}",
+                      help="max |softmax(our q·kᵀ·scale, causal) − the model's attention probabilities|, all layers")
+            m3.metric("k error, interleaved pairs", f"{check.k_error_other_pairing:.2f}",
+                      help="the same comparison with the paper's (2i, 2i+1) pairing instead of rotate_half's "
+                           "(i, i + d/2)")
             explain("Forward hooks on q_proj and k_proj capture the vectors **before** rotation; our "
                     "`explorer/rope.py` turns them. The model's own rotated keys (from its KV cache) and its "
                     "attention probabilities are read independently and match to float32 rounding. Hugging Face "
@@ -252,9 +261,9 @@ elif view == "model":
                 post = {p: rope.pair_track(post_x, p, s.pairing) for p in chosen_pairs}
                 thetas = {p: float(s.inv_freq[p]) for p in chosen_pairs}
                 name = "query" if which == "q" else "key"
-                fig = charts.pair_tracks(pre, post, labels, thetas, name)
+                fig = charts.pair_tracks(pre, post, labels, thetas, name, focus)
                 dims = rope.pair_dims(2 * n_pairs, s.pairing)
-                show(fig, f"rope {name} pairs layer {layer} head {head}", height=440,
+                show(fig, f"rope {name} pairs layer {layer} head {head}", height=380 * -(-len(chosen_pairs) // 2),
                      data={"tokens": labels, **{f"pair{p}_dims{tuple(int(x) for x in dims[p])}_before": pre[p]
                                                for p in chosen_pairs},
                            **{f"pair{p}_after": post[p] for p in chosen_pairs}})

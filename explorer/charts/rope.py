@@ -7,10 +7,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.charts.theme import DIVERGING, HEATMAP, OKABE_ITO, categorical
+from explorer.charts.theme import DIVERGING, HEATMAP, OKABE_ITO
 
 Q_COLOR, K_COLOR = OKABE_ITO[4], OKABE_ITO[5]   # blue query, vermillion key (distinct in every CVD type)
 GREY = "#9a9a9a"
+# Okabe-Ito without its yellow, which is too faint for thin lines on white (and on projectors)
+LINES = [OKABE_ITO[i] for i in (0, 1, 2, 4, 5, 6, 7)]
 # one colour per context-extension method, the same in every figure (no yellow: it vanishes on white)
 METHOD_COLORS = {"original": "#000000", "linear": OKABE_ITO[1], "ntk": OKABE_ITO[2], "yarn": OKABE_ITO[5]}
 
@@ -125,7 +127,7 @@ def score_matrix(S: np.ndarray, spread: float) -> go.Figure:
 def decay_curves(distances: np.ndarray, curves: dict[str, np.ndarray], title: str, y_title: str,
                  trained: int | None = None, log_x: bool = False, dash: dict[str, str] | None = None,
                  colors: list[str] | None = None) -> go.Figure:
-    colors = colors or categorical(len(curves))
+    colors = colors or LINES
     fig = go.Figure()
     for (name, y), c in zip(curves.items(), colors):
         fig.add_trace(go.Scatter(x=distances, y=y, mode="lines", name=name,
@@ -143,7 +145,7 @@ def decay_curves(distances: np.ndarray, curves: dict[str, np.ndarray], title: st
 def per_pair(pairs: np.ndarray, curves: dict[str, np.ndarray], title: str, y_title: str, log_y: bool = True,
              hlines: dict[str, float] | None = None, vband: tuple[float, float] | None = None,
              colors: list[str] | None = None) -> go.Figure:
-    colors = colors or categorical(len(curves))
+    colors = colors or LINES
     fig = go.Figure()
     for (name, y), c in zip(curves.items(), colors):
         fig.add_trace(go.Scatter(x=pairs, y=y, mode="lines+markers", name=name, marker=dict(size=5),
@@ -162,43 +164,57 @@ def per_pair(pairs: np.ndarray, curves: dict[str, np.ndarray], title: str, y_tit
 
 
 def pair_tracks(pre: dict[int, np.ndarray], post: dict[int, np.ndarray], labels: list[str],
-                thetas: dict[int, float], which: str) -> go.Figure:
-    """One panel per pair: the pair's 2-D value at every position before (hollow) and after (filled) rotation.
+                thetas: dict[int, float], which: str, focus: int) -> go.Figure:
+    """One panel per pair: every token's 2-D value after rotation (colour = position), and one token's turn.
 
-    pre/post: {pair: [position, 2]}; labels: one per position (token text, shown on hover).
+    pre/post: {pair: [position, 2]}; labels: one per position (token text, shown on hover);
+    focus: the position whose rotation is drawn as an arc from its pre-rotary value (hollow) to its
+    rotated value (filled), turning by focus * theta.
     """
     pairs = list(pre)
-    fig = make_subplots(rows=1, cols=len(pairs), horizontal_spacing=0.06,
-                        subplot_titles=[f"pair {p}  (θ = {thetas[p]:.3g} rad/token)" for p in pairs])
+    cols = min(len(pairs), 2)
+    rows = -(-len(pairs) // cols)
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.08, vertical_spacing=0.12,
+                        subplot_titles=[f"pair {p}: θ = {thetas[p]:.3g}, turned {focus * thetas[p]:.2f} rad"
+                                        for p in pairs])
     T = len(labels)
-    for j, p in enumerate(pairs, start=1):
+    for j, p in enumerate(pairs):
+        r, c = j // cols + 1, j % cols + 1
         a, b = pre[p], post[p]
-        lim = float(max(np.abs(a).max(), np.abs(b).max(), 1e-6)) * 1.1
-        for t in range(T):   # thin segments: where each token's vector went
-            fig.add_trace(go.Scatter(x=[a[t, 0], b[t, 0]], y=[a[t, 1], b[t, 1]], mode="lines", showlegend=False,
-                                     line=dict(color="#c8c8c8", width=1), hoverinfo="skip"), row=1, col=j)
-        fig.add_trace(go.Scatter(x=a[:, 0], y=a[:, 1], mode="markers", name=f"{which} before rotation",
-                                 showlegend=j == 1, legendgroup="pre",
-                                 marker=dict(symbol="circle-open", size=8, color=GREY, line=dict(width=2)),
+        lim = float(max(np.abs(a).max(), np.abs(b).max(), 1e-6)) * 1.15
+        fig.add_trace(go.Scatter(x=b[:, 0], y=b[:, 1], mode="markers", name=f"every token's {which}, rotated",
+                                 showlegend=j == 0, legendgroup="post", opacity=0.55,
+                                 marker=dict(size=8, color=np.arange(T), colorscale=HEATMAP, showscale=j == 0,
+                                             colorbar=dict(title="position", len=0.6, y=0.5)),
                                  customdata=np.arange(T), text=labels,
-                                 hovertemplate="pos %{customdata} %{text}<br>before (%{x:.3f}, %{y:.3f})"
-                                               "<extra></extra>"), row=1, col=j)
-        fig.add_trace(go.Scatter(x=b[:, 0], y=b[:, 1], mode="markers", name=f"{which} after rotation (colour = position)",
-                                 showlegend=j == 1, legendgroup="post",
-                                 marker=dict(size=9, color=np.arange(T), colorscale=HEATMAP, showscale=j == len(pairs),
-                                             colorbar=dict(title="position", len=0.8)),
-                                 customdata=np.arange(T), text=labels,
-                                 hovertemplate="pos %{customdata} %{text}<br>after (%{x:.3f}, %{y:.3f})"
-                                               "<extra></extra>"), row=1, col=j)
-        fig.update_xaxes(range=[-lim, lim], zeroline=True, row=1, col=j)
-        fig.update_yaxes(range=[-lim, lim], zeroline=True, scaleanchor=f"x{j if j > 1 else ''}", row=1, col=j)
-    fig.update_layout(title=f"Each pair of the head's {which} turns by position × θ", legend=dict(orientation="h", y=-0.15))
+                                 hovertemplate="pos %{customdata} %{text}<br>rotated (%{x:.3f}, %{y:.3f})"
+                                               "<extra></extra>"), row=r, col=c)
+        radius = float(np.hypot(*a[focus]))
+        phi = float(np.arctan2(a[focus, 1], a[focus, 0]))
+        arc = phi + np.linspace(0.0, focus * thetas[p], 240)
+        fig.add_trace(go.Scatter(x=radius * np.cos(arc), y=radius * np.sin(arc), mode="lines",
+                                 name=f"“{labels[focus]}” (position {focus}) turning by {focus}·θ",
+                                 showlegend=j == 0, legendgroup="arc", line=dict(color=K_COLOR, width=3),
+                                 hoverinfo="skip"), row=r, col=c)
+        fig.add_trace(go.Scatter(x=[a[focus, 0]], y=[a[focus, 1]], mode="markers", name="before rotation",
+                                 showlegend=j == 0, legendgroup="pre",
+                                 marker=dict(symbol="circle-open", size=14, color="#000000", line=dict(width=3)),
+                                 hovertemplate="before (%{x:.3f}, %{y:.3f})<extra></extra>"), row=r, col=c)
+        fig.add_trace(go.Scatter(x=[b[focus, 0]], y=[b[focus, 1]], mode="markers", name="after rotation",
+                                 showlegend=j == 0, legendgroup="after",
+                                 marker=dict(symbol="circle", size=14, color=K_COLOR, line=dict(width=2, color="#000")),
+                                 hovertemplate="after (%{x:.3f}, %{y:.3f})<extra></extra>"), row=r, col=c)
+        anchor = "x" if j == 0 else f"x{j + 1}"
+        fig.update_xaxes(range=[-lim, lim], zeroline=True, constrain="domain", row=r, col=c)
+        fig.update_yaxes(range=[-lim, lim], zeroline=True, scaleanchor=anchor, constrain="domain", row=r, col=c)
+    fig.update_layout(title=f"The head's {which}, pair by pair: each turns by position × θ",
+                      legend=dict(orientation="h", y=-0.08, yanchor="top"))
     return fig
 
 
 def turned_angle(positions: np.ndarray, turned: dict[int, np.ndarray], thetas: dict[int, float]) -> go.Figure:
     """The angle each pair was turned by (after − before, unwrapped) against position: slope θ_i."""
-    colors = categorical(len(turned))
+    colors = LINES
     fig = go.Figure()
     for (p, y), c in zip(turned.items(), colors):
         fig.add_trace(go.Scatter(x=positions, y=y, mode="markers", name=f"pair {p} measured", marker=dict(color=c, size=8),

@@ -237,3 +237,10 @@ def test_cosine_matrix_has_a_unit_diagonal_and_is_symmetric():
     v = np.random.default_rng(0).normal(size=(6, 4))
     c = R.cosine_matrix(v)
     assert np.allclose(np.diag(c), 1.0) and np.allclose(c, c.T) and np.all(np.abs(c) <= 1 + 1e-12)
+
+
+def test_float32_frequencies_have_the_same_bits_as_transformers():
+    for d, base in [(32, 10000.0), (64, 100000.0), (128, 500000.0)]:
+        theirs = (1.0 / (base ** (torch.arange(0, d, 2, dtype=torch.int64).to(dtype=torch.float) / d))).numpy()
+        assert np.array_equal(R.inv_freq_float32(d, base), theirs)
+        assert np.allclose(R.inv_freq_float32(d, base), R.inv_freq(d, base), rtol=1e-6)

@@ -1,0 +1,113 @@
+"""Our rotation, applied to the pre-rotary q and k captured from the bundled tiny Llama, reproduces the
+model's own rotated q and k — captured independently by spying on transformers' apply_rotary_pos_emb."""
+import threading
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import rope as R
+from tests.conftest import bundled_model
+
+TEXT = "The cat sat on the mat because it was tired, and then the cat slept on the mat all day long."
+
+
+@pytest.fixture(scope="module")
+def lm():
+    return bundled_model("tiny-llama")
+
+
+@pytest.fixture(scope="module")
+def captured(lm):
+    return R.capture(lm, TEXT, 64)
+
+
+@pytest.fixture(scope="module")
+def models_own(lm):
+    """The model's own (q, k) before and after its rotary step, per layer, from transformers' function itself."""
+    import transformers.models.llama.modeling_llama as modeling_llama
+    original = modeling_llama.apply_rotary_pos_emb
+    seen = []
+
+    def spy(q, k, cos, sin, *args, **kwargs):
+        q_rot, k_rot = original(q, k, cos, sin, *args, **kwargs)
+        seen.append(tuple(t[0].detach().float().numpy().copy() for t in (q, k, q_rot, k_rot)))
+        return q_rot, k_rot
+
+    ids = torch.tensor([lm.tokenizer(TEXT)["input_ids"][:64]])
+    with mock.patch.object(modeling_llama, "apply_rotary_pos_emb", spy), torch.no_grad():
+        lm.model(input_ids=ids)
+    return seen
+
+
+def test_the_spy_saw_every_layer(lm, models_own):
+    assert len(models_own) == lm.model.config.num_hidden_layers
+
+
+def test_hooks_capture_exactly_the_models_pre_rotary_q_and_k(captured, models_own):
+    for layer, (q, k, _, _) in enumerate(models_own):
+        assert captured.q_pre[layer].shape == q.shape                  # [head, position, head_dim]
+        assert np.array_equal(captured.q_pre[layer], q)
+        assert np.array_equal(captured.k_pre[layer], k)
+
+
+def test_our_rotation_reproduces_the_models_rotated_q_and_k_to_1e_5(captured, models_own):
+    s = captured.settings
+    ang = R.model_angles(s, captured.positions)
+    for layer, (q, k, q_rot, k_rot) in enumerate(models_own):
+        ours_q = R.rotate(q, captured.positions, s.inv_freq, "half", s.attention_scaling, ang)
+        ours_k = R.rotate(k, captured.positions, s.inv_freq, "half", s.attention_scaling, ang)
+        assert np.abs(ours_q - q_rot).max() < 1e-5
+        assert np.abs(ours_k - k_rot).max() < 1e-5
+
+
+def test_reproduce_agrees_with_the_kv_cache_and_the_attention_probabilities(captured, models_own):
+    check = R.reproduce(captured)
+    assert check.k_error < 1e-5 and check.attn_error < 1e-5
+    for layer, (_, _, q_rot, k_rot) in enumerate(models_own):
+        assert np.abs(check.q_rot[layer] - q_rot).max() < 1e-5
+        assert np.abs(captured.k_model[layer] - k_rot).max() < 1e-6   # the cache holds the rotated keys
+
+
+def test_the_papers_interleaved_pairing_does_not_match_hugging_face_llama(captured):
+    check = R.reproduce(captured)
+    assert check.k_error_other_pairing > 1e-2 > check.k_error
+    assert R.reproduce(captured, pairing="interleaved").k_error > 1e-2
+
+
+def test_settings_come_from_the_config_and_match_the_models_rotary_buffer(lm, captured):
+    s = captured.settings
+    cfg = lm.model.config
+    assert s.head_dim == cfg.head_dim == 32 and s.rope_theta == 10000.0 and s.source == "explorer.rope"
+    assert np.allclose(s.inv_freq, lm.model.model.rotary_emb.inv_freq.double().numpy(), rtol=1e-6)
+
+
+def test_gqa_query_heads_share_key_heads(captured):
+    assert (captured.n_heads, captured.n_kv_heads) == (4, 2)
+    assert [captured.kv_head_of(h) for h in range(4)] == [0, 0, 1, 1]
+
+
+def test_capture_leaves_no_hooks_behind_and_ignores_other_threads(lm):
+    attn = lm.model.model.layers[0].self_attn
+    before = len(attn.q_proj._forward_hooks)
+    R.capture(lm, "a short text", 16)
+    assert len(attn.q_proj._forward_hooks) == before
+    # a forward pass in another thread while hooks are installed must not leak into this capture
+    results = {}
+
+    def other():
+        with torch.no_grad():
+            lm.model(input_ids=torch.tensor([lm.tokenizer("something else entirely here")["input_ids"]]))
+    t = threading.Thread(target=other)
+    t.start()
+    results["cap"] = R.capture(lm, "a short text", 16)
+    t.join()
+    assert results["cap"].q_pre.shape[2] == len(lm.tokenizer("a short text")["input_ids"])
+    assert R.reproduce(results["cap"]).k_error < 1e-5
+
+
+def test_long_positions_still_match_because_we_round_angles_like_the_model(lm):
+    cap = R.capture(lm, " ".join(["word"] * 600), 512)
+    check = R.reproduce(cap)
+    assert cap.q_pre.shape[2] == 512 and check.k_error < 1e-5
