@@ -13,7 +13,7 @@ from explorer.ui.presenter import explain
 from explorer.ui.state import UrlState, show_notices
 
 st.title("🌀 RoPE: rotary position embeddings")
-show_notices()
+notices = st.container()   # filled at the end: link values are checked as each section registers its controls
 url = UrlState(prefix="rope_")
 
 SECTIONS = {"2d": "① 2-D example", "full": "② Full RoPE", "extend": "③ Longer context",
@@ -321,4 +321,6 @@ if keys.index(view) + 1 < len(keys):
     nxt = keys[keys.index(view) + 1]
     st.button(f"Next: {SECTIONS[nxt]} →", key="rope_next",
               on_click=lambda: st.session_state.update({url.key("view"): nxt}))
+with notices:
+    show_notices()
 url.sync()
