@@ -53,7 +53,9 @@ def subword_scheme(tokenizer) -> str:
 
 
 def special_mask(tokenizer, ids: list[int]) -> list[bool]:
-    specials = set(getattr(tokenizer, "all_special_ids", []) or [])
+    """True for tokens the tokenizer adds around the text ([CLS], [SEP], <|endoftext|>); [UNK] stands
+    for real text and is not special here."""
+    specials = set(getattr(tokenizer, "all_special_ids", []) or []) - {getattr(tokenizer, "unk_token_id", None)}
     return [i in specials for i in ids]
 
 

@@ -1,0 +1,103 @@
+"""Streamlit-aware helpers of the attention page: cached forward passes, cached bertviz HTML, clicks.
+
+One forward pass per (model, text, token limit): moving a slider, switching view or option only
+re-draws. FORWARD_CALLS counts the passes this process really ran (tests read it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from explorer import attention as A
+from explorer import bertviz_view
+
+FORWARD_CALLS = 0
+QK_CALLS = 0
+
+
+@dataclass
+class Computed:
+    result: A.AttentionResult
+    stats: dict[str, np.ndarray]      # head statistics, {name: [layer, head]}
+
+
+def model_key(lm) -> str:
+    """Which weights: a registry id can stand for a fallback twin, so the folder is part of the key."""
+    return f"{lm.spec.id}|{lm.path}"
+
+
+@st.cache_data(max_entries=12, ttl=3600, show_spinner="Running the model…")
+def _compute(key: str, text: str, max_tokens: int, _lm) -> Computed:
+    global FORWARD_CALLS
+    FORWARD_CALLS += 1
+    r = A.run_attention(_lm, text, max_tokens)
+    return Computed(r, A.head_summary(r))
+
+
+def compute(lm, text: str, max_tokens: int) -> Computed:
+    return _compute(model_key(lm), text, int(min(max_tokens, lm.max_length)), lm)
+
+
+@st.cache_data(max_entries=6, ttl=3600, show_spinner="Reading queries and keys…")
+def _queries_keys(key: str, ids: tuple[int, ...], _lm):
+    global QK_CALLS
+    QK_CALLS += 1
+    return A.capture_queries_keys(_lm, list(ids))
+
+
+@st.cache_data(max_entries=12, ttl=3600, show_spinner="Preparing bertviz…")
+def _bertviz(key: str, text: str, kind: str, cap: int, layer: int, head: int, present: bool, js_ok: bool,
+             _lm) -> bertviz_view.BertvizHtml:
+    c = compute(_lm, text, cap)
+    r = c.result
+    js, _ = bertviz_view.js_or_fetch() if js_ok else (None, None)
+    attn = r.attn.astype(np.float32)
+    if kind == "neuron":
+        q, k = _queries_keys(key, tuple(r.ids), _lm)
+        return bertviz_view.neuron_view(attn, q, k, r.tokens, js, bidirectional=not r.causal,
+                                        layer=layer, head=head)
+    return bertviz_view.head_or_model_view(kind, attn, r.tokens, js, layer=layer, present=present)
+
+
+def bertviz_html(lm, text: str, kind: str, cap: int, layer: int, head: int, present: bool):
+    """(html or None, why not). The JS comes from the local cache (fetched once if missing)."""
+    js, why = bertviz_view.js_or_fetch()
+    return _bertviz(model_key(lm), text, kind, cap, layer, head, present, js is not None, lm), why
+
+
+def clicked_head(state, n_heads: int | None = None) -> tuple[int, int] | None:
+    """(layer, head) of a click on the head summary or the model thumbnails, else None.
+
+    The clickable points carry [layer, head] as customdata; point_index is the fallback.
+    """
+    try:
+        points = state["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for p in points or []:
+        cd = p.get("customdata")
+        if isinstance(cd, (list, tuple)) and len(cd) == 2:
+            return int(cd[0]), int(cd[1])
+        idx = p.get("point_index", p.get("point_number"))
+        if idx is not None and n_heads:
+            return divmod(int(idx), n_heads)
+    return None
+
+
+def long_table(mats: np.ndarray, rows: list[str], cols: list[str], lead: dict[str, list] | None = None,
+               decimals: int = 6) -> dict:
+    """A [..., q, k] array as CSV-ready columns: the leading index columns, query, key, weight."""
+    mats = np.asarray(mats, dtype=np.float64)
+    q, k = mats.shape[-2], mats.shape[-1]
+    lead_n = int(np.prod(mats.shape[:-2])) if mats.ndim > 2 else 1
+    out = {}
+    for name, values in (lead or {}).items():
+        out[name] = np.repeat(np.asarray(values), q * k)
+    out["query_index"] = np.tile(np.repeat(np.arange(q), k), lead_n)
+    out["query"] = np.tile(np.repeat(np.asarray(rows, dtype=object), k), lead_n)
+    out["key_index"] = np.tile(np.arange(k), q * lead_n)
+    out["key"] = np.tile(np.asarray(cols, dtype=object), q * lead_n)
+    out["weight"] = np.round(mats.reshape(-1), decimals)
+    return out

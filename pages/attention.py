@@ -1,0 +1,306 @@
+"""Attention: where every token looks, in a bidirectional encoder (BERT) and a causal decoder (GPT-2)."""
+import numpy as np
+import streamlit as st
+
+from explorer import attention as A
+from explorer import bertviz_view
+from explorer.charts import attention as charts
+from explorer.text import clean
+from explorer.ui import attention as cached
+from explorer.ui import models
+from explorer.ui.errors import guard
+from explorer.ui.figures import show
+from explorer.ui.presenter import explain, presenting
+from explorer.ui.state import UrlState, show_notices
+
+st.title("🔍 Attention")
+notices = st.container()     # filled at the end: some link values are checked only once the models are known
+url = UrlState(prefix="att_")
+
+EXAMPLES = [
+    "The animal didn't cross the street because it was too tired.",
+    "The trophy would not fit in the brown suitcase because it was too big.",
+    "She poured water from the pitcher into the cup until it was full.",
+    "Unbelievably, the antidisestablishmentarian cat slept through the thunderstorm.",
+    "The keys to the cabinet are on the table.",
+]
+MODELS = {"bert": "BERT (encoder)", "gpt2": "GPT-2 (decoder)", "both": "Both, side by side"}
+FAMILY = {"bert": "encoder", "gpt2": "decoder"}
+VIEWS = {"head": "One head", "layer": "A layer's heads", "model": "Whole model", "focus": "Token focus",
+         "summary": "Head summary", "bertviz": "bertviz"}
+HEADS = {"one": "one head", "mean": "mean of heads", "max": "max of heads"}
+BERTVIZ = {"head": "head view", "model": "model view", "neuron": "neuron view"}
+FIG_KEYS = {"summary": "att_click_summary_{}", "model": "att_click_model_{}"}
+
+# ---------------------------------------------------------------- a click on a head summary / thumbnail opens that head
+for which in ("bert", "gpt2"):
+    for view_name, key in FIG_KEYS.items():
+        hit = cached.clicked_head(st.session_state.get(key.format(which)))
+        if hit and st.session_state.get(url.key("view")) == view_name:
+            url.set("layer", hit[0])
+            url.set("head", hit[1])
+            url.set("view", "head")
+            url.set("heads", "one")
+
+# ---------------------------------------------------------------- the text and the models
+url.text("text", EXAMPLES[0])
+url.choice("model", "both", list(MODELS))
+url.choice("view", "head", list(VIEWS))
+
+
+def finish(stop: bool = True):
+    """The link mirrors the controls; notices of ignored link values go to the top of the page."""
+    url.sync()
+    with notices:
+        show_notices()
+    if stop:
+        st.stop()
+
+
+def use_example():
+    choice = st.session_state.get("att_example")
+    if choice:
+        st.session_state[url.key("text")] = choice
+        st.session_state["att_example"] = None
+
+
+left, right = st.columns([3, 1])
+left.text_area("Text", key=url.key("text"), height=80, max_chars=2000,
+               help="Any text; it is tokenized by each model's own tokenizer.")
+right.selectbox("…or pick an example", EXAMPLES, index=None, key="att_example", on_change=use_example,
+                placeholder="Examples")
+which = right.radio("Model", list(MODELS), format_func=MODELS.get, key=url.key("model"))
+view = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, key=url.key("view"), required=True)
+
+text = clean(st.session_state[url.key("text")])
+for note in text.notes:
+    st.caption(note)
+if text.empty:
+    st.info("✍️ Type a sentence above (or pick an example) to see where each token looks.")
+    finish()
+
+shown = ["bert", "gpt2"] if which == "both" else [which]
+loaded = {w: models.get(models.chosen(FAMILY[w])) for w in shown}
+loaded = {w: lm for w, lm in loaded.items() if lm is not None}
+if not loaded:
+    finish()
+
+# ---------------------------------------------------------------- options (all in the link)
+max_len = max(lm.max_length for lm in loaded.values())
+url.int("limit", 128, lo=2, hi=max_len)
+url.flag("hide", False)
+url.flag("renorm", True)
+url.flag("merge", False)
+url.choice("heads", "one", list(HEADS))
+url.flag("rollout", False)
+with st.expander("Options", expanded=not presenting()):
+    o1, o2, o3, o4 = st.columns(4)
+    hide = o1.checkbox("Hide special tokens", key=url.key("hide"),
+                       help="Drop [CLS], [SEP] and <|endoftext|> rows and columns, like exBERT.")
+    renorm = o1.checkbox("…and renormalise rows", key=url.key("renorm"), disabled=not hide,
+                         help="On: each row sums to 1 again. Off: raw weights, so you can see what went to the hidden tokens.")
+    merge = o2.checkbox("Merge sub-word pieces into words", key=url.key("merge"),
+                        help="WordPiece '##' and byte-level BPE 'Ġ' pieces become whole words: "
+                             "attention to a word is summed over its pieces, attention from a word is averaged.")
+    heads_how = o3.radio("Heads", list(HEADS), format_func=HEADS.get, key=url.key("heads"), horizontal=True,
+                         help="One head, or all heads of the layer combined (mean keeps rows summing to 1; max does not).")
+    roll = o3.checkbox("Attention rollout", key=url.key("rollout"),
+                       help="Abnar & Zuidema (2020): follow attention through every layer up to this one, "
+                            "each mixed half-and-half with the residual connection (0.5·A + 0.5·I).")
+    limit = o4.number_input("Token limit", min_value=2, max_value=max_len, step=16, key=url.key("limit"),
+                            help=f"At most {max_len} (the model's maximum); longer text is cut.")
+
+computed = {}
+for w, lm in loaded.items():
+    with guard(f"{MODELS[w]}'s attention"):
+        computed[w] = cached.compute(lm, text.text, limit)
+if not computed:
+    finish()
+
+n_layers = min(c.result.n_layers for c in computed.values())
+n_heads = min(c.result.n_heads for c in computed.values())
+url.int("layer", 0, lo=0, hi=n_layers - 1)
+url.int("head", 0, lo=0, hi=n_heads - 1)
+if view in ("head", "layer", "focus", "bertviz"):
+    c1, c2 = st.columns(2)
+    layer = c1.slider("Layer", 0, n_layers - 1, key=url.key("layer")) if n_layers > 1 else 0
+    one_head = view in ("head", "bertviz") and heads_how == "one" and not roll
+    head = (c2.slider("Head", 0, n_heads - 1, key=url.key("head"), disabled=not one_head)
+            if n_heads > 1 else 0)
+else:
+    layer, head = st.session_state[url.key("layer")], st.session_state[url.key("head")]
+
+for w, c in computed.items():
+    if c.result.notice:
+        st.warning(f"{MODELS[w]}: {c.result.notice}", icon="✂️")
+
+
+def prepared(c, a):
+    r = c.result
+    return A.prepare(a, r.tokens, r.special, hide, renorm, merge, r.scheme)
+
+
+def mask_note(w, a, r):
+    """One line under each map: the causal mask, computed from the weights on screen."""
+    if r.causal:
+        st.caption(f"**Causal mask:** the largest weight above the diagonal is {A.above_diagonal(a):g} — every "
+                   "future token is masked out before the softmax, so a token only sees itself and earlier ones.")
+    else:
+        st.caption(f"**Bidirectional:** {A.share_above_diagonal(a):.0%} of the weight here goes to *later* tokens "
+                   "(above the diagonal): every BERT token sees the whole sentence.")
+
+
+def draw_head(w, c):
+    r, lm = c.result, loaded[w]
+    if roll:
+        mean = A.combine_heads(r.attn[: layer + 1], "mean")              # [layer, q, k]
+        a = A.rollout(mean)[layer]
+        what = f"rollout through layers 0–{layer}"
+    elif heads_how != "one":
+        a = A.combine_heads(r.attn[layer], heads_how)
+        what = f"layer {layer}, {HEADS[heads_how]}"
+    else:
+        a = r.attn[layer, head]
+        what = f"layer {layer}, head {head}"
+    p = prepared(c, a)
+    name = f"{w} attention {what}"
+    fig = charts.heatmap(p.attn, p.labels, title=f"{lm.spec.display_name} · {what}",
+                         colorbar_title="rollout" if roll else "weight")
+    show(fig, name, height=fig.layout.height, key=f"att_fig_head_{w}",
+         data=cached.long_table(p.attn, p.labels, p.labels))
+    for note in p.notes:
+        st.caption(note)
+    mask_note(w, p.attn, r)
+    if roll:
+        st.caption("Rollout: each layer's mean over heads is mixed with the residual stream (0.5·A + 0.5·I), rows "
+                   "renormalised, and multiplied down through the layers — how much each output draws on each input token.")
+    elif heads_how == "max":
+        st.caption("Max over heads: each cell is the strongest head's weight, so rows no longer sum to 1.")
+
+
+def draw_layer(w, c):
+    r, lm = c.result, loaded[w]
+    p = prepared(c, r.attn[layer])
+    titles = [f"head {h}" for h in range(r.n_heads)]
+    fig = charts.head_grid(p.attn, p.labels, titles, cols=4 if len(computed) == 1 else 2)
+    fig.update_layout(title=f"{lm.spec.display_name} · layer {layer}: every head")
+    show(fig, f"{w} attention layer {layer} heads", height=fig.layout.height, key=f"att_fig_layer_{w}",
+         data=cached.long_table(p.attn, p.labels, p.labels, lead={"head": list(range(r.n_heads))}))
+    for note in p.notes:
+        st.caption(note)
+    mask_note(w, p.attn, r)
+
+
+def draw_model(w, c):
+    r, lm = c.result, loaded[w]
+    p = prepared(c, r.attn)
+    ent = c.stats["entropy"]
+    thumb = 24 if r.n_layers * r.n_heads > 64 else 32
+    fig = charts.model_thumbnails(p.attn, ent, "entropy (bits)", thumb=thumb, selected=(layer, head))
+    fig.update_layout(title=f"{lm.spec.display_name} · {r.n_layers} layers × {r.n_heads} heads")
+    pooled = charts.pool(p.attn, thumb)
+    s = pooled.shape[-1]
+    show(fig, f"{w} attention whole model", height=fig.layout.height, key=FIG_KEYS["model"].format(w),
+         on_select="rerun",
+         data=cached.long_table(pooled, [str(i) for i in range(s)], [str(i) for i in range(s)],
+                                lead={"layer": np.repeat(np.arange(r.n_layers), r.n_heads),
+                                      "head": np.tile(np.arange(r.n_heads), r.n_layers)}))
+    if p.attn.shape[-1] > thumb:
+        st.caption(f"Each thumbnail averages blocks of tokens down to {s}×{s} cells; click one to open that head.")
+    else:
+        st.caption("Click a thumbnail to open that head.")
+
+
+def draw_focus(w, c):
+    r, lm = c.result, loaded[w]
+    p = prepared(c, r.attn[layer])
+    n = len(p.labels)
+    key = f"tok_{w}"
+    url.int(key, min(1, n - 1), lo=0, hi=n - 1)
+    tok = st.selectbox(f"Token ({lm.spec.display_name})", list(range(n)), key=url.key(key),
+                       format_func=lambda i: f"{i}: {p.labels[i]}")
+    fig = charts.token_focus(p.attn, p.labels, tok)
+    fig.update_layout(title=f"{lm.spec.display_name} · layer {layer}, all heads")
+    data = {"head": [], "direction": [], "query": [], "key": [], "weight": []}
+    for h in range(r.n_heads):
+        for j in range(n):
+            for d, (qi, ki) in (("attends to", (tok, j)), ("attended by", (j, tok))):
+                data["head"].append(h)
+                data["direction"].append(d)
+                data["query"].append(p.labels[qi])
+                data["key"].append(p.labels[ki])
+                data["weight"].append(round(float(p.attn[h, qi, ki]), 6))
+    show(fig, f"{w} attention focus layer {layer} token {tok}", height=fig.layout.height,
+         key=f"att_fig_focus_{w}", data=data)
+    for note in p.notes:
+        st.caption(note)
+    if r.causal:
+        st.caption(f"Causal: **{p.labels[tok]}** can only look left (at itself and earlier tokens), "
+                   "and only later tokens can look at it.")
+
+
+def draw_summary(w, c):
+    r, lm = c.result, loaded[w]
+    stat = st.session_state[url.key("stat")]
+    label, meaning = A.STATS[stat]
+    values = c.stats[stat]
+    if stat == "sep" and not any(r.special[1:]):
+        st.caption(f"{lm.spec.display_name} adds no [SEP] token to this text, so this share is 0 everywhere.")
+    stats_named = {A.STATS[k][0]: v for k, v in c.stats.items()}
+    fig = charts.head_summary(values, label, stats_named, selected=(layer, head))
+    fig.update_layout(title=f"{lm.spec.display_name} · {label}")
+    show(fig, f"{w} head summary {stat}", height=fig.layout.height, key=FIG_KEYS["summary"].format(w),
+         on_select="rerun",
+         data={"layer": np.repeat(np.arange(r.n_layers), r.n_heads),
+               "head": np.tile(np.arange(r.n_heads), r.n_layers),
+               **{k: np.round(v.reshape(-1), 6) for k, v in c.stats.items()}})
+    best = np.unravel_index(np.argmax(values), values.shape)
+    st.caption(f"{label.capitalize()}: {meaning}. Highest here: layer {best[0]}, head {best[1]} "
+               f"({values[best]:.3f}). Click a square to open that head.")
+
+
+def draw_bertviz(w, c):
+    r, lm = c.result, loaded[w]
+    kind = st.session_state[url.key("bv")]
+    cfg = lm.model.config
+    head_dim = getattr(cfg, "hidden_size", 768) // max(r.n_heads, 1)
+    cap = min(r.n_tokens, bertviz_view.token_cap(r.n_layers, r.n_heads, kind, head_dim))
+    if kind == "neuron" and lm.spec.family not in ("encoder", "decoder"):
+        st.info("The neuron view reads queries and keys from BERT- and GPT-2-style models only.", icon="ℹ️")
+        return
+    # all tokens fit: reuse the page's own forward pass (same cache key) instead of running another
+    page, why = cached.bertviz_html(lm, text.text, kind, limit if cap >= r.n_tokens else cap, min(layer, r.n_layers - 1), min(head, r.n_heads - 1),
+                                    presenting())
+    if why:
+        st.info(f"bertviz's JavaScript is not cached and could not be fetched ({why}); it will load from the CDN "
+                "if this browser is online. The plotly views above work offline.", icon="📴")
+    cut = f"the first {cap} of {r.n_tokens} tokens" if cap < r.n_tokens else f"all {r.n_tokens} tokens"
+    st.caption(f"bertviz {BERTVIZ[kind]} of {lm.spec.display_name}: {cut} ({page.payload_bytes / 1e6:.1f} MB "
+               "of HTML — bertviz sends every weight as text, so its input is capped).")
+    st.iframe(page.html, height=page.height, alt=f"bertviz {BERTVIZ[kind]} of {lm.spec.display_name}")
+    if kind == "neuron":
+        st.caption("Queries and keys come from the loaded model through forward hooks (they reproduce its attention "
+                   "exactly); bertviz's own neuron-view model classes load only its old pickle checkpoints.")
+
+
+# ---------------------------------------------------------------- the chosen view, once per model
+if view == "summary":
+    url.choice("stat", "entropy", list(A.STATS))
+    st.radio("Statistic", list(A.STATS), format_func=lambda s: A.STATS[s][0], key=url.key("stat"), horizontal=True)
+if view == "bertviz":
+    url.choice("bv", "head", list(BERTVIZ))
+    st.radio("bertviz view", list(BERTVIZ), format_func=BERTVIZ.get, key=url.key("bv"), horizontal=True)
+
+DRAW = {"head": draw_head, "layer": draw_layer, "model": draw_model, "focus": draw_focus,
+        "summary": draw_summary, "bertviz": draw_bertviz}
+columns = st.columns(len(computed)) if len(computed) > 1 else [st.container()]
+for col, (w, c) in zip(columns, computed.items()):
+    with col:
+        with guard(f"the {VIEWS[view].lower()} of {MODELS[w]}"):
+            DRAW[view](w, c)
+
+explain("Each row is one **query** token deciding how much to read from every **key** token; its weights sum to 1. "
+        "BERT (an encoder) lets every token see the whole sentence; GPT-2 (a decoder) masks the future, so "
+        "its maps are lower-triangular. Heads specialise: some look at the previous token, some park their "
+        "attention on the first token or [SEP] (a 'sink'), some spread evenly.")
+finish(stop=False)
