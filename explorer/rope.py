@@ -461,6 +461,25 @@ def cosine_matrix(vectors: np.ndarray) -> np.ndarray:
     return v @ v.T
 
 
+def diagonal_stats(C: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and standard deviation of C[m, m + g] over m, for gaps g = 1 .. max_gap -> ([G], [G], [G]).
+
+    A matrix that depends only on the gap has zero spread along each diagonal.
+    """
+    gaps = np.arange(1, min(max_gap, C.shape[0] - 1) + 1)
+    diags = [np.diagonal(C, offset=int(g)).astype(np.float64) for g in gaps]
+    return gaps, np.array([d.mean() for d in diags]), np.array([d.std() for d in diags])
+
+
+def rope_cosines(dim: int, n_positions: int, base: float = 10000.0, seed: int = 0) -> np.ndarray:
+    """RoPE's analogue of a position-similarity matrix: cosine of one random vector placed at m and at n.
+
+    cos(R_m x, R_n x) = (R_m x . R_n x) / |x|^2, computed by rotating (not from a formula in m - n). -> [n, n]
+    """
+    x = np.random.default_rng(seed).normal(size=dim)
+    return score_matrix(x, x, np.arange(n_positions), inv_freq(dim, base)) / float(x @ x)
+
+
 def learned_positions(model) -> np.ndarray:
     """GPT-2's learned absolute position embeddings wpe -> [n_positions, n_embd] float32."""
     base = getattr(model, "transformer", model)

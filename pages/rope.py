@@ -294,26 +294,41 @@ elif view == "gpt2":
             stride = max(1, int(np.ceil(npos / 256)))   # keep the heatmap light in the browser
             idx = np.arange(0, npos, stride)
             C = C_full[np.ix_(idx, idx)]
-            fig = charts.cosine_heatmap(C, idx, trained if trained and trained < npos else None)
+            off = C[~np.eye(len(C), dtype=bool)]
+            clip = float(min(1.0, max(0.05, np.percentile(np.abs(off), 99)))) if off.size else 1.0
+            fig = charts.cosine_heatmap(C, idx, trained if trained and trained < npos else None, clip)
             left, right = st.columns([3, 2])
             with left:
                 show(fig, f"gpt2 position cosine {lm.spec.id}", height=560,
                      data={"positions": idx, "cosine": C})
             with right:
-                gp = rope.diagonal_spread(C_full[:min(npos, 256), :min(npos, 256)].astype(np.float64))
-                rp = rope.diagonal_spread(np.array([[float(rope.expected_score([a - b], rope.inv_freq(64))[0])
-                                                     for b in range(64)] for a in range(64)]))
-                st.metric(f"{lm.spec.display_name}: largest spread along a diagonal", f"{gp:.2f}")
-                st.metric("RoPE (d = 64): the same measure", f"{rp:.0e}")
+                n = min(npos, trained or npos)   # compare like with like: the positions that were trained
+                head_dim = 64
+                R_cos = rope.rope_cosines(head_dim, n)
+                st.metric("Diagonal spread, learned table",
+                          f"{rope.diagonal_spread(C_full[:n, :n].astype(np.float64)):.2f}",
+                          help=f"{lm.spec.display_name}: largest (max − min) cosine along any diagonal of the first "
+                               f"{n} positions")
+                st.metric(f"Diagonal spread, RoPE (d = {head_dim})", f"{rope.diagonal_spread(R_cos):.0e}",
+                          help="the same measure for one random vector rotated to every position")
                 if trained and trained < n_table:
                     st.info(f"This bundled model was trained on windows of {trained} tokens: positions beyond "
                             f"{trained - 1} (right of / below the dashed lines) never received a gradient and "
                             "keep their random start.", icon="📦")
-                explain("Along a diagonal (fixed gap m − n) a learned table gives different similarities at "
-                        "different absolute positions; RoPE's relative score is identical along every diagonal. "
-                        "A learned table also stops at its length: GPT-2 has no vector for position 1024.")
+            gaps, mean_l, std_l = rope.diagonal_stats(C_full[:n, :n], min(n - 1, 128))
+            _, mean_r, std_r = rope.diagonal_stats(R_cos, min(n - 1, 128))
+            fig = charts.similarity_by_gap(gaps, {f"learned ({lm.spec.display_name})": (mean_l, std_l),
+                                                  f"RoPE, one random vector (d = {head_dim})": (mean_r, std_r)})
+            show(fig, f"position similarity by gap {lm.spec.id}", height=400,
+                 data={"gap": gaps, "learned_mean": mean_l, "learned_std": std_l, "rope_mean": mean_r,
+                       "rope_std": std_r})
+            explain("Along a diagonal (a fixed gap m − n) a learned table gives different similarities at "
+                    "different absolute positions — the band. RoPE's similarity is one number per gap. A learned "
+                    f"table also stops at its length: this one has no vector for position {n_table}."
+                    + (" The tiny bundled model trained only briefly, so its table shows little structure; real "
+                       "GPT-2's is smooth and banded." if lm.spec.bundled else ""))
             if stride > 1:
-                st.caption(f"Every {stride}th position shown (the numbers cover all of them at that stride).")
+                st.caption(f"Showing one position in {stride} (the downloaded numbers use the same stride).")
 
 # ============================================================================ next section
 keys = list(SECTIONS)

@@ -227,15 +227,34 @@ def turned_angle(positions: np.ndarray, turned: dict[int, np.ndarray], thetas: d
     return fig
 
 
-def cosine_heatmap(C: np.ndarray, positions: np.ndarray, trained: int | None = None) -> go.Figure:
-    """C [n, n] cosine similarities of the position embeddings at `positions`; dashed lines where training stopped."""
-    fig = go.Figure(go.Heatmap(z=C, x=positions, y=positions, colorscale=DIVERGING, zmin=-1, zmax=1,
-                               colorbar=dict(title="cosine"),
+def cosine_heatmap(C: np.ndarray, positions: np.ndarray, trained: int | None = None,
+                   clip: float = 1.0) -> go.Figure:
+    """C [n, n] cosine similarities of the position embeddings at `positions`; dashed lines where training stopped.
+
+    clip: colour range ±clip, so weak off-diagonal structure stays visible (the diagonal, 1, saturates).
+    """
+    fig = go.Figure(go.Heatmap(z=C, x=positions, y=positions, colorscale=DIVERGING, zmin=-clip, zmax=clip,
+                               colorbar=dict(title=f"cosine<br>(±{clip:.2g})" if clip < 1 else "cosine"),
                                hovertemplate="position %{y} vs %{x}<br>cosine %{z:.3f}<extra></extra>"))
     if trained and trained <= positions[-1]:
         fig.add_hline(y=trained - 0.5, line=dict(color="#000000", dash="dash", width=2))
         fig.add_vline(x=trained - 0.5, line=dict(color="#000000", dash="dash", width=2))
-    fig.update_layout(title="Learned position embeddings: cosine similarity of every pair of positions",
+    fig.update_layout(title="Learned position vectors: cosine similarity",
                       xaxis_title="position", yaxis_title="position", xaxis=dict(constrain="domain"),
                       yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"))
+    return fig
+
+
+def similarity_by_gap(gaps: np.ndarray, series: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
+    """Mean cosine at each gap with a ±1 std band along the diagonal: {name: (mean [G], std [G])}."""
+    fig = go.Figure()
+    for (name, (mean, std)), c in zip(series.items(), LINES):
+        fig.add_trace(go.Scatter(x=np.concatenate([gaps, gaps[::-1]]), y=np.concatenate([mean + std, (mean - std)[::-1]]),
+                                 fill="toself", fillcolor=c, opacity=0.2, line=dict(width=0), hoverinfo="skip",
+                                 showlegend=False, legendgroup=name))
+        fig.add_trace(go.Scatter(x=gaps, y=mean, mode="lines", name=name, line=dict(color=c, width=3), legendgroup=name,
+                                 customdata=std, hovertemplate=f"{name}<br>gap %{{x}}<br>mean %{{y:.3f}} "
+                                                               f"± %{{customdata:.3f}}<extra></extra>"))
+    fig.update_layout(title="Similarity against the gap m − n (band: spread along the diagonal)",
+                      xaxis_title="gap m − n", yaxis_title="cosine", legend=dict(orientation="h", y=-0.22))
     return fig
