@@ -45,11 +45,17 @@ def _jsonable(v):
     return v
 
 
+def is_table(data: dict) -> bool:
+    """Equal-length 1-D columns (what to_csv can write); a cheap check, no CSV is built."""
+    cols = [np.asarray(v) for v in data.values()]
+    return bool(cols) and all(c.ndim == 1 for c in cols) and len({len(c) for c in cols}) == 1
+
+
 def to_csv(data: dict) -> str | None:
     """CSV of equal-length columns, or None when the data is not a flat table."""
-    cols = {k: np.asarray(v) for k, v in data.items()}
-    if not cols or any(c.ndim != 1 for c in cols.values()) or len({len(c) for c in cols.values()}) != 1:
+    if not is_table(data):
         return None
+    cols = {k: np.asarray(v) for k, v in data.items()}
     import csv
     import io
     buf = io.StringIO()
@@ -62,11 +68,12 @@ def to_csv(data: dict) -> str | None:
 
 def download_data(data: dict, name: str) -> None:
     s = slug(name)
-    csv_text = to_csv(data)
+    # deferred: the JSON/CSV text is built only when a button is clicked, not on every re-run
+    csv_ok = is_table(data)
     # a horizontal row of content-width buttons: column ratios squash the labels inside narrow columns
     row = st.container(horizontal=True, gap="small")
-    row.download_button("JSON", json.dumps(_jsonable(data)), file_name=f"{s}.json", mime="application/json",
+    row.download_button("JSON", lambda: json.dumps(_jsonable(data)), file_name=f"{s}.json", mime="application/json",
                        key=f"dl_json_{s}", help="The numbers behind this figure")
-    if csv_text:
-        row.download_button("CSV", csv_text, file_name=f"{s}.csv", mime="text/csv", key=f"dl_csv_{s}",
+    if csv_ok:
+        row.download_button("CSV", lambda: to_csv(data), file_name=f"{s}.csv", mime="text/csv", key=f"dl_csv_{s}",
                             help="The numbers behind this figure")
