@@ -144,7 +144,9 @@ class Generation:
         self.requested_new = max_new_tokens
         self.max_new_tokens = max(0, min(max_new_tokens, MAX_NEW_TOKENS, limit - len(prompt_ids)))
         if eos_ids is None:
-            eos = getattr(model.generation_config, "eos_token_id", None) or getattr(tokenizer, "eos_token_id", None)
+            eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+            if eos is None:   # (id 0 is a real end-of-text id in the bundled models: test for None)
+                eos = getattr(tokenizer, "eos_token_id", None)
             eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
         self.eos_ids = set(eos_ids)
         self.branches = [Branch(list(prompt_ids), len(prompt_ids))]

@@ -1,0 +1,170 @@
+"""Figures of the generation page: top-k bars with the top-p cut-off, before/after distributions,
+the timeline of generated tokens, the logit-lens table and the newest token's attention.
+
+Data in, go.Figure out; no Streamlit.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+
+from explorer.charts.theme import HEATMAP, HEATMAP_ALT, OKABE_ITO
+
+CHOSEN = OKABE_ITO[5]        # vermillion: the token that was taken
+KEPT = OKABE_ITO[4]          # blue: candidates that survive top-k/top-p
+DROPPED = "#BBBBBB"          # grey: candidates cut away
+CURVE = "#000000"
+
+
+def _labels(tokens: list[str]) -> list[str]:
+    """Unique category labels for plotly (two ranks can share a readable piece)."""
+    seen: dict[str, int] = {}
+    out = []
+    for t in tokens:
+        t = t if t.strip() else repr(t)
+        n = seen.get(t, 0)
+        seen[t] = n + 1
+        out.append(t + "\u200b" * n)   # zero-width spaces keep duplicates apart without showing
+    return out
+
+
+def topk_bars(tokens: list[str], probs: np.ndarray, chosen: int | None, kept: int, cum: np.ndarray,
+              top_p: float | None, top_k: int | None, title: str) -> go.Figure:
+    """Bars of the k most likely next tokens; the chosen one highlighted; the cumulative curve with the
+    top-p threshold and the cut-off rank (where top-k/top-p stop keeping tokens).
+
+    tokens/probs/cum: length k, ranked by probability. chosen: its rank, or None if outside the k.
+    kept: how many tokens survive truncation (ranks >= kept are cut).
+    """
+    k = len(tokens)
+    labels = _labels(tokens)
+    colors = [CHOSEN if i == chosen else (KEPT if i < kept else DROPPED) for i in range(k)]
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=probs, marker_color=colors, name="probability",
+                marker_line=dict(color=["#000000" if i == chosen else "rgba(0,0,0,0)" for i in range(k)], width=3),
+                text=[f"{p:.0%}" if p >= 0.005 else "" for p in probs], textposition="outside",
+                hovertemplate="%{x}: %{y:.4f}<extra></extra>")
+    fig.add_scatter(x=labels, y=cum, mode="lines+markers", name="cumulative", line=dict(color=CURVE, width=2),
+                    marker=dict(size=6), hovertemplate="first %{pointNumber} + 1 tokens: %{y:.3f}<extra></extra>")
+    if top_p is not None and top_p < 1:
+        fig.add_hline(y=top_p, line=dict(color=CURVE, dash="dot", width=2),
+                      annotation_text=f"top-p = {top_p:g}", annotation_position="top left")
+    if kept < k:
+        fig.add_vline(x=kept - 0.5, line=dict(color=CHOSEN, dash="dash", width=2))
+        fig.add_annotation(x=kept - 0.5, y=1.0, yref="paper", text=f"cut-off: {kept} kept", showarrow=False,
+                           xanchor="left", yanchor="top", font=dict(color=CHOSEN))
+    if chosen is not None:
+        fig.add_annotation(x=labels[chosen], y=float(probs[chosen]), text="chosen", showarrow=True, arrowhead=2,
+                           ay=-40, font=dict(color=CHOSEN))
+    fig.update_layout(title=title, yaxis=dict(range=[0, 1.08], title="probability", tickformat=".0%"),
+                      xaxis=dict(title=None, tickangle=-40 if k > 8 else 0), showlegend=True,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1), bargap=0.25)
+    return fig
+
+
+def before_after(tokens: list[str], series: dict[str, np.ndarray], chosen: int | None) -> go.Figure:
+    """Grouped bars: the same k tokens under each distribution (model, temperature, truncation)."""
+    labels = _labels(tokens)
+    fig = go.Figure()
+    colors = [OKABE_ITO[1], OKABE_ITO[0], OKABE_ITO[4]]
+    for (name, p), color in zip(series.items(), colors):
+        fig.add_bar(x=labels, y=p, name=name, marker_color=color, hovertemplate=name + ": %{y:.4f}<extra></extra>")
+    if chosen is not None:
+        fig.add_annotation(x=labels[chosen], y=float(max(p[chosen] for p in series.values())), text="chosen",
+                           showarrow=True, arrowhead=2, ay=-30)
+    fig.update_layout(barmode="group", yaxis=dict(title="probability", tickformat=".0%", rangemode="tozero"),
+                      xaxis=dict(tickangle=-40 if len(tokens) > 8 else 0),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
+    return fig
+
+
+def _wrap(texts: list[str], width: int) -> list[tuple[int, float, float]]:
+    """(row, x start, x width) per token, wrapping at `width` characters."""
+    out, row, x = [], 0, 0.0
+    for t in texts:
+        w = max(len(t), 1) + 0.6
+        if x > 0 and x + w > width:
+            row, x = row + 1, 0.0
+        out.append((row, x, w))
+        x += w
+    return out
+
+
+def timeline(prompt: list[str], generated: list[str], values: np.ndarray, metric: str, selected: int | None,
+             width: int = 70, vmax: float | None = None) -> go.Figure:
+    """The text as coloured tiles: prompt tokens grey, generated tokens coloured by `values`
+    (probability of the token taken, or entropy in bits). Each generated tile carries its step
+    number as customdata, so a click can show that step again.
+    """
+    texts = list(prompt) + list(generated)
+    pos = _wrap(texts, width)
+    n_rows = (pos[-1][0] + 1) if pos else 1
+    is_prob = metric == "probability"
+    scale = HEATMAP if is_prob else HEATMAP_ALT
+    hi = 1.0 if is_prob else max(float(vmax or 0), float(values.max()) if len(values) else 0.0, 1.0)
+    norm = (np.asarray(values, dtype=float) / hi).clip(0, 1) if len(values) else np.zeros(0)
+    fills = sample_colorscale(scale, list(norm)) if len(norm) else []
+    fig = go.Figure()
+    xs, ys, custom, hover, text_colors = [], [], [], [], []
+    for i, (t, (row, x0, w)) in enumerate(zip(texts, pos)):
+        g = i - len(prompt)
+        fill = "#E6E6E6" if g < 0 else fills[g]
+        line = dict(color="#000000", width=3) if g == selected else dict(color="#FFFFFF", width=1)
+        fig.add_shape(type="rect", x0=x0, x1=x0 + w - 0.15, y0=-row - 0.45, y1=-row + 0.45, fillcolor=fill,
+                      line=line, layer="below")
+        xs.append(x0 + w / 2)
+        ys.append(-row)
+        custom.append(g)
+        dark = g >= 0 and norm[g] < 0.55
+        text_colors.append("#FFFFFF" if dark else "#000000")
+        hover.append("prompt" if g < 0 else f"step {g + 1}: {metric} {values[g]:.3f}")
+    fig.add_scatter(x=xs, y=ys, mode="markers+text", text=texts, customdata=custom, hovertext=hover,
+                    hoverinfo="text", textfont=dict(color=text_colors, family="monospace"),
+                    marker=dict(size=18, symbol="square", opacity=0.01, color="#000000"), showlegend=False)
+    # a colour bar for the scale (an invisible trace carries it)
+    fig.add_scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                    marker=dict(colorscale=scale, cmin=0, cmax=hi, color=[0], showscale=True,
+                                colorbar=dict(title="p" if is_prob else "bits", thickness=12, len=0.9)))
+    fig.update_xaxes(visible=False, range=[-0.5, width + 1])
+    fig.update_yaxes(visible=False, range=[-n_rows + 0.4, 0.6])
+    fig.update_layout(height=60 + 34 * n_rows, dragmode=False, margin=dict(t=10, b=10))
+    return fig
+
+
+def lens_table(layers: list[str], inputs: list[str], tokens: list[list[str]], probs: np.ndarray) -> go.Figure:
+    """Logit lens as a heatmap: rows = layers (embeddings at the bottom), columns = input positions,
+    each cell the top next-token prediction at that layer, coloured by its probability."""
+    cols = _labels(inputs)
+    fig = go.Figure(go.Heatmap(
+        z=probs, x=cols, y=layers, text=tokens, texttemplate="%{text}", colorscale=HEATMAP, zmin=0, zmax=1,
+        colorbar=dict(title="p", thickness=12), hovertemplate="after %{y}, at %{x}: %{text} (%{z:.3f})<extra></extra>",
+        xgap=2, ygap=2))
+    fig.update_layout(xaxis=dict(title="input token (its column predicts the next one)", side="bottom"),
+                      yaxis=dict(title=None, autorange=True))
+    return fig
+
+
+def attention_row(attn: np.ndarray, keys: list[str], head: int | None) -> go.Figure:
+    """The newest token's attention: rows = layers, columns = earlier tokens (the keys).
+    attn: [layer, head, key]; head None = mean over heads."""
+    z = attn.astype(np.float32).mean(1) if head is None else attn[:, head].astype(np.float32)
+    rows = [f"layer {i + 1}" for i in range(z.shape[0])]
+    fig = go.Figure(go.Heatmap(z=z, x=_labels(keys), y=rows, colorscale=HEATMAP, zmin=0,
+                               colorbar=dict(title="weight", thickness=12),
+                               hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>", xgap=1, ygap=1))
+    fig.update_layout(xaxis=dict(title="earlier token (key)", tickangle=-40 if len(keys) > 10 else 0),
+                      yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def mask_candidates(candidates: list[str], probs: np.ndarray, title: str) -> go.Figure:
+    """Horizontal bars: the top-k fillers of one [MASK]."""
+    labels = _labels(candidates)
+    fig = go.Figure(go.Bar(x=probs, y=labels, orientation="h", marker_color=[CHOSEN] + [KEPT] * (len(labels) - 1),
+                           text=[f"{p:.1%}" for p in probs], textposition="outside",
+                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    fig.update_layout(title=title, xaxis=dict(title="probability", tickformat=".0%",
+                                              range=[0, min(1.0, float(max(probs, default=0)) * 1.25 + 0.05)]),
+                      yaxis=dict(autorange="reversed"))
+    return fig

@@ -1,0 +1,300 @@
+"""Generation: watch a decoder write, one token at a time, and see what it chose from."""
+import numpy as np
+import streamlit as st
+
+from explorer import generation as G
+from explorer.charts import generation as charts
+from explorer.text import clean, encode
+from explorer.ui import generation as ui
+from explorer.ui import models
+from explorer.ui.errors import guard
+from explorer.ui.figures import show
+from explorer.ui.presenter import explain, presenting
+from explorer.ui.state import UrlState, show_notices
+
+st.title("✍️ Generation")
+notices = st.container()            # filled at the end, once every link value has been checked
+url = UrlState(prefix="gen_")
+
+FAMILIES = {"decoder": "GPT-2 family", "rope-decoder": "Llama family", "encoder": "BERT (encoder)"}
+EXAMPLES = {"decoder": "a small animal that", "rope-decoder": "a small animal that",
+            "encoder": "a small [MASK] that lives in the [MASK]."}
+
+url.choice("model", "decoder", list(FAMILIES))
+family = st.radio("Model", list(FAMILIES), key=url.key("model"), horizontal=True,
+                  format_func=lambda f: f"{FAMILIES[f]} · {models.label(models.chosen(f))}",
+                  help="The model of each family is chosen in the sidebar.")
+lm = models.get(models.chosen(family))
+if lm is None:
+    url.sync()
+    st.stop()
+
+# ---------------------------------------------------------------- an encoder cannot write left to right
+if family == "encoder":
+    st.info("An encoder such as BERT sees the whole sentence at once, in both directions, so it cannot write "
+            "left to right; what it can do is fill in blanks. Put `[MASK]` where a word is missing.", icon="↔️")
+    url.text("mask", EXAMPLES["encoder"])
+    url.int("k", 5, lo=1, hi=20)
+    c1, c2 = st.columns([4, 1])
+    c1.text_input("Text with [MASK]", key=url.key("mask"), max_chars=2000)
+    k = c2.slider("Candidates", 1, 20, key=url.key("k"))
+    text = clean(st.session_state[url.key("mask")])
+    with notices:
+        show_notices()
+    if text.empty or G.MASK_IN_TEXT not in text.text:
+        st.info("✍️ Write a sentence with at least one `[MASK]` in it.")
+        url.sync()
+        st.stop()
+    with guard("the masked-word predictions"):
+        filled = ui.fill_mask(lm, text.text, k)
+        if filled.truncated:
+            st.warning(f"Text cut to the model's {lm.max_length} tokens.", icon="✂️")
+        cols = st.columns(min(3, max(1, len(filled.masks))))
+        for i, m in enumerate(filled.masks):
+            with cols[i % len(cols)]:
+                show(charts.mask_candidates(m.candidates, m.probs, f"[MASK] #{i + 1} (token {m.position})"),
+                     f"fill-mask-{i + 1}", data={"candidate": m.candidates, "probability": m.probs},
+                     height=120 + 28 * len(m.candidates))
+        explain("All masks are predicted **at once** from one forward pass: each [MASK] sees every other token, "
+                "left and right. A decoder sees only the left, which is what lets it write one token after another.")
+    url.sync()
+    st.stop()
+
+# ---------------------------------------------------------------- prompt and decoding settings (all in the link)
+url.text("prompt", EXAMPLES[family])
+st.text_area("Prompt", key=url.key("prompt"), height=68, max_chars=2000)
+url.choice("decode", "sample", ["sample", "greedy"])
+url.float("temp", 1.0, lo=0.1, hi=2.0)
+url.int("topk", 0, lo=0, hi=100)
+url.float("topp", 0.9, lo=0.01, hi=1.0)
+url.int("seed", 0, lo=0, hi=2**31 - 1)
+url.int("max", 40, lo=1, hi=G.MAX_NEW_TOKENS)
+with st.expander("Decoding", expanded=not presenting()):
+    d1, d2, d3, d4 = st.columns([1.2, 2, 2, 1.3])
+    mode = d1.radio("Decoding", ["sample", "greedy"], key=url.key("decode"),
+                    format_func={"sample": "sample", "greedy": "greedy (argmax)"}.get)
+    sampling_off = mode == "greedy"
+    temperature = d2.slider("Temperature", 0.1, 2.0, step=0.05, key=url.key("temp"), disabled=sampling_off,
+                            help="Logits are divided by T before the softmax: T < 1 sharpens, T > 1 flattens.")
+    top_k = d2.slider("Top-k (0 = off)", 0, 100, key=url.key("topk"), disabled=sampling_off,
+                      help="Keep only the k most likely tokens, then renormalise.")
+    top_p = d3.slider("Top-p (1 = off)", 0.01, 1.0, step=0.01, key=url.key("topp"), disabled=sampling_off,
+                      help="Keep the smallest set of most likely tokens whose probability reaches p.")
+    seed = d3.number_input("Seed", 0, 2**31 - 1, step=1, key=url.key("seed"), disabled=sampling_off,
+                           help="Same seed, same settings, same text: every step draws from its own seeded stream.")
+    max_new = d4.number_input("New tokens", 1, G.MAX_NEW_TOKENS, step=8, key=url.key("max"),
+                              help=f"At most {G.MAX_NEW_TOKENS}, and never past the model's position limit.")
+
+prompt = clean(st.session_state[url.key("prompt")])
+for note in prompt.notes:
+    st.caption(note)
+if prompt.empty:
+    with notices:
+        show_notices()
+    st.info("✍️ Type the beginning of a sentence above; the model will continue it.")
+    url.sync()
+    st.stop()
+
+enc = encode(lm.tokenizer, prompt.text, max(1, lm.max_length - 1))
+if enc.notice:
+    st.warning(enc.notice, icon="✂️")
+sampling = G.Sampling(greedy=True) if mode == "greedy" else G.Sampling(
+    temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), seed=int(seed))
+run = ui.run_for(lm, enc.ids, sampling, int(max_new))
+if run.capped:
+    st.warning(f"At most {run.max_new_tokens} new tokens here: {lm.spec.display_name} has "
+               f"{run.max_positions} positions and the prompt takes {len(enc.ids)}.", icon="📏")
+
+# view settings and the run's progress (the link restores both)
+url.int("k", 10, lo=1, hi=G.TRACE_K)
+url.choice("color", "probability", ["probability", "entropy"])
+url.float("speed", 2.0, lo=0.5, hi=8.0)
+url.int("n", 0, lo=0, hi=G.MAX_NEW_TOKENS)
+url.int("view", 0, lo=0, hi=G.MAX_NEW_TOKENS)
+url.int("head", 0, lo=0, hi=64)
+with guard("the replay of this link's tokens"):
+    missing = st.session_state[url.key("n")] - len(run.branch.steps)
+    if missing > 0 and run.active == 0:
+        with st.spinner(f"Replaying {missing} tokens…"):
+            run.run(missing)
+
+# ---------------------------------------------------------------- transport: play / pause / speed
+p1, p2, _ = st.columns([1, 3, 3])
+p1.button("⏸ Pause" if ui.playing() else "▶ Play", key="gen_play", type="primary",
+          on_click=ui.set_playing, args=(not ui.playing(),), disabled=bool(run.done()) and not ui.playing())
+speed = p2.slider("Speed (tokens per second)", 0.5, 8.0, step=0.5, key=url.key("speed"))
+interval = 1.0 / speed
+with notices:
+    show_notices()
+
+
+def sync_progress():
+    """Mirror the active branch's length and the step shown into the link's values."""
+    st.session_state[url.key("n")] = len(run.branch.steps) if run.active == 0 else \
+        st.session_state.get(url.key("n"), 0)
+    st.session_state[url.key("view")] = len(run.branch.steps)
+
+
+def do_step():
+    run.step()
+    sync_progress()
+
+
+def do_back():
+    run.back()
+    sync_progress()
+
+
+def do_reset():
+    run.reset()
+    ui.set_playing(False)
+    sync_progress()
+
+
+def do_fork(at_step: int):
+    token = st.session_state.get("gen_alt")
+    if token is not None:
+        run.fork(at_step, int(token))
+        sync_progress()
+
+
+def do_activate(i: int):
+    run.activate(i)
+    sync_progress()
+
+
+@st.fragment(run_every=interval if ui.playing() else None)
+def player():
+    b = run.branch
+    if ui.playing():
+        if run.done():
+            ui.set_playing(False)
+            st.rerun(scope="app")          # stops the timer and shows the Play button again
+        if ui.tick_due(interval):
+            with guard("the next token"):
+                run.step()
+                sync_progress()
+    clicked = ui.clicked_step()
+    if clicked is not None and clicked < len(b.steps):
+        st.session_state[url.key("view")] = clicked + 1
+
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 4])
+    c1.button("Step ▸", key="gen_step", on_click=do_step, disabled=bool(run.done()) or ui.playing(),
+              help="One forward pass over the newest token only (the KV cache holds the rest).")
+    c2.button("◂ Back", key="gen_back", on_click=do_back, disabled=not b.steps or ui.playing())
+    c3.button("Reset", key="gen_reset", on_click=do_reset, disabled=not b.steps and len(run.branches) == 1)
+    done = run.done()
+    c4.caption(f"{len(b.steps)} of {run.max_new_tokens} new tokens"
+               + (f" · stopped: {done}" if done else "")
+               + (f" · branch {run.active + 1} of {len(run.branches)}" if len(run.branches) > 1 else ""))
+
+    if not b.steps:
+        st.info("Press **Step ▸** for one token or **▶ Play** to watch the model write.", icon="✍️")
+        return
+
+    # ------------------------------------------------------------ timeline
+    n = len(b.steps)
+    view_key = url.key("view")
+    if not 1 <= st.session_state.get(view_key, 0) <= n:
+        st.session_state[view_key] = n
+    color = st.session_state[url.key("color")]
+    values = np.array([s.chosen_p_model if color == "probability" else s.entropy for s in b.steps])
+    prompt_pieces = [run.text([i]) for i in b.ids[:b.n_prompt]]
+    pieces = [run.text([s.token_id]) for s in b.steps]
+    shown = st.session_state[view_key] - 1
+    show(charts.timeline([p.replace("\n", "⏎") for p in prompt_pieces], [p.replace("\n", "⏎") for p in pieces],
+                         values, color, shown, width=90 if presenting() else 70),
+         "generated text", data={"step": list(range(1, n + 1)), "token": pieces,
+                                 "probability": [s.chosen_p_model for s in b.steps],
+                                 "entropy_bits": [s.entropy for s in b.steps]},
+         on_select="rerun", key=ui.TIMELINE_KEY)
+    t1, t2 = st.columns([3, 1])
+    if n > 1:
+        t1.slider("Step shown (or click a token)", 1, n, key=view_key)
+    t2.radio("Colour by", ["probability", "entropy"], key=url.key("color"), horizontal=True,
+             help="probability: how likely the model (T = 1) found the token it wrote. "
+                  "entropy: how unsure it was at that step, in bits.")
+    s = b.steps[st.session_state[view_key] - 1]
+    where = f"step {s.step + 1}: **{run.text([s.token_id])!r}**"
+    st.markdown(f"Showing {where} — model probability {s.chosen_p_model:.1%}, rank {s.chosen_rank + 1}, "
+                f"entropy {s.entropy:.2f} bits" + (" · chosen by you (a branch)" if s.forced else ""))
+
+    # ------------------------------------------------------------ the distribution at that step
+    k = st.slider("Top-k shown in the chart", 1, G.TRACE_K, key=url.key("k"))
+    rank = s.rank_in_trace
+    chosen = rank if rank is not None and rank < k else None
+    drawn = s.p_model if sampling.greedy else s.p_temp
+    title = "Next-token probabilities" + ("" if sampling.greedy else f" at temperature {sampling.temperature:g}")
+    with guard("the top-k chart"):
+        show(charts.topk_bars(s.tokens[:k], drawn[:k], chosen, s.kept, s.cum_filtered[:k],
+                              None if sampling.greedy else sampling.top_p,
+                              None if sampling.greedy else (sampling.top_k or None), title),
+             "top-k next tokens", data={"token": s.tokens[:k], "probability": drawn[:k],
+                                        "cumulative": s.cum_filtered[:k], "after_truncation": s.p_final[:k]},
+             height=380)
+    kept_text = "every token" if s.kept >= len(lm.tokenizer) else f"{s.kept:,} tokens"
+    explain(f"Bars: the {k} most likely next tokens; the chosen one is outlined. The black curve adds them up; "
+            f"after temperature, top-k and top-p, {kept_text} remain and the draw renormalises over them "
+            f"(grey bars are cut). Model entropy here: {s.entropy:.2f} bits; of what was drawn from: "
+            f"{s.entropy_final:.2f} bits.")
+
+    with st.expander("Before and after temperature / top-k / top-p", expanded=not presenting()):
+        series = {"model (T = 1)": s.p_model[:k]}
+        if not sampling.greedy:
+            series[f"temperature {sampling.temperature:g}"] = s.p_temp[:k]
+        series["drawn from (after top-k / top-p)" if not sampling.greedy else "greedy: argmax only"] = s.p_final[:k]
+        show(charts.before_after(s.tokens[:k], series, chosen), "before and after",
+             data={"token": s.tokens[:k], **{name: v for name, v in series.items()}}, height=320)
+
+    # ------------------------------------------------------------ branching
+    alts = [int(i) for i in s.ids if int(i) != s.token_id]
+    b1, b2 = st.columns([3, 1])
+    b1.selectbox(f"Continue step {s.step + 1} with another token", alts, key="gen_alt",
+                 format_func=lambda i: f"{run.piece(i)}  ({float(s.p_model[list(s.ids).index(i)]):.1%})")
+    b2.button("⑂ Branch here", key="gen_branch", on_click=do_fork, args=(s.step,), disabled=ui.playing(),
+              help="Keep this branch; start a new one that takes the chosen token at this step.")
+    if len(run.branches) > 1:
+        st.markdown("**Branches**")
+        for i, br in enumerate(run.branches):
+            r1, r2 = st.columns([6, 1])
+            head = "the original run" if br.parent is None else \
+                f"from branch {br.parent + 1} at step {br.fork_step + 1}"
+            r1.caption(f"Branch {i + 1} ({head}, {len(br.steps)} tokens)" + (" · on screen" if i == run.active else ""))
+            r1.text(run.text(br.generated) or "…")
+            r2.button("Show", key=f"gen_show_{i}", on_click=do_activate, args=(i,), disabled=i == run.active)
+
+    # ------------------------------------------------------------ inside the model at that step
+    lens_col, att_col = st.columns(2) if not presenting() else (st.container(), st.container())
+    with lens_col:
+        st.subheader("Logit lens")
+        with guard("the logit lens"):
+            big = lm.n_params > 50_000_000
+            if ui.playing() and big:
+                st.caption("Pause to see the logit lens (it reads every layer through the unembedding).")
+            else:
+                lens = run.lens(s.step, window=8 if presenting() else 10)
+                show(charts.lens_table(lens.layers, lens.inputs, lens.top_tokens, lens.top_probs), "logit lens",
+                     data={"layer": lens.layers, "position": lens.positions, "top_token": lens.top_tokens,
+                           "probability": lens.top_probs}, height=90 + 34 * len(lens.layers))
+                explain("Each layer's residual stream sent through the final layer norm and the unembedding, "
+                        "as the model does after its last layer. The top row is the model's own prediction; "
+                        "lower rows show what it 'would have said' after fewer layers.")
+    with att_col:
+        st.subheader("Newest token's attention")
+        with guard("the attention of the newest token"):
+            n_heads = s.attention.shape[1]
+            if st.session_state[url.key("head")] > n_heads:
+                st.session_state[url.key("head")] = 0
+            h = st.selectbox("Head", list(range(n_heads + 1)), key=url.key("head"),
+                             format_func=lambda i: "mean of heads" if i == 0 else f"head {i}")
+            keys = [run.piece(i) for i in b.ids[:s.position]]
+            show(charts.attention_row(s.attention, keys, None if h == 0 else h - 1), "newest token attention",
+                 data={"attention": s.attention.astype(np.float32), "keys": keys}, height=110 + 30 * s.attention.shape[0])
+            explain(f"Row by row, where the token at position {s.position - 1} ({keys[-1]!r}), which predicts step "
+                    f"{s.step + 1}, looked among the {len(keys)} tokens so far (eager attention of this step's "
+                    "forward pass; earlier keys and values come from the KV cache).")
+    url.sync()     # a fragment rerun changes the progress too: keep the link current
+
+
+player()
+url.sync()
