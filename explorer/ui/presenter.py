@@ -22,6 +22,8 @@ html, body, [data-testid="stApp"] { background: #ffffff !important; color: #0000
 [data-testid="stSidebar"] { background: #f2f2f2 !important; }
 [data-testid="stMain"] [data-testid="stTable"] td, [data-testid="stMain"] [data-testid="stTable"] th { font-size: 1.25rem !important; }
 [data-testid="stCaptionContainer"] { color: #222222 !important; font-size: 1.15rem !important; }
+[data-testid="stMain"] [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMetricValue"] div { font-size: 2.8rem !important; line-height: 1.2; }
 </style>
 """
 
