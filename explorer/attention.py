@@ -123,8 +123,10 @@ def capture_queries_keys(lm, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
 
 def entropy(a: np.ndarray) -> np.ndarray:
     """Mean over queries of the row entropy in bits; uniform attention over T keys gives log2 T."""
-    a = a.astype(np.float64)
-    return -(np.where(a > 0, a * np.log2(np.where(a > 0, a, 1)), 0.0)).sum(-1).mean(-1)
+    a = np.asarray(a, dtype=np.float32)
+    logs = np.zeros_like(a)
+    np.log2(a, out=logs, where=a > 0)          # 0·log 0 = 0
+    return -(a * logs).sum(-1, dtype=np.float64).mean(-1)
 
 
 def previous_token_score(a: np.ndarray) -> np.ndarray:

@@ -69,12 +69,13 @@ left.text_area("Text", key=url.key("text"), height=80, max_chars=2000,
                help="Any text; it is tokenized by each model's own tokenizer.")
 right.selectbox("…or pick an example", EXAMPLES, index=None, key="att_example", on_change=use_example,
                 placeholder="Examples")
-which = right.radio("Model", list(MODELS), format_func=MODELS.get, key=url.key("model"))
+which = right.radio("Model", list(MODELS), format_func=MODELS.get, key=url.key("model"),
+                    help="Each model tokenizes the text its own way.")
 view = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, key=url.key("view"), required=True)
 
 text = clean(st.session_state[url.key("text")])
 for note in text.notes:
-    st.caption(note)
+    st.caption(cached.md(note))
 if text.empty:
     st.info("✍️ Type a sentence above (or pick an example) to see where each token looks.")
     finish()
@@ -93,20 +94,24 @@ url.flag("renorm", True)
 url.flag("merge", False)
 url.choice("heads", "one", list(HEADS))
 url.flag("rollout", False)
-with st.expander("Options", expanded=not presenting()):
-    o1, o2, o3, o4 = st.columns(4)
+changed = any(st.session_state[url.key(n)] != d for n, d in
+              (("hide", False), ("merge", False), ("heads", "one"), ("rollout", False), ("limit", 128)))
+with st.expander("Options: special tokens, words, heads, rollout, token limit", expanded=changed and not presenting()):
+    o1, o2, o3, o4 = st.columns([1.2, 1.2, 1.3, 0.9])
     hide = o1.checkbox("Hide special tokens", key=url.key("hide"),
-                       help="Drop [CLS], [SEP] and <|endoftext|> rows and columns, like exBERT.")
-    renorm = o1.checkbox("…and renormalise rows", key=url.key("renorm"), disabled=not hide,
-                         help="On: each row sums to 1 again. Off: raw weights, so you can see what went to the hidden tokens.")
-    merge = o2.checkbox("Merge sub-word pieces into words", key=url.key("merge"),
-                        help="WordPiece '##' and byte-level BPE 'Ġ' pieces become whole words: "
-                             "attention to a word is summed over its pieces, attention from a word is averaged.")
-    heads_how = o3.radio("Heads", list(HEADS), format_func=HEADS.get, key=url.key("heads"), horizontal=True,
-                         help="One head, or all heads of the layer combined (mean keeps rows summing to 1; max does not).")
-    roll = o3.checkbox("Attention rollout", key=url.key("rollout"),
+                       help="Drop the [CLS], [SEP] and <|endoftext|> rows and columns, like exBERT.")
+    renorm = o1.checkbox("Renormalise rows", key=url.key("renorm"), disabled=not hide,
+                         help="On: each row sums to 1 again. Off: raw weights, so you can see what went to the "
+                              "hidden tokens.")
+    merge = o2.checkbox("Merge pieces into words", key=url.key("merge"),
+                        help="WordPiece '##' and byte-level BPE 'Ġ' pieces become whole words: attention to a "
+                             "word is summed over its pieces, attention from a word is averaged.")
+    roll = o2.checkbox("Attention rollout", key=url.key("rollout"),
                        help="Abnar & Zuidema (2020): follow attention through every layer up to this one, "
                             "each mixed half-and-half with the residual connection (0.5·A + 0.5·I).")
+    heads_how = o3.radio("Heads", list(HEADS), format_func=HEADS.get, key=url.key("heads"),
+                         help="One head, or all heads of the layer combined (mean keeps rows summing to 1; "
+                              "max does not).")
     limit = o4.number_input("Token limit", min_value=2, max_value=max_len, step=16, key=url.key("limit"),
                             help=f"At most {max_len} (the model's maximum); longer text is cut.")
 
@@ -169,7 +174,7 @@ def draw_head(w, c):
     show(fig, name, height=fig.layout.height, key=f"att_fig_head_{w}",
          data=cached.long_table(p.attn, p.labels, p.labels))
     for note in p.notes:
-        st.caption(note)
+        st.caption(cached.md(note))
     mask_note(w, p.attn, r)
     if roll:
         st.caption("Rollout: each layer's mean over heads is mixed with the residual stream (0.5·A + 0.5·I), rows "
@@ -187,7 +192,7 @@ def draw_layer(w, c):
     show(fig, f"{w} attention layer {layer} heads", height=fig.layout.height, key=f"att_fig_layer_{w}",
          data=cached.long_table(p.attn, p.labels, p.labels, lead={"head": list(range(r.n_heads))}))
     for note in p.notes:
-        st.caption(note)
+        st.caption(cached.md(note))
     mask_note(w, p.attn, r)
 
 
@@ -233,9 +238,9 @@ def draw_focus(w, c):
     show(fig, f"{w} attention focus layer {layer} token {tok}", height=fig.layout.height,
          key=f"att_fig_focus_{w}", data=data)
     for note in p.notes:
-        st.caption(note)
+        st.caption(cached.md(note))
     if r.causal:
-        st.caption(f"Causal: **{p.labels[tok]}** can only look left (at itself and earlier tokens), "
+        st.caption(f"Causal: **{cached.md(p.labels[tok])}** can only look left (at itself and earlier tokens), "
                    "and only later tokens can look at it.")
 
 
@@ -278,6 +283,8 @@ def draw_bertviz(w, c):
     st.caption(f"bertviz {BERTVIZ[kind]} of {lm.spec.display_name}: {cut} ({page.payload_bytes / 1e6:.1f} MB "
                "of HTML — bertviz sends every weight as text, so its input is capped).")
     st.iframe(page.html, height=page.height, alt=f"bertviz {BERTVIZ[kind]} of {lm.spec.display_name}")
+    st.download_button("HTML", lambda: page.html, file_name=f"bertviz-{kind}-view-{w}.html", mime="text/html",
+                       key=f"att_dl_bertviz_{w}", help="This view as one self-contained HTML file (works offline)")
     if kind == "neuron":
         st.caption("Queries and keys come from the loaded model through forward hooks (they reproduce its attention "
                    "exactly); bertviz's own neuron-view model classes load only its old pickle checkpoints.")

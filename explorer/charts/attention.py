@@ -15,11 +15,15 @@ HOVER = "query: %{y}<br>key: %{x}<br>weight: %{z:.4f}<extra></extra>"
 
 
 def unique_labels(labels: list[str]) -> list[str]:
-    """Plotly merges equal category labels; repeated tokens ('the' twice) get invisible suffixes."""
+    """Plotly merges equal category labels; repeated tokens ('the' twice) get invisible suffixes.
+
+    Labels are HTML-escaped: plotly renders tags such as <b> or <a> in tick and hover text, and a
+    token (or a merged word like '<b>bold</b>') must show as the text it is.
+    """
     seen: dict[str, int] = {}
     out = []
     for lab in labels:
-        lab = lab if lab.strip() else (lab or "∅")
+        lab = _esc(lab) if lab.strip() else (lab or "∅")
         n = seen.get(lab, 0)
         seen[lab] = n + 1
         out.append(lab + ZWSP * n)
@@ -105,10 +109,9 @@ def pool(a: np.ndarray, size: int) -> np.ndarray:
     if t <= size:
         return a.astype(np.float32)
     edges = np.linspace(0, t, size + 1).round().astype(int)
-    m = np.zeros((size, t), dtype=np.float32)
-    for i in range(size):
-        m[i, edges[i]:edges[i + 1]] = 1.0 / (edges[i + 1] - edges[i])
-    return np.einsum("ik,...kl,jl->...ij", m, a.astype(np.float32), m, optimize=True)
+    counts = np.diff(edges).astype(np.float32)
+    s = np.add.reduceat(np.add.reduceat(a.astype(np.float32), edges[:-1], axis=-1), edges[:-1], axis=-2)
+    return s / counts[:, None] / counts[None, :]
 
 
 def model_thumbnails(attn: np.ndarray, stat: np.ndarray | None = None, stat_name: str = "",
@@ -164,6 +167,7 @@ def token_focus(mats: np.ndarray, labels: list[str], token: int, heads: list[int
     n_h, t = mats.shape[0], mats.shape[-1]
     heads = list(range(n_h)) if heads is None else heads
     colors = categorical(n_h)
+    labels = [_esc(lab) for lab in labels]
     traces = []
     ys = np.arange(t)
     bins = [(0.5, 1.01, 5.0, 0.9), (0.2, 0.5, 3.5, 0.75), (0.08, 0.2, 2.2, 0.55), (min_weight, 0.08, 1.2, 0.35)]
@@ -202,8 +206,8 @@ def token_focus(mats: np.ndarray, labels: list[str], token: int, heads: list[int
                            textposition=f"middle {anchor}", hoverinfo="skip", showlegend=False,
                            textfont=dict(color=["#D55E00" if (i == token) else "#111111" for i in range(t)])))
     fig = fast_figure(traces)
-    fig.add_annotation(text=f"where <b>{_esc(labels[token])}</b> looks", x=0.5, y=-1.2, showarrow=False)
-    fig.add_annotation(text=f"who looks at <b>{_esc(labels[token])}</b>", x=2.5, y=-1.2, showarrow=False)
+    fig.add_annotation(text=f"where <b>{labels[token]}</b> looks", x=0.5, y=-1.2, showarrow=False)
+    fig.add_annotation(text=f"who looks at <b>{labels[token]}</b>", x=2.5, y=-1.2, showarrow=False)
     fig.update_xaxes(visible=False, range=[-0.9, 3.9])
     fig.update_yaxes(visible=False, autorange="reversed", range=[t, -2])
     fig.update_layout(height=_size(t, 22, 380, 2400), legend=dict(orientation="h", y=-0.02, yanchor="top"),
