@@ -54,8 +54,8 @@ if view == "2d":
         show(fig, "rope score vs gap", height=420,
              data={"gap": gaps, "score": rope.score2d_by_gap(q, k, gaps, theta)})
     st.markdown(f"**The lesson's numbers**, with q = {list(q)}, k = {list(k)} and θ = {theta:g}:")
-    st.dataframe([{"m": a, "n": b, "gap m − n": a - b, "score": f"{s:.6f}"} for a, b, s in marks],
-                 hide_index=True, width="content")
+    st.table([{"m": a, "n": b, "gap m − n": a - b, "score": f"{s:.6f}"} for a, b, s in marks],
+             border="horizontal", hide_index=True, width="content")
     explain("Press **▶ shift both positions** under the circle: both arrows keep turning, the angle between "
             "them stays, and the score in the title never changes. Move one slider alone and it does.")
 
@@ -168,6 +168,8 @@ elif view == "extend":
         colors = [charts.METHOD_COLORS[k_] for k_ in shown]
         fig = charts.per_pair(pairs, ratio, "How much each pair is slowed: θᵢ′ / θᵢ", "θᵢ′ / θᵢ", log_y=True,
                               hlines={"1/s": 1 / factor}, colors=colors,
+                              y_ticks={2.0 ** -j: "1" if j == 0 else f"1/{2 ** j}"
+                                       for j in range(int(np.log2(factor)) + 1)},
                               vband=(y.detail["low"], y.detail["high"]) if "yarn" in shown else None)
         show(fig, "rope frequency ratio per pair", height=460,
              data={"pair": pairs, **{k_: v.inv_freq for k_, v in shown.items()}})
@@ -183,8 +185,7 @@ elif view == "extend":
     for sr in shown.values():
         centre, mean = rope.log_binned_mean(rope.expected_score(dist, sr.inv_freq, sr.attention_factor))
         curves[sr.label] = mean
-    fig = charts.decay_curves(centre, curves, f"Score vs distance out to {target:,}", "normalised score of q = k = "
-                              "all-ones (window mean)", trained=orig, log_x=True, colors=colors,
+    fig = charts.decay_curves(centre, curves, f"Score vs distance out to {target:,}", "normalised score", trained=orig, log_x=True, colors=colors,
                               dash={allm["original"].label: "dot"})
     show(fig, "rope context extension decay", height=460, data={"distance": centre, **curves})
     explain("The dotted original curve beyond the shaded trained range is what an unmodified model would face: "

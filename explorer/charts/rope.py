@@ -139,17 +139,18 @@ def decay_curves(distances: np.ndarray, curves: dict[str, np.ndarray], title: st
                       annotation_position="top left")
     fig.update_layout(title=title, xaxis_title="distance m − n (tokens)", yaxis_title=y_title,
                       xaxis_type="log" if log_x else "linear", legend=dict(orientation="h", y=-0.22))
+    if log_x:
+        fig.update_xaxes(dtick=1)
     return fig
 
 
 def per_pair(pairs: np.ndarray, curves: dict[str, np.ndarray], title: str, y_title: str, log_y: bool = True,
              hlines: dict[str, float] | None = None, vband: tuple[float, float] | None = None,
-             colors: list[str] | None = None) -> go.Figure:
+             colors: list[str] | None = None, y_ticks: dict[float, str] | None = None) -> go.Figure:
     colors = colors or LINES
     fig = go.Figure()
     for (name, y), c in zip(curves.items(), colors):
-        fig.add_trace(go.Scatter(x=pairs, y=y, mode="lines+markers", name=name, marker=dict(size=5),
-                                 line=dict(color=c, width=2.5),
+        fig.add_trace(go.Scatter(x=pairs, y=y, mode="lines", name=name, line=dict(color=c, width=3),
                                  hovertemplate=f"{name}<br>pair %{{x}}<br>%{{y:.4g}}<extra></extra>"))
     for (label, y), dash in zip((hlines or {}).items(), ["dash", "dot", "dashdot"]):
         # a legend entry rather than an hline annotation: those land in the wrong place on log axes
@@ -160,6 +161,10 @@ def per_pair(pairs: np.ndarray, curves: dict[str, np.ndarray], title: str, y_tit
                       annotation_text="YaRN ramp", annotation_position="bottom right")
     fig.update_layout(title=title, xaxis_title="pair i", yaxis_title=y_title, yaxis_type="log" if log_y else "linear",
                       legend=dict(orientation="h", y=-0.22))
+    if y_ticks:
+        fig.update_yaxes(tickvals=list(y_ticks), ticktext=list(y_ticks.values()))
+    elif log_y:
+        fig.update_yaxes(dtick=1)   # one label per decade: log axes otherwise label 2, 5, ... between them
     return fig
 
 

@@ -27,7 +27,7 @@ def test_the_2d_lesson_shows_the_computed_scores_and_follows_the_sliders():
     at = run_page(PAGE)
     assert_clean(at)
     assert at.metric[0].value == "0.936998"
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table["score"]) == ["0.936998", "0.936998", "-0.794779"]
     at.slider(key="rope_m").set_value(14).run()
     assert at.metric[0].value == "-0.794779"          # (14, 2): another gap
