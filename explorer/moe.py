@@ -1,0 +1,421 @@
+"""Mixture of experts: how a router sends each token to a few expert MLPs, toy and real.
+
+A sparse MoE layer (Shazeer et al. 2017; Switch, Fedus et al. 2021; Mixtral, Jiang et al. 2024)
+replaces the one MLP of a transformer block with E expert MLPs and a router: a linear map
+hidden -> E logits per token. Mixtral (transformers' MixtralTopKRouter) turns the logits into
+probabilities with a softmax over ALL experts, keeps the top-k, and divides the kept k by their
+sum so the mixing weights add up to 1. That is the same as a softmax over the k chosen logits
+alone (the other experts' exp terms cancel), which is how the lesson states it.
+
+Everything here is numpy (float64 for the math) or torch for the capture; no Streamlit.
+Shapes: [layer, token, expert] for router outputs, [layer, token, k] for the chosen experts.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from explorer.presets import ArchConfig, param_count
+
+# --------------------------------------------------------------------------- the lesson's toy router
+TOY_EXPERTS = ("returns", "shipping", "catalog", "billing")
+TOY_TOKENS = ("refund", "delayed")
+TOY_LOGITS = ((2.4, 0.3, 0.5, -0.2),    # "refund"
+              (0.1, 2.2, 0.7, 0.0))     # "delayed"
+TOY_K = 2
+MAX_ABS_LOGIT = 50.0                    # what the toy editor accepts (exp() stays finite and readable)
+
+
+def softmax(x, axis: int = -1) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    z = np.exp(x - x.max(axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)
+
+
+def top_k(scores, k: int) -> np.ndarray:
+    """Indices of the k largest scores along the last axis, largest first -> int [..., k].
+
+    Ties go to the lower expert index (a stable sort), so a hand-typed tie routes predictably.
+    """
+    scores = np.asarray(scores)
+    if not 1 <= k <= scores.shape[-1]:
+        raise ValueError(f"k must be between 1 and the number of experts ({scores.shape[-1]})")
+    return np.argsort(-scores, axis=-1, kind="stable")[..., :k]
+
+
+@dataclass
+class Routing:
+    """One router decision for T tokens over E experts."""
+    logits: np.ndarray      # float64 [token, expert]
+    probs: np.ndarray       # float64 [token, expert]: softmax over all experts
+    chosen: np.ndarray      # int [token, k]: the experts used, best first
+    weights: np.ndarray     # float64 [token, k]: how the chosen experts' outputs are mixed
+    renormalized: bool      # weights sum to 1 (Mixtral) or are the plain all-expert probabilities
+
+    @property
+    def k(self) -> int:
+        return self.chosen.shape[-1]
+
+
+def route(logits, k: int, renormalize: bool = True) -> Routing:
+    """Top-k routing of logits [token, expert], as MixtralTopKRouter does it.
+
+    renormalize=True: weights = the chosen probabilities divided by their sum (== softmax over the
+    chosen logits). False: the chosen experts keep their all-expert probabilities (OLMoE, Qwen2-MoE
+    with norm_topk_prob=False), so the weights sum to less than 1.
+    """
+    logits = np.atleast_2d(np.asarray(logits, dtype=np.float64))
+    probs = softmax(logits)
+    chosen = top_k(probs, k)
+    picked = np.take_along_axis(probs, chosen, axis=-1)
+    weights = picked / picked.sum(axis=-1, keepdims=True) if renormalize else picked
+    return Routing(logits, probs, chosen, weights, renormalize)
+
+
+def parse_logits(text: str, n_tokens: int = len(TOY_TOKENS), n_experts: int = len(TOY_EXPERTS)) -> np.ndarray:
+    """'2.4,0.3,0.5,-0.2;0.1,2.2,0.7,0' -> float [token, expert]; ValueError on a wrong shape or value."""
+    rows = [r.split(",") for r in str(text).split(";")]
+    if len(rows) != n_tokens:
+        raise ValueError(f"needs {n_tokens} rows separated by ';'")
+    if any(len(r) != n_experts for r in rows):
+        raise ValueError(f"needs {n_experts} numbers per row")
+    m = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
+    if not np.all(np.isfinite(m)) or np.abs(m).max() > MAX_ABS_LOGIT:
+        raise ValueError(f"logits must be finite numbers within ±{MAX_ABS_LOGIT:g}")
+    return m
+
+
+def format_logits(m) -> str:
+    """The inverse of parse_logits, short enough for a URL ('0' not '0.0')."""
+    return ";".join(",".join(f"{float(v):g}" for v in row) for row in np.asarray(m))
+
+
+# --------------------------------------------------------------------------- load balance and capacity
+def expert_counts(chosen, n_experts: int) -> np.ndarray:
+    """How many (token, slot) assignments each expert received -> int [..., expert].
+
+    chosen: int [..., token, k]. The counts of one layer add up to tokens x k.
+    """
+    chosen = np.asarray(chosen)
+    flat = chosen.reshape(*chosen.shape[:-2], -1)
+    return np.stack([(flat == e).sum(axis=-1) for e in range(n_experts)], axis=-1)
+
+
+def switch_aux_loss(probs, chosen, n_experts: int) -> float:
+    """Switch/Mixtral load-balancing loss of one layer: E * sum_i f_i * P_i.
+
+    probs [token, expert]: softmax over all experts; chosen [token, k].
+    f_i = assignments to expert i / tokens (top-k slots, so the f_i add up to k); P_i = mean router
+    probability of expert i. Perfectly even routing gives E * E * (k/E) * (1/E) = k.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    T = probs.shape[0]
+    f = expert_counts(chosen, n_experts) / T
+    P = probs.mean(axis=0)
+    return float(n_experts * np.sum(f * P))
+
+
+def load_balancing_loss(logits, k: int) -> float:
+    """transformers' load_balancing_loss_func (no padding mask) in numpy, for logits [layer, token, expert].
+
+    It pools every layer's tokens before multiplying: f_i and P_i are averaged over layer x token
+    rows, so the value is not the mean of the per-layer switch_aux_loss values.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    L, T, E = logits.shape
+    probs = softmax(logits).reshape(L * T, E)
+    return switch_aux_loss(probs, top_k(probs, k), E)
+
+
+CAPACITY_ORDERS = ("position", "rank")
+ORDER_LABELS = {"position": "token by token (first come, first served)",
+                "rank": "first choices first (GShard / Switch priority)"}
+
+
+def capacity(capacity_factor: float, n_tokens: int, k: int, n_experts: int) -> int:
+    """Slots per expert: ceil(capacity_factor * tokens * k / experts)."""
+    return int(math.ceil(capacity_factor * n_tokens * k / n_experts - 1e-9))
+
+
+@dataclass
+class CapacityResult:
+    capacity: int
+    order: str
+    kept: np.ndarray          # bool [token, k]: this assignment fits into its expert's slots
+    requested: np.ndarray     # int [expert]: assignments routed to each expert
+    accepted: np.ndarray      # int [expert]: min(requested, capacity)
+
+    @property
+    def dropped(self) -> list[tuple[int, int]]:
+        """(token, slot) pairs that did not fit, in the order they were refused."""
+        return [tuple(x) for x in np.argwhere(~self.kept)]
+
+    @property
+    def fully_dropped_tokens(self) -> list[int]:
+        """Tokens none of whose experts had room: the block passes them on through the residual alone."""
+        return [int(t) for t in np.where(~self.kept.any(axis=1))[0]]
+
+
+def apply_capacity(chosen, n_experts: int, cap: int, order: str = "position") -> CapacityResult:
+    """Fill each expert's `cap` slots in a fixed order; assignments that find no slot are dropped.
+
+    order "position": token 0's first then second choice, then token 1, ... (first come, first served).
+    order "rank": every token's first choice in position order, then every second choice (GShard's
+    and Switch's priority: a token's best expert wins over another token's runner-up).
+    """
+    chosen = np.asarray(chosen)
+    T, k = chosen.shape
+    if order == "position":
+        sequence = [(t, s) for t in range(T) for s in range(k)]
+    elif order == "rank":
+        sequence = [(t, s) for s in range(k) for t in range(T)]
+    else:
+        raise ValueError(f"order must be one of {CAPACITY_ORDERS}")
+    used = np.zeros(n_experts, dtype=np.int64)
+    kept = np.zeros((T, k), dtype=bool)
+    for t, s in sequence:
+        e = chosen[t, s]
+        if used[e] < cap:
+            used[e] += 1
+            kept[t, s] = True
+    requested = expert_counts(chosen, n_experts)
+    return CapacityResult(cap, order, kept, requested, np.minimum(requested, cap))
+
+
+# --------------------------------------------------------------------------- a real model's routing
+@dataclass
+class RoutingCapture:
+    model_id: str
+    tokens: list[str]            # the tokenizer's pieces
+    ids: list[int]
+    total_tokens: int            # before truncation
+    truncated: bool
+    top_k: int                   # num_experts_per_tok
+    renormalized: bool           # Mixtral: True; models with norm_topk_prob=False: False
+    aux_coef: float              # router_aux_loss_coef (what the loss is multiplied by in training)
+    logits: np.ndarray           # float32 [layer, token, expert]: the router's logits (model output)
+    model_chosen: np.ndarray     # int [layer, token, k]: the experts the model's router picked
+    model_weights: np.ndarray    # float32 [layer, token, k]: the mixing weights it returned
+    model_aux_loss: float        # MoeCausalLMOutputWithPast.aux_loss (unscaled)
+    hidden_in: np.ndarray | None = None   # float32 [layer, token, hidden]: input of each MoE block
+    gate_weight: list[np.ndarray] = field(default_factory=list)   # float32 [expert, hidden] per layer
+
+    @property
+    def n_layers(self) -> int:
+        return self.logits.shape[0]
+
+    @property
+    def n_tokens(self) -> int:
+        return self.logits.shape[1]
+
+    @property
+    def n_experts(self) -> int:
+        return self.logits.shape[2]
+
+    def routing(self, layer: int) -> Routing:
+        """Our routing from the captured logits (softmax over all, top-k, renormalise)."""
+        return route(self.logits[layer], self.top_k, self.renormalized)
+
+    @property
+    def probs(self) -> np.ndarray:
+        """float64 [layer, token, expert]: router probabilities, softmax over all experts."""
+        return softmax(self.logits)
+
+    @property
+    def chosen(self) -> np.ndarray:
+        """int [layer, token, k]: our top-k from the logits (equal to model_chosen up to exact ties)."""
+        return top_k(self.probs, self.top_k)
+
+    def counts(self) -> np.ndarray:
+        """int [layer, expert]: tokens each expert received per layer (sums to tokens x k)."""
+        return expert_counts(self.chosen, self.n_experts)
+
+    def aux_loss(self) -> float:
+        return load_balancing_loss(self.logits, self.top_k)
+
+    def agreement(self) -> tuple[float, float]:
+        """(share of (layer, token) whose expert set we pick exactly as the model did,
+        max |our mixing weight - the model's|), our routing recomputed from the captured logits."""
+        ours = [self.routing(i) for i in range(self.n_layers)]
+        same = np.array([[set(r.chosen[t]) == set(self.model_chosen[i, t]) for t in range(self.n_tokens)]
+                         for i, r in enumerate(ours)])
+        err = 0.0
+        for i, r in enumerate(ours):
+            for t in range(self.n_tokens):
+                mine = dict(zip(r.chosen[t].tolist(), r.weights[t]))
+                theirs = dict(zip(self.model_chosen[i, t].tolist(), self.model_weights[i, t]))
+                if mine.keys() == theirs.keys():
+                    err = max(err, max(abs(mine[e] - theirs[e]) for e in mine))
+        return float(same.mean()), float(err)
+
+    def aux_loss_per_layer(self) -> np.ndarray:
+        p, c = self.probs, self.chosen
+        return np.array([switch_aux_loss(p[i], c[i], self.n_experts) for i in range(self.n_layers)])
+
+
+def moe_blocks(model) -> list:
+    """The sparse MoE block of every decoder layer (Mixtral: layer.mlp with .gate and .experts)."""
+    layers = model.model.layers
+    blocks = []
+    for layer in layers:
+        block = getattr(layer, "mlp", None) or getattr(layer, "block_sparse_moe", None)
+        if block is None or not hasattr(block, "gate"):
+            raise ValueError("this model has no routed MoE block in its layers (expected Mixtral-style mlp.gate)")
+        blocks.append(block)
+    return blocks
+
+
+def moe_settings(config) -> tuple[int, int, bool, float]:
+    """(n_experts, top_k, renormalize, aux coef) from a transformers config (Mixtral, Qwen2-MoE, OLMoE)."""
+    n_experts = getattr(config, "num_local_experts", None) or getattr(config, "num_experts", None)
+    k = getattr(config, "num_experts_per_tok", None)
+    if not n_experts or not k:
+        raise ValueError("the config names no experts (num_local_experts / num_experts_per_tok)")
+    renorm = bool(getattr(config, "norm_topk_prob", True))   # Mixtral always renormalises
+    return int(n_experts), int(k), renorm, float(getattr(config, "router_aux_loss_coef", 0.0) or 0.0)
+
+
+_capture_lock = threading.Lock()
+
+
+def capture(lm, text: str, max_tokens: int, keep_hidden: bool = False) -> RoutingCapture:
+    """Run the model once with output_router_logits=True and hooks on every MoE block.
+
+    The logits are the model's own output (router_logits); the chosen experts and weights come from
+    a forward hook on each router (what the experts were really given). keep_hidden also keeps the
+    hidden states entering each MoE block (after post_attention_layernorm) and the gate weights, so a
+    test can recompute the routing from scratch. Hooks record only this thread's forward pass.
+    """
+    import torch
+
+    from explorer.text import encode
+
+    model, tok = lm.model, lm.tokenizer
+    n_experts, k, renorm, coef = moe_settings(model.config)
+    blocks = moe_blocks(model)
+    enc = encode(tok, text, min(max_tokens, lm.max_length))
+    if not enc.ids:
+        raise ValueError("the text has no tokens")
+    me = threading.get_ident()
+    got: dict[tuple[int, str], object] = {}
+
+    def block_in(i):
+        def fn(module, args):
+            if threading.get_ident() == me:
+                got[(i, "in")] = args[0].detach()
+        return fn
+
+    def router_out(i):
+        def fn(module, args, output):
+            if threading.get_ident() == me and isinstance(output, tuple) and len(output) == 3:
+                got[(i, "router")] = tuple(o.detach() for o in output)
+        return fn
+
+    handles = []
+    try:
+        for i, block in enumerate(blocks):
+            if keep_hidden:
+                handles.append(block.register_forward_pre_hook(block_in(i)))
+            handles.append(block.gate.register_forward_hook(router_out(i)))
+        ids = torch.tensor([enc.ids])
+        with _capture_lock, torch.no_grad():
+            out = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_router_logits=True,
+                        use_cache=False)
+    finally:
+        for h in handles:
+            h.remove()
+    T = len(enc.ids)
+    if not out.router_logits:
+        raise RuntimeError("the model returned no router logits")
+    logits = np.stack([r.reshape(T, -1).float().numpy() for r in out.router_logits]).astype(np.float32)
+    if logits.shape[-1] != n_experts:
+        raise RuntimeError(f"router logits have {logits.shape[-1]} experts, the config says {n_experts}")
+    L = len(blocks)
+    if all((i, "router") in got for i in range(L)):
+        model_w = np.stack([got[(i, "router")][1].reshape(T, k).float().numpy() for i in range(L)])
+        model_c = np.stack([got[(i, "router")][2].reshape(T, k).numpy() for i in range(L)]).astype(np.int64)
+    else:   # an older router that returns logits only: the model's own choice is what top-k gives
+        r = [route(logits[i], k, renorm) for i in range(L)]
+        model_w = np.stack([x.weights for x in r]).astype(np.float32)
+        model_c = np.stack([x.chosen for x in r])
+    hidden = None
+    gates = []
+    if keep_hidden:
+        hidden = np.stack([got[(i, "in")].reshape(T, -1).float().numpy() for i in range(L)])
+        gates = [b.gate.weight.detach().float().numpy().copy() for b in blocks]
+    aux = out.aux_loss
+    return RoutingCapture(lm.spec.id, list(enc.tokens), list(enc.ids), enc.total_tokens, enc.truncated, k, renorm,
+                          coef, logits, model_c, model_w.astype(np.float32),
+                          float(aux) if aux is not None else float("nan"), hidden, gates)
+
+
+@dataclass
+class PathSummary:
+    """Top-1 expert of every token in every layer, and how tokens move between experts."""
+    top1: np.ndarray              # int [token, layer]
+    transitions: np.ndarray       # int [layer - 1, expert_from, expert_to]: tokens per move
+
+
+def paths(chosen, n_experts: int) -> PathSummary:
+    """chosen: int [layer, token, k] -> each token's top-1 expert per layer and layer-to-layer moves."""
+    top1 = np.asarray(chosen)[:, :, 0].T
+    T, L = top1.shape
+    moves = np.zeros((max(L - 1, 0), n_experts, n_experts), dtype=np.int64)
+    for layer in range(L - 1):
+        np.add.at(moves[layer], (top1[:, layer], top1[:, layer + 1]), 1)
+    return PathSummary(top1, moves)
+
+
+# --------------------------------------------------------------------------- dense vs sparse: parameters and memory
+DTYPE_BITS = {"fp32": 32, "bf16": 16, "fp8": 8, "int4": 4}
+
+# MoE configs not in explorer.presets (kept here so the KV-cache page's preset list is unchanged).
+HF = "https://huggingface.co/{}/blob/main/config.json"
+EXTRA_PRESETS: dict[str, ArchConfig] = {c.name: c for c in [
+    ArchConfig("Mixtral-8x22B", HF.format("mistralai/Mixtral-8x22B-v0.1"), 56, 6144, 48, 8, 128, 16384, 32000,
+               65536, n_experts=8, experts_per_token=2),
+]}
+# Mistral AI's announcement of Mixtral 8x22B: "141B parameters, 39B active"
+EXTRA_PUBLISHED = {"Mixtral-8x22B": (141e9, 39e9)}
+
+
+@dataclass
+class MoeSize:
+    config: ArchConfig
+    total: int                # every parameter (what must sit in memory)
+    active: int               # parameters one token passes through
+    expert_one: int           # one expert's MLP in one layer
+    experts_total: int        # all experts of all layers
+    experts_active: int       # top-k experts of all layers
+    shared: int               # attention, embeddings, norms, router: used by every token
+
+    @property
+    def idle(self) -> int:
+        """Parameters that sit in memory but a given token does not use."""
+        return self.total - self.active
+
+    def bytes(self, n_params: int, dtype: str) -> float:
+        return n_params * DTYPE_BITS[dtype] / 8
+
+
+def moe_size(c: ArchConfig) -> MoeSize:
+    """Split explorer.presets.param_count's (total, active) into experts and shared parts."""
+    total, active = param_count(c)
+    expert_one = (3 if c.mlp == "gated" else 2) * c.hidden * c.intermediate
+    if c.biases:
+        expert_one += c.intermediate + c.hidden
+    experts_total = c.n_layers * c.n_experts * expert_one
+    experts_active = c.n_layers * c.experts_per_token * expert_one
+    shared = total - experts_total
+    assert shared == active - experts_active
+    return MoeSize(c, total, active, expert_one, experts_total, experts_active, shared)
+
+
+def with_experts(c: ArchConfig, n_experts: int, k: int) -> ArchConfig:
+    """The same model with another expert count and top-k (1 expert, k=1: its dense twin)."""
+    if not 1 <= k <= n_experts:
+        raise ValueError("top-k must be between 1 and the number of experts")
+    return replace(c, n_experts=n_experts, experts_per_token=k)
