@@ -1,0 +1,227 @@
+"""Plotly figures for the MoE page: data in, go.Figure out (no Streamlit)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from explorer.charts.attention import unique_labels
+from explorer.charts.theme import HEATMAP, OKABE_ITO, categorical
+
+GREY = "#9a9a9a"
+INK = "#111111"
+
+
+def expert_colors(n: int) -> list[str]:
+    """One colour per expert, the same in every figure; Okabe-Ito's yellow is skipped (faint on white)."""
+    if n <= 7:
+        return [OKABE_ITO[i] for i in (0, 1, 2, 4, 5, 6, 7)][:n]
+    return categorical(n)
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def toy_sankey(tokens: Sequence[str], experts: Sequence[str], chosen: np.ndarray, weights: np.ndarray,
+               title: str = "") -> go.Figure:
+    """Tokens on the left, experts on the right; a band per chosen expert, as wide as its weight."""
+    T, E = len(tokens), len(experts)
+    ecol = expert_colors(E)
+    # the weights go into the expert labels, so a projector audience can read them without hovering
+    into = [[] for _ in range(E)]
+    for t in range(T):
+        for s in range(chosen.shape[1]):
+            into[int(chosen[t, s])].append(f"{tokens[t]} {weights[t, s]:.3g}")
+    names = unique_labels(list(experts))
+    labels = [f"“{t}”" for t in unique_labels(list(tokens))] + \
+        [f"{names[e]}: {', '.join(unique_labels(into[e]))}" if into[e] else names[e] for e in range(E)]
+    src, dst, val, col, lab = [], [], [], [], []
+    for t in range(T):
+        for s in range(chosen.shape[1]):
+            e = int(chosen[t, s])
+            src.append(t)
+            dst.append(T + e)
+            val.append(float(weights[t, s]))
+            col.append(_rgba(ecol[e], 0.55))
+            lab.append(f"{tokens[t]} → {experts[e]}: {weights[t, s]:.3f}")
+    fig = go.Figure(go.Sankey(
+        arrangement="fixed",
+        node=dict(label=labels, pad=30, thickness=26, line=dict(color=INK, width=1),
+                  color=[GREY] * T + ecol,
+                  x=[0.01] * T + [0.99] * E, y=[(i + 0.5) / T for i in range(T)] + [(i + 0.5) / E for i in range(E)],
+                  hovertemplate="%{label}: %{value:.3f}<extra></extra>"),
+        link=dict(source=src, target=dst, value=val, color=col, customdata=lab,
+                  hovertemplate="%{customdata}<extra></extra>"),
+    ))
+    fig.update_layout(title=title)
+    return fig
+
+
+def router_heatmap(probs: np.ndarray, chosen: np.ndarray, weights: np.ndarray, tokens: Sequence[str],
+                   experts: Sequence[str], title: str = "", highlight: int | None = None) -> go.Figure:
+    """probs [token, expert] as colour; the chosen top-k cells outlined and labelled with their mixing weight."""
+    T, E = probs.shape
+    rows = unique_labels(list(tokens))
+    cols = list(experts)
+    text = np.full((T, E), "", dtype=object)
+    for t in range(T):
+        for s in range(chosen.shape[1]):
+            text[t, chosen[t, s]] = f"{weights[t, s]:.2f}"
+    fig = go.Figure(go.Heatmap(
+        z=np.round(probs.astype(np.float32), 4), x=cols, y=rows, colorscale=HEATMAP, zmin=0, zmax=1,
+        text=text, texttemplate="%{text}", textfont=dict(color="white", size=13),
+        colorbar=dict(title=dict(text="router<br>probability"), thickness=14),
+        hovertemplate="token %{y}<br>%{x}: probability %{z:.3f}<br>mixing weight %{text}<extra></extra>",
+        xgap=1, ygap=1))
+    ys = [rows[t] for t in range(T) for s in range(chosen.shape[1])]
+    xs = [cols[int(chosen[t, s])] for t in range(T) for s in range(chosen.shape[1])]
+    size = max(10, min(34, int(520 / max(T, E))))
+    # a black ring under a white one: visible on both ends of the viridis scale
+    for color, width in ((INK, 5), ("white", 2)):
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", hoverinfo="skip", showlegend=False,
+                                 marker=dict(symbol="square-open", size=size, color=color, line=dict(width=width))))
+    if highlight is not None and 0 <= highlight < T:
+        fig.add_hrect(y0=highlight - 0.5, y1=highlight + 0.5, line=dict(color=INK, width=2, dash="dot"))
+    fig.update_yaxes(autorange="reversed", title="token", type="category")
+    fig.update_xaxes(title="expert", side="top", type="category")
+    fig.update_layout(title=title, height=int(min(1400, max(320, 26 * T + 160))))
+    return fig
+
+
+def path_grid(top1: np.ndarray, chosen: np.ndarray, weights: np.ndarray, tokens: Sequence[str],
+              experts: Sequence[str], highlight: int | None = None) -> go.Figure:
+    """Each token's experts in every layer: colour = its first choice, text = all k choices with weights.
+
+    top1 int [token, layer]; chosen int [layer, token, k]; weights [layer, token, k].
+    """
+    T, L = top1.shape
+    E = len(experts)
+    ecol = expert_colors(E)
+    # a stepped colourscale: value e in [e, e+1) -> expert e's colour
+    scale = []
+    for e, c in enumerate(ecol):
+        scale += [[e / E, c], [(e + 1) / E, c]]
+    text = np.empty((T, L), dtype=object)
+    for t in range(T):
+        for layer in range(L):
+            text[t, layer] = " + ".join(f"{experts[int(chosen[layer, t, s])]} {weights[layer, t, s]:.2f}"
+                                        for s in range(chosen.shape[2]))
+    rows = unique_labels(list(tokens))
+    cols = [f"layer {i}" for i in range(L)]
+    fig = go.Figure(go.Heatmap(
+        z=top1 + 0.5, x=cols, y=rows, zmin=0, zmax=E, colorscale=scale, text=text, texttemplate="%{text}",
+        textfont=dict(color=INK, size=12), xgap=3, ygap=2,
+        colorbar=dict(title=dict(text="first<br>choice"), tickvals=[e + 0.5 for e in range(E)],
+                      ticktext=list(experts), thickness=14),
+        hovertemplate="token %{y}, %{x}<br>%{text}<extra></extra>"))
+    if highlight is not None and 0 <= highlight < T:
+        fig.add_hrect(y0=highlight - 0.5, y1=highlight + 0.5, line=dict(color=INK, width=3))
+    fig.update_yaxes(autorange="reversed", type="category", title="token")
+    fig.update_xaxes(side="top", type="category")
+    fig.update_layout(height=int(min(1400, max(300, 26 * T + 130))))
+    return fig
+
+
+def path_sankey(top1: np.ndarray, transitions: np.ndarray, experts: Sequence[str], highlight: int | None = None,
+                token_label: str = "") -> go.Figure:
+    """First-choice experts layer by layer: a band per move, as wide as the number of tokens making it.
+
+    The followed token's own moves are drawn as separate dark bands.
+    """
+    T, L = top1.shape
+    E = len(experts)
+    ecol = expert_colors(E)
+    node = lambda layer, e: layer * E + e   # noqa: E731
+    labels = [f"L{layer} {experts[e]}" for layer in range(L) for e in range(E)]
+    xs = [0.01 + 0.98 * layer / max(L - 1, 1) for layer in range(L) for _ in range(E)]
+    ys = [0.02 + 0.96 * (e + 0.5) / E for _ in range(L) for e in range(E)]
+    src, dst, val, col, hov = [], [], [], [], []
+    for layer in range(L - 1):
+        for a in range(E):
+            for b in range(E):
+                n = int(transitions[layer, a, b])
+                if highlight is not None and top1[highlight, layer] == a and top1[highlight, layer + 1] == b:
+                    n -= 1
+                    src.append(node(layer, a)), dst.append(node(layer + 1, b)), val.append(1)
+                    col.append("rgba(17,17,17,0.85)")
+                    hov.append(f"{token_label}: {experts[a]} in layer {layer} → {experts[b]} in layer {layer + 1}")
+                if n > 0:
+                    src.append(node(layer, a)), dst.append(node(layer + 1, b)), val.append(n)
+                    col.append(_rgba(ecol[a], 0.45))
+                    hov.append(f"{n} token(s): {experts[a]} in layer {layer} → {experts[b]} in layer {layer + 1}")
+    fig = go.Figure(go.Sankey(
+        arrangement="fixed",
+        node=dict(label=labels, x=xs, y=ys, pad=12, thickness=18, color=[ecol[e] for _ in range(L) for e in range(E)],
+                  line=dict(color=INK, width=0.5), hovertemplate="%{label}: %{value} token(s)<extra></extra>"),
+        link=dict(source=src, target=dst, value=val, color=col, customdata=hov,
+                  hovertemplate="%{customdata}<extra></extra>")))
+    fig.update_layout(height=420)
+    return fig
+
+
+def load_bars(requested: np.ndarray, accepted: np.ndarray, experts: Sequence[str], balanced: float,
+              cap: int | None, title: str = "") -> go.Figure:
+    """Assignments per expert: kept (solid) and over capacity (hatched); even split and capacity as lines."""
+    E = len(experts)
+    ecol = expert_colors(E)
+    over = np.asarray(requested) - np.asarray(accepted)
+    fig = go.Figure([
+        go.Bar(x=list(experts), y=accepted, name="processed", marker=dict(color=ecol, line=dict(color=INK, width=1)),
+               text=[str(int(a)) for a in accepted], textposition="inside",
+               hovertemplate="%{x}: %{y} processed<extra></extra>"),
+        go.Bar(x=list(experts), y=over, name="over capacity (dropped)",
+               marker=dict(color="white", line=dict(color=INK, width=1.5), pattern=dict(shape="/", fgcolor=INK)),
+               text=[str(int(o)) if o else "" for o in over], textposition="outside",
+               hovertemplate="%{x}: %{y} dropped<extra></extra>"),
+    ])
+    fig.add_hline(y=balanced, line=dict(color=INK, dash="dot", width=2),
+                  annotation_text=f"even split {balanced:g}", annotation_position="top left")
+    if cap is not None:
+        fig.add_hline(y=cap, line=dict(color=OKABE_ITO[5], dash="dash", width=3),
+                      annotation_text=f"capacity {cap}", annotation_position="top right")
+    top = max(float(np.max(requested)) if len(requested) else 0, balanced, cap or 0)
+    fig.update_layout(barmode="stack", title=title, yaxis=dict(title="tokens routed here", range=[0, top * 1.25 + 1]),
+                      legend=dict(orientation="h", y=-0.15), height=380)
+    return fig
+
+
+def size_bars(shared: int, active_experts: int, idle_experts: int, bytes_per_param: float, dtype: str) -> go.Figure:
+    """Two stacked bars: what must be in memory vs what one token computes with (in parameters, with GB)."""
+    gb = lambda n: n * bytes_per_param / 1e9   # noqa: E731
+    parts = [("shared (attention, embeddings, norms, router)", shared, shared, GREY),
+             ("experts a token uses (top-k)", active_experts, active_experts, OKABE_ITO[4]),
+             ("experts it skips", idle_experts, 0, OKABE_ITO[0])]
+    cats = ["in memory", "used per token"]
+    fig = go.Figure()
+    for name, mem, used, color in parts:
+        fig.add_trace(go.Bar(
+            y=cats, x=[mem / 1e9, used / 1e9], name=name, orientation="h", marker=dict(color=color),
+            text=[f"{mem / 1e9:,.1f}B" if mem else "", f"{used / 1e9:,.1f}B" if used else ""],
+            textposition="inside", customdata=[gb(mem), gb(used)],
+            hovertemplate=f"{name}<br>%{{x:,.2f}}B parameters = %{{customdata:,.1f}} GB in {dtype}<extra></extra>"))
+    fig.update_layout(barmode="stack", xaxis=dict(title="parameters (billions)"), height=300,
+                      legend=dict(orientation="h", y=-0.35), yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def scaling_lines(n_experts: Sequence[int], totals: Sequence[float], actives: Sequence[float], current: int,
+                  k: int) -> go.Figure:
+    """Total and active parameters (billions) as the expert count grows at a fixed top-k."""
+    fig = go.Figure([
+        go.Scatter(x=list(n_experts), y=list(totals), name="total (in memory)", mode="lines",
+                   line=dict(color=OKABE_ITO[0], width=3)),
+        go.Scatter(x=list(n_experts), y=list(actives), name=f"active per token (top-{k})", mode="lines",
+                   line=dict(color=OKABE_ITO[4], width=3, dash="dash")),
+    ])
+    i = list(n_experts).index(current) if current in n_experts else None
+    if i is not None:
+        fig.add_trace(go.Scatter(x=[current, current], y=[totals[i], actives[i]], mode="markers+text",
+                                 marker=dict(size=11, color=INK), text=[f"{totals[i]:,.1f}B", f"{actives[i]:,.1f}B"],
+                                 textposition="middle right", showlegend=False, hoverinfo="skip"))
+    fig.update_layout(xaxis=dict(title="experts per layer"), yaxis=dict(title="parameters (billions)", rangemode="tozero"),
+                      legend=dict(orientation="h", y=-0.25), height=340)
+    return fig

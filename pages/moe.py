@@ -1,0 +1,278 @@
+"""Mixture of experts: a router sends each token to a few expert MLPs — a toy router, a real model, the sizes."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from explorer import moe
+from explorer.charts import moe as charts
+from explorer.presets import PRESETS
+from explorer.text import clean, display_token
+from explorer.ui import models
+from explorer.ui import moe as cached
+from explorer.ui.errors import guard
+from explorer.ui.figures import show
+from explorer.ui.presenter import explain
+from explorer.ui.state import UrlState, notice, show_notices
+
+st.title("🔀 Mixture of experts: which expert gets which token")
+notices = st.container()   # filled at the end: link values are checked as each section registers its controls
+url = UrlState(prefix="moe_")
+
+SECTIONS = {"toy": "① A toy router", "model": "② A real model's routing", "size": "③ Dense vs sparse"}
+view = url.choice("view", "toy", list(SECTIONS))
+st.segmented_control("Section", list(SECTIONS), format_func=SECTIONS.get, key=url.key("view"), required=True,
+                     label_visibility="collapsed")
+
+# ============================================================================ ① the toy router
+if view == "toy":
+    st.subheader("A router scores every expert; each token goes to its top k")
+    explain("The router is one linear layer: it gives every token a logit per expert. Mixtral keeps the **k** "
+            "largest, and mixes those experts' outputs with weights from a softmax over the chosen logits only "
+            "(the same as a softmax over all experts, renormalised over the chosen ones). The other experts never "
+            "run for this token — that is where the saving comes from.")
+    LESSON = moe.format_logits(moe.TOY_LOGITS)
+    url.text("logits", LESSON, max_chars=400)
+    try:
+        logits = moe.parse_logits(st.session_state[url.key("logits")])
+    except ValueError as e:
+        notice(f"Ignored the link's `logits` value ({e}); using the lesson's.")
+        url.set("logits", LESSON)
+        logits = moe.parse_logits(LESSON)
+    E = len(moe.TOY_EXPERTS)
+    url.int("k", moe.TOY_K, lo=1, hi=E)
+    url.choice("norm", "topk", ["topk", "all"])
+    NORMS = {"topk": "softmax over the chosen k (Mixtral)", "all": "softmax over all experts, not renormalised"}
+
+    def edited(editor_key: str, base: np.ndarray):
+        m = base.copy()
+        for row, cols in st.session_state[editor_key]["edited_rows"].items():
+            for col, value in cols.items():
+                if value is not None and col in moe.TOY_EXPERTS:
+                    m[int(row), moe.TOY_EXPERTS.index(col)] = float(np.clip(value, -moe.MAX_ABS_LOGIT,
+                                                                            moe.MAX_ABS_LOGIT))
+        url.set("logits", moe.format_logits(m))
+
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    with left:
+        st.markdown("**Router logits** (click a number to change it)")
+        # a fresh editor for every logits value: its edits are folded into the URL value on change
+        editor_key = f"moe_toy_editor_{abs(hash(st.session_state[url.key('logits')]))}"
+        st.data_editor(pd.DataFrame(logits, index=list(moe.TOY_TOKENS), columns=list(moe.TOY_EXPERTS)),
+                       key=editor_key, on_change=edited, args=(editor_key, logits), width="stretch",
+                       column_config={e: st.column_config.NumberColumn(e, min_value=-moe.MAX_ABS_LOGIT,
+                                                                       max_value=moe.MAX_ABS_LOGIT, step=0.1,
+                                                                       format="%.2f")
+                                      for e in moe.TOY_EXPERTS})
+    with right:
+        k = st.slider("Experts per token (top-k)", 1, E, key=url.key("k"))
+        norm = st.radio("Mixing weights", list(NORMS), format_func=NORMS.get, key=url.key("norm"))
+        st.button("↺ The lesson's logits", key="moe_toy_reset", on_click=lambda: url.set("logits", LESSON),
+                  disabled=st.session_state[url.key("logits")] == LESSON)
+
+    r = moe.route(logits, k, renormalize=(norm == "topk"))
+    fig = charts.toy_sankey(moe.TOY_TOKENS, moe.TOY_EXPERTS, r.chosen, r.weights)
+    show(fig, "moe toy routing", height=340,
+         data={"token": [t for t in moe.TOY_TOKENS for _ in range(k)],
+               "expert": [moe.TOY_EXPERTS[e] for e in r.chosen.ravel()],
+               "logit": np.take_along_axis(r.logits, r.chosen, -1).ravel(),
+               "probability_all_experts": np.take_along_axis(r.probs, r.chosen, -1).ravel(),
+               "mixing_weight": r.weights.ravel()})
+    rows = []
+    for t, token in enumerate(moe.TOY_TOKENS):
+        for s in range(k):
+            e = int(r.chosen[t, s])
+            rows.append({"token": token, "choice": s + 1, "expert": moe.TOY_EXPERTS[e],
+                         "logit": f"{r.logits[t, e]:g}", "softmax over all 4": f"{r.probs[t, e]:.3f}",
+                         "mixing weight": f"{r.weights[t, s]:.3g}"})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="content")
+    if norm == "all" and k < E:
+        st.caption("Without renormalising, a token's weights add up to less than 1: "
+                   + ", ".join(f"“{t}” {r.weights[i].sum():.3f}" for i, t in enumerate(moe.TOY_TOKENS)) + ".")
+    st.markdown("**Trained experts need not match human topics.** The names *returns*, *shipping*, *catalog* "
+                "and *billing* are the lesson's labels; a real router learns whatever split lowers the loss — "
+                "often by token type or position — and nobody names its experts.")
+
+# ============================================================================ ② a real model
+elif view == "model":
+    st.subheader("A real model's routers, layer by layer")
+    MAX_TOKENS = 96
+    model_id = models.chosen("moe-decoder")
+    lm = models.get(model_id)
+    url.text("text", "a river is a large natural stream of water flowing in a channel to the sea; "
+                     "the river flooded the town after the heavy rain", max_chars=2000)
+    text = st.text_area("Text", key=url.key("text"), height=80, max_chars=2000)
+    cleaned = clean(text)
+    for note in cleaned.notes:
+        st.info(note, icon="ℹ️")
+    if lm is not None and cleaned.empty:
+        st.info("Type a sentence above to see which experts its tokens are sent to.", icon="✍️")
+    elif lm is not None:
+        with guard("the model's routing"):
+            cap = cached.capture(lm.spec.id, cleaned.text, MAX_TOKENS, lm)
+            if cap.truncated:
+                st.info(f"Using the first {cap.n_tokens} of {cap.total_tokens} tokens.", icon="✂️")
+            L, T, E, k = cap.n_layers, cap.n_tokens, cap.n_experts, cap.top_k
+            experts = [f"E{e}" for e in range(E)]
+            labels = [f"{display_token(t)}" for t in cap.tokens]
+            url.int("layer", 0, lo=0, hi=L - 1)
+            url.int("tok", 0, lo=0, hi=T - 1)
+            c1, c2 = st.columns(2)
+            layer = c1.slider("Layer", 0, L - 1, key=url.key("layer")) if L > 1 else 0
+            tok = c2.slider("Follow the token at position", 0, T - 1, key=url.key("tok")) if T > 1 else 0
+            same, werr = cap.agreement()
+            st.markdown(f"**{lm.spec.display_name}**: {L} layers, {E} experts per layer, top-{k} "
+                        f"(`num_experts_per_tok`), weights "
+                        f"{'renormalised over the chosen experts' if cap.renormalized else 'not renormalised'}. "
+                        f"Following “{labels[tok]}” (position {tok}).")
+
+            st.markdown(f"##### Router probabilities in layer {layer}")
+            probs = cap.probs[layer]
+            fig = charts.router_heatmap(probs, cap.model_chosen[layer], cap.model_weights[layer], labels, experts,
+                                        highlight=tok)
+            show(fig, f"moe router probabilities layer {layer}",
+                 data={"tokens": labels, **{f"p_{x}": probs[:, e] for e, x in enumerate(experts)},
+                       **{f"choice{s + 1}": [experts[e] for e in cap.model_chosen[layer, :, s]] for s in range(k)},
+                       **{f"weight{s + 1}": cap.model_weights[layer, :, s] for s in range(k)}})
+            explain(f"Colour: the router's softmax over all {E} experts. Outlined cells: the top-{k} the model "
+                    f"really used, labelled with their mixing weights. Recomputing the routing from the logits the "
+                    f"model returned picks the same experts for {same:.0%} of (layer, token) pairs, weights within "
+                    f"{werr:.0e}.")
+
+            st.markdown("##### Each token's experts through the layers")
+            ps = moe.paths(cap.model_chosen, E)
+            fig = charts.path_grid(ps.top1, cap.model_chosen, cap.model_weights, labels, experts, highlight=tok)
+            show(fig, "moe expert paths",
+                 data={"tokens": labels, **{f"layer{i}_first_choice": [experts[e] for e in ps.top1[:, i]]
+                                            for i in range(L)}})
+            if L > 1:
+                fig = charts.path_sankey(ps.top1, ps.transitions, experts, highlight=tok,
+                                         token_label=f"“{labels[tok]}”")
+                show(fig, "moe first choice flow", data={"transitions_layer_from_to": ps.transitions})
+                explain(f"Bands: how many tokens move from one first-choice expert to another between layers. The "
+                        f"dark band is “{labels[tok]}”. Routers of different layers are independent: expert E1 of "
+                        f"layer 0 and E1 of layer 1 share nothing but a number.")
+
+            st.markdown(f"##### Load balance and capacity in layer {layer}")
+            url.float("cf", 1.0, lo=0.25, hi=4.0)
+            url.choice("order", "position", list(moe.CAPACITY_ORDERS))
+            c1, c2 = st.columns([1, 2])
+            cf = c1.slider("Capacity factor", 0.25, 4.0, step=0.25, key=url.key("cf"))
+            order = c2.radio("Who gets a slot first", list(moe.CAPACITY_ORDERS), format_func=moe.ORDER_LABELS.get,
+                             key=url.key("order"), horizontal=True)
+            slots = moe.capacity(cf, T, k, E)
+            chosen, weights = cap.model_chosen[layer], cap.model_weights[layer]
+            res = moe.apply_capacity(chosen, E, slots, order)
+            counts = res.requested
+            left, right = st.columns([3, 2])
+            with left:
+                fig = charts.load_bars(res.requested, res.accepted, experts, T * k / E, slots)
+                show(fig, f"moe load layer {layer}",
+                     data={"expert": experts, "routed": res.requested, "processed": res.accepted,
+                           "dropped": res.requested - res.accepted})
+            with right:
+                st.metric("Assignments in this layer", f"{int(counts.sum())} = {T} tokens × {k}")
+                st.metric(f"Capacity per expert ⌈{cf:g} × {T} × {k} / {E}⌉", f"{slots}")
+                st.metric("Assignments dropped", f"{len(res.dropped)}",
+                          help="Tokens whose expert is full skip that expert; with none left they pass through "
+                               "the block's residual connection unchanged.")
+            aux_all, aux_layer = cap.aux_loss(), cap.aux_loss_per_layer()[layer]
+            m1, m2, m3 = st.columns(3)
+            m1.metric("Aux loss, all layers (transformers)", f"{aux_all:.4f}",
+                      help="load_balancing_loss_func: E · Σᵢ fᵢ·Pᵢ with fᵢ and Pᵢ pooled over every layer's tokens; "
+                           f"the model's own aux_loss output was {cap.model_aux_loss:.4f}")
+            m2.metric(f"Aux loss, layer {layer} alone", f"{aux_layer:.4f}")
+            m3.metric("Perfectly even routing gives", f"{k}",
+                      help=f"fᵢ = k/E and Pᵢ = 1/E for every expert: E · E · (k/E) · (1/E) = k")
+            explain(f"Switch/Mixtral load-balancing loss: E · Σᵢ fᵢ·Pᵢ, where fᵢ is the share of tokens routed to "
+                    f"expert i (top-{k} slots, so the shares add up to {k}) and Pᵢ its mean router probability. It "
+                    f"is smallest when routing is even; training adds it × `router_aux_loss_coef` "
+                    f"({cap.aux_coef:g}) to the loss, here {cap.aux_coef * aux_all:.4f}. Capacity: each expert "
+                    f"has ⌈factor × tokens × k / experts⌉ slots, filled "
+                    f"{'token by token in text order, each token’s first choice before its second' if order == 'position' else 'with every token’s first choice (in text order) before any second choice'}"
+                    f". Mixtral itself never drops tokens (it is dropless); fixed-capacity systems such as "
+                    f"Switch and GShard do.")
+            if res.dropped:
+                lost = {}
+                for t, s in res.dropped:
+                    lost.setdefault(t, []).append(f"{experts[chosen[t, s]]} (choice {s + 1}, weight {weights[t, s]:.2f})")
+                st.markdown(f"**Tokens that lost an expert** ({len(lost)} of {T}; in the order they were refused)")
+                st.dataframe(pd.DataFrame([
+                    {"position": t, "token": labels[t], "dropped": ", ".join(v),
+                     "left with": "the residual only" if t in res.fully_dropped_tokens else "its other expert"}
+                    for t, v in lost.items()]), hide_index=True, width="content", height=min(400, 38 + 35 * len(lost)))
+            else:
+                st.caption(f"No token is dropped at capacity factor {cf:g}: the busiest expert got "
+                           f"{int(counts.max())} assignments, capacity is {slots}.")
+
+# ============================================================================ ③ dense vs sparse
+elif view == "size":
+    st.subheader("All experts must be in memory; each token uses only k of them")
+    ALL = {**PRESETS, **moe.EXTRA_PRESETS}
+    LESSON = "Mixtral-8x7B"
+
+    def load_preset():
+        a = ALL[st.session_state[url.key("preset")]]
+        st.session_state[url.key("experts")] = a.n_experts
+        st.session_state[url.key("topk")] = a.experts_per_token
+
+    preset = url.choice("preset", LESSON, list(ALL))
+    arch = ALL[preset]
+    url.int("experts", arch.n_experts, lo=1, hi=128)
+    url.int("topk", arch.experts_per_token, lo=1, hi=128)
+    url.choice("dtype", "bf16", list(moe.DTYPE_BITS))
+    c = st.columns([2, 2, 2, 2], vertical_alignment="bottom")
+    c[0].selectbox("Model preset (config.json values)", list(ALL), key=url.key("preset"), on_change=load_preset)
+    n_experts = c[1].slider("Experts per layer", 1, 128, key=url.key("experts"))
+    if st.session_state[url.key("topk")] > n_experts:
+        url.set("topk", n_experts)
+    k = c[2].slider("Experts per token (top-k)", 1, n_experts, key=url.key("topk")) if n_experts > 1 else 1
+    dtype = c[3].segmented_control("Weights stored as", list(moe.DTYPE_BITS), key=url.key("dtype"), required=True)
+    cfg = moe.with_experts(arch, n_experts, k)
+    size = moe.moe_size(cfg)
+    st.markdown(f"**{preset}** ([config.json]({arch.source})): `num_hidden_layers` {arch.n_layers}, `hidden_size` "
+                f"{arch.hidden:,}, `intermediate_size` {arch.intermediate:,} per expert, `num_local_experts` "
+                f"{arch.n_experts}, `num_experts_per_tok` {arch.experts_per_token}, vocabulary {arch.vocab:,}.")
+    if (n_experts, k) != (arch.n_experts, arch.experts_per_token):
+        st.caption(f"Your sliders differ from {preset}'s config: {n_experts} experts, top-{k}.")
+    bpp = moe.DTYPE_BITS[dtype] / 8
+    m = st.columns(4)
+    m[0].metric("Total parameters", f"{size.total / 1e9:,.1f}B")
+    m[1].metric(f"Active per token (top-{k})", f"{size.active / 1e9:,.1f}B",
+                f"{size.active / size.total:.0%} of total", delta_color="off")
+    m[2].metric(f"Memory for all weights ({dtype})", f"{size.total * bpp / 1e9:,.1f} GB")
+    m[3].metric(f"… of which the expert pool", f"{size.experts_total * bpp / 1e9:,.1f} GB")
+    left, right = st.columns([3, 2])
+    with left:
+        fig = charts.size_bars(size.shared, size.experts_active, size.idle, bpp, dtype)
+        show(fig, "moe total vs active parameters",
+             data={"total": size.total, "active": size.active, "shared": size.shared,
+                   "experts_total": size.experts_total, "experts_active": size.experts_active,
+                   "one_expert_one_layer": size.expert_one, "dtype": dtype, "bytes_total": size.total * bpp})
+    with right:
+        ns = sorted({1, 2, 4, 8, 16, 32, 64, 128, n_experts} - {x for x in (1, 2, 4) if x < k})
+        ns = [n for n in ns if n >= k]
+        sizes = [moe.moe_size(moe.with_experts(arch, n, k)) for n in ns]
+        fig = charts.scaling_lines(ns, [s.total / 1e9 for s in sizes], [s.active / 1e9 for s in sizes], n_experts, k)
+        show(fig, "moe parameters vs experts", data={"experts": ns, "total": [s.total for s in sizes],
+                                                      "active": [s.active for s in sizes]})
+    dense = moe.moe_size(moe.with_experts(arch, 1, 1))
+    if n_experts > 1:
+        st.markdown(f"Why not {n_experts} × the dense model? One expert per layer gives a dense twin of "
+                    f"**{dense.total / 1e9:,.2f}B**; {n_experts} of those would be "
+                    f"{n_experts * dense.total / 1e9:,.1f}B, but only the MLPs are copied — attention, embeddings "
+                    f"and norms ({size.shared / 1e9:,.2f}B) are shared, so the total is **{size.total / 1e9:,.1f}B**.")
+    explain(f"Counted from the config: attention (q, k, v, o), {'3' if arch.mlp == 'gated' else '2'} matrices per "
+            f"expert MLP, the router (hidden × experts), norms and embeddings. Memory is weights only, "
+            f"{bpp:g} byte(s) per parameter, GB = 10⁹ bytes; the KV cache and activations come on top. Every "
+            f"expert has to be loaded because the next token may pick any of them: an MoE saves compute per "
+            f"token, not memory.")
+
+# ============================================================================ next section
+keys = list(SECTIONS)
+if keys.index(view) + 1 < len(keys):
+    nxt = keys[keys.index(view) + 1]
+    st.button(f"Next: {SECTIONS[nxt]} →", key="moe_next",
+              on_click=lambda: st.session_state.update({url.key("view"): nxt}))
+with notices:
+    show_notices()
+url.sync()
