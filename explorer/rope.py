@@ -309,8 +309,8 @@ class RopeCapture:
     tokens: list[str]
     q_pre: np.ndarray
     k_pre: np.ndarray
-    k_model: np.ndarray
-    attn: np.ndarray
+    k_model: np.ndarray | None      # None once checked (see explorer.ui.rope: only the errors are kept)
+    attn: np.ndarray | None
     settings: RopeSettings
     softmax_scale: float
     truncated: bool
@@ -414,8 +414,8 @@ def model_angles(settings: RopeSettings, positions) -> np.ndarray:
 @dataclass
 class RopeCheck:
     """Our rotation applied to the captured pre-rotary q and k, compared with the model's own outputs."""
-    q_rot: np.ndarray            # [layer, head, position, head_dim] float32
-    k_rot: np.ndarray            # [layer, kv_head, position, head_dim] float32
+    q_rot: np.ndarray | None     # [layer, head, position, head_dim] float32
+    k_rot: np.ndarray | None     # [layer, kv_head, position, head_dim] float32
     k_error: float               # max |ours - model's cached keys|
     attn_error: float            # max |softmax(ours q k^T * scale, causal) - model's attention|
     k_error_other_pairing: float # the same with the other pairing convention: shows it matters
@@ -433,6 +433,13 @@ def reproduce(cap: RopeCapture, pairing: str | None = None) -> RopeCheck:
     return RopeCheck(q_rot.astype(np.float32), k_rot.astype(np.float32),
                      float(np.abs(k_rot - cap.k_model).max()), float(np.abs(probs - cap.attn).max()),
                      float(np.abs(k_other - cap.k_model).max()))
+
+
+def rotated(cap: RopeCapture, x: np.ndarray) -> np.ndarray:
+    """Our rotation of captured pre-rotary vectors x [..., position, head_dim] (e.g. one head) -> float32."""
+    s = cap.settings
+    return rotate(x, cap.positions, s.inv_freq, s.pairing, s.attention_scaling,
+                  model_angles(s, cap.positions)).astype(np.float32)
 
 
 def attention_from(q: np.ndarray, k: np.ndarray, scale: float) -> np.ndarray:

@@ -185,8 +185,8 @@ elif view == "extend":
     for sr in shown.values():
         centre, mean = rope.log_binned_mean(rope.expected_score(dist, sr.inv_freq, sr.attention_factor))
         curves[sr.label] = mean
-    fig = charts.decay_curves(centre, curves, f"Score vs distance out to {target:,}", "normalised score", trained=orig, log_x=True, colors=colors,
-                              dash={allm["original"].label: "dot"})
+    fig = charts.decay_curves(centre, curves, f"Score vs distance out to {target:,}", "normalised score",
+                              trained=orig, log_x=True, colors=colors, dash={allm["original"].label: "dot"})
     show(fig, "rope context extension decay", height=460, data={"distance": centre, **curves})
     explain("The dotted original curve beyond the shaded trained range is what an unmodified model would face: "
             "angle combinations it never saw. Interpolation replays the trained curve, stretched s times; NTK and "
@@ -254,10 +254,8 @@ elif view == "model":
                 st.info("Pick at least one dimension pair to draw.", icon="👆")
             else:
                 labels = [display_token(t) for t in cap.tokens]
-                if which == "q":
-                    pre_x, post_x = cap.q_pre[layer, head], check.q_rot[layer, head]
-                else:
-                    pre_x, post_x = cap.k_pre[layer, kv], check.k_rot[layer, kv]
+                pre_x = cap.q_pre[layer, head] if which == "q" else cap.k_pre[layer, kv]   # [position, head_dim]
+                post_x = rope.rotated(cap, pre_x)
                 pre = {p: rope.pair_track(pre_x, p, s.pairing) for p in chosen_pairs}
                 post = {p: rope.pair_track(post_x, p, s.pairing) for p in chosen_pairs}
                 thetas = {p: float(s.inv_freq[p]) for p in chosen_pairs}

@@ -111,3 +111,35 @@ def test_long_positions_still_match_because_we_round_angles_like_the_model(lm):
     cap = R.capture(lm, " ".join(["word"] * 600), 512)
     check = R.reproduce(cap)
     assert cap.q_pre.shape[2] == 512 and check.k_error < 1e-5
+
+
+@pytest.mark.parametrize("model_type, extra", [
+    ("mistral", {"sliding_window": None}),
+    ("qwen3", {}),                                   # normalises q and k per head (q_norm) before rotating
+    ("llama", {"rope_parameters": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                                   "original_max_position_embeddings": 128}, "max_position_embeddings": 512}),
+    ("llama", {"rope_parameters": {"rope_type": "linear", "rope_theta": 500000.0, "factor": 2.0}}),
+])
+def test_capture_and_reproduce_work_across_the_llama_family(lm, model_type, extra):
+    import types
+
+    from transformers import AutoConfig, AutoModelForCausalLM
+    torch.manual_seed(0)
+    kwargs = dict(vocab_size=lm.tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, head_dim=16, intermediate_size=128)
+    kwargs.setdefault("max_position_embeddings", 512)
+    kwargs.update(extra)
+    cfg = AutoConfig.for_model(model_type, **kwargs)
+    cfg._attn_implementation = "eager"
+    model = AutoModelForCausalLM.from_config(cfg).eval()
+    fake = types.SimpleNamespace(model=model, tokenizer=lm.tokenizer, spec=lm.spec, max_length=512)
+    cap = R.capture(fake, TEXT, 64)
+    check = R.reproduce(cap)
+    assert cap.settings.rope_type == cfg.rope_parameters["rope_type"]
+    assert check.k_error < 1e-5 and check.attn_error < 1e-5, (check.k_error, check.attn_error)
+
+
+def test_rotating_one_head_on_demand_equals_the_full_reproduction(captured):
+    check = R.reproduce(captured)
+    assert np.array_equal(R.rotated(captured, captured.q_pre[2, 3]), check.q_rot[2, 3])
+    assert np.array_equal(R.rotated(captured, captured.k_pre[1, 1]), check.k_rot[1, 1])
