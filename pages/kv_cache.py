@@ -13,7 +13,7 @@ from explorer.ui.presenter import explain
 from explorer.ui.state import UrlState, show_notices
 
 st.title("🧮 KV cache: MHA, GQA and MQA")
-show_notices()
+notices = st.container()    # filled at the end, once every link value has been checked
 url = UrlState(prefix="kv_")
 
 # ============================================================================ the model: a preset, then sliders
@@ -100,7 +100,9 @@ st.markdown(f"**cache = 2 (K and V) × {n_layers} layers × KV heads ({' / '.joi
             f"{batch} sequences × {bits / 8:g} bytes**")
 cols = st.columns(3)
 for col, r in zip(cols, rows):
-    col.metric(f"{r.kind} · {r.n_kv_heads} KV head{'s' if r.n_kv_heads > 1 else ''}", kv.format_bytes(r.bytes),
+    # the middle card is the sliders' own setting, which is MHA or MQA at the ends of the KV-heads slider
+    name = r.kind if r.kind != "GQA" or shape.kind == "GQA" else f"Your setting ({shape.kind})"
+    col.metric(f"{name} · {r.n_kv_heads} KV head{'s' if r.n_kv_heads > 1 else ''}", kv.format_bytes(r.bytes),
                f"{r.ratio:.3f} × MHA", delta_color="off", delta_arrow="off", border=True,
                help=f"{r.bytes:,} bytes")
 
@@ -108,7 +110,8 @@ SECTIONS = {"growth": "① Growth", "sharing": "② Sharing", "fit": "③ Will i
 view = url.choice("view", "growth", list(SECTIONS))
 st.segmented_control("Section", list(SECTIONS), format_func=SECTIONS.get, key=url.key("view"), required=True,
                      label_visibility="collapsed")
-labels = {r.kind: f"{r.kind} ({r.n_kv_heads} KV)" for r in rows}
+mine = shape.kind if shape.kind == "GQA" else f"yours, {shape.kind}"   # the middle variant's name
+labels = {r.kind: f"{mine if r.kind == 'GQA' else r.kind} ({r.n_kv_heads} KV)" for r in rows}
 
 # ============================================================================ ① growth over tokens
 if view == "growth":
@@ -127,7 +130,7 @@ if view == "growth":
 
 # ============================================================================ ② sharing picture
 elif view == "sharing":
-    variants = {k: s.n_kv_heads for k, s in shape.variants().items()}
+    variants = {(mine if k == "GQA" else k): s.n_kv_heads for k, s in shape.variants().items()}
     fig = charts.sharing(n_heads, variants, kv.kv_head_of)
     show(fig, "kv head sharing", height=560,
          data={"query_head": list(range(n_heads)),
@@ -225,3 +228,5 @@ elif view == "measured":
                 "sharing shows only in `past_key_values`, never in the attention tensor.")
 
 url.sync()
+with notices:
+    show_notices()
