@@ -251,7 +251,7 @@ def player():
     b1, b2 = st.columns([3, 1])
     b1.selectbox(f"Continue step {s.step + 1} with another token", alts, key="gen_alt",
                  format_func=lambda i: f"{run.piece(i)}  ({float(s.p_model[list(s.ids).index(i)]):.1%})")
-    b2.button("⑂ Branch here", key="gen_branch", on_click=do_fork, args=(s.step,), disabled=ui.playing(),
+    b2.button("🌿 Branch here", key="gen_branch", on_click=do_fork, args=(s.step,), disabled=ui.playing(),
               help="Keep this branch; start a new one that takes the chosen token at this step.")
     if len(run.branches) > 1:
         st.markdown("**Branches**")
@@ -264,7 +264,7 @@ def player():
             r2.button("Show", key=f"gen_show_{i}", on_click=do_activate, args=(i,), disabled=i == run.active)
 
     # ------------------------------------------------------------ inside the model at that step
-    lens_col, att_col = st.columns(2) if not presenting() else (st.container(), st.container())
+    lens_col, att_col = st.container(), st.container()
     with lens_col:
         st.subheader("Logit lens")
         with guard("the logit lens"):
@@ -272,10 +272,10 @@ def player():
             if ui.playing() and big:
                 st.caption("Pause to see the logit lens (it reads every layer through the unembedding).")
             else:
-                lens = run.lens(s.step, window=8 if presenting() else 10)
+                lens = run.lens(s.step, window=10 if presenting() else 12)
                 show(charts.lens_table(lens.layers, lens.inputs, lens.top_tokens, lens.top_probs), "logit lens",
                      data={"layer": lens.layers, "position": lens.positions, "top_token": lens.top_tokens,
-                           "probability": lens.top_probs}, height=90 + 34 * len(lens.layers))
+                           "probability": lens.top_probs}, height=110 + 44 * len(lens.layers))
                 explain("Each layer's residual stream sent through the final layer norm and the unembedding, "
                         "as the model does after its last layer. The top row is the model's own prediction; "
                         "lower rows show what it 'would have said' after fewer layers.")

@@ -52,11 +52,14 @@ def topk_bars(tokens: list[str], probs: np.ndarray, chosen: int | None, kept: in
                       annotation_text=f"top-p = {top_p:g}", annotation_position="top left")
     if kept < k:
         fig.add_vline(x=kept - 0.5, line=dict(color=CHOSEN, dash="dash", width=2))
-        fig.add_annotation(x=kept - 0.5, y=1.0, yref="paper", text=f"cut-off: {kept} kept", showarrow=False,
+        fig.add_annotation(x=kept - 0.5, y=1.0, yref="paper", text=f" cut-off: {kept} kept", showarrow=False,
                            xanchor="left", yanchor="top", font=dict(color=CHOSEN))
+    elif kept > k and (top_p is not None and top_p < 1 or top_k):
+        fig.add_annotation(x=1.0, xref="paper", y=0.8, yref="paper", xanchor="right", showarrow=False,
+                           text=f"cut-off beyond this chart: {kept:,} tokens kept", font=dict(color=CHOSEN))
     if chosen is not None:
-        fig.add_annotation(x=labels[chosen], y=float(probs[chosen]), text="chosen", showarrow=True, arrowhead=2,
-                           ay=-40, font=dict(color=CHOSEN))
+        fig.add_annotation(x=labels[chosen], y=float(probs[chosen]) + 0.07, text="chosen", showarrow=True,
+                           arrowhead=2, ay=-30, font=dict(color=CHOSEN))
     fig.update_layout(title=title, yaxis=dict(range=[0, 1.08], title="probability", tickformat=".0%"),
                       xaxis=dict(title=None, tickangle=-40 if k > 8 else 0), showlegend=True,
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1), bargap=0.25)
@@ -137,7 +140,8 @@ def lens_table(layers: list[str], inputs: list[str], tokens: list[list[str]], pr
     each cell the top next-token prediction at that layer, coloured by its probability."""
     cols = _labels(inputs)
     fig = go.Figure(go.Heatmap(
-        z=probs, x=cols, y=layers, text=tokens, texttemplate="%{text}", colorscale=HEATMAP, zmin=0, zmax=1,
+        z=probs, x=cols, y=layers, text=tokens, texttemplate="%{text}", textfont=dict(size=13),
+        colorscale=HEATMAP, zmin=0, zmax=1,
         colorbar=dict(title="p", thickness=12), hovertemplate="after %{y}, at %{x}: %{text} (%{z:.3f})<extra></extra>",
         xgap=2, ygap=2))
     fig.update_layout(xaxis=dict(title="input token (its column predicts the next one)", side="bottom"),
