@@ -47,7 +47,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: steadier on a shared machine)")
     a = ap.parse_args()
+    torch.set_num_threads(a.threads)
     tiny = load("tiny-llama")
     big = types.SimpleNamespace(model=smollm_size(tiny.tokenizer), tokenizer=tiny.tokenizer,
                                 spec=registry.get("HuggingFaceTB/SmolLM2-135M"), max_length=8192)
