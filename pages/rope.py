@@ -161,7 +161,8 @@ elif view == "extend":
     pairs = np.arange(d // 2)
     st.markdown(f"Scale factor s = {target:,} / {orig:,} = **{factor:g}**. NTK-aware base: "
                 f"{allm['ntk'].detail['base']:,.0f}. YaRN ramp between pairs {y.detail['low']} and "
-                f"{y.detail['high']}, attention factor {y.attention_factor:.4f} (scores × {y.attention_factor ** 2:.4f}).")
+                f"{y.detail['high']}, attention factor {y.attention_factor:.4f} "
+                f"(scores × {y.attention_factor ** 2:.4f}).")
     left, right = st.columns(2)
     with left:
         ratio = {s.label: s.inv_freq / allm["original"].inv_freq for s in shown.values()}

@@ -222,7 +222,8 @@ def turned_angle(positions: np.ndarray, turned: dict[int, np.ndarray], thetas: d
     colors = LINES
     fig = go.Figure()
     for (p, y), c in zip(turned.items(), colors):
-        fig.add_trace(go.Scatter(x=positions, y=y, mode="markers", name=f"pair {p} measured", marker=dict(color=c, size=8),
+        fig.add_trace(go.Scatter(x=positions, y=y, mode="markers", name=f"pair {p} measured",
+                                 marker=dict(color=c, size=8),
                                  hovertemplate=f"pair {p}<br>position %{{x}}<br>turned %{{y:.4f}} rad<extra></extra>"))
         fig.add_trace(go.Scatter(x=positions, y=positions * thetas[p], mode="lines", name=f"m·θ{p}",
                                  line=dict(color=c, width=2, dash="dot"), hoverinfo="skip"))
@@ -254,7 +255,8 @@ def similarity_by_gap(gaps: np.ndarray, series: dict[str, tuple[np.ndarray, np.n
     """Mean cosine at each gap with a ±1 std band along the diagonal: {name: (mean [G], std [G])}."""
     fig = go.Figure()
     for (name, (mean, std)), c in zip(series.items(), LINES):
-        fig.add_trace(go.Scatter(x=np.concatenate([gaps, gaps[::-1]]), y=np.concatenate([mean + std, (mean - std)[::-1]]),
+        band = np.concatenate([mean + std, (mean - std)[::-1]])
+        fig.add_trace(go.Scatter(x=np.concatenate([gaps, gaps[::-1]]), y=band,
                                  fill="toself", fillcolor=c, opacity=0.2, line=dict(width=0), hoverinfo="skip",
                                  showlegend=False, legendgroup=name))
         fig.add_trace(go.Scatter(x=gaps, y=mean, mode="lines", name=name, line=dict(color=c, width=3), legendgroup=name,
