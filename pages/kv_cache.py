@@ -9,7 +9,7 @@ from explorer.ui import kvcache as cached
 from explorer.ui import models
 from explorer.ui.errors import guard
 from explorer.ui.figures import show
-from explorer.ui.presenter import explain
+from explorer.ui.presenter import explain, presenting
 from explorer.ui.state import UrlState, show_notices
 
 st.title("🧮 KV cache: MHA, GQA and MQA")
@@ -51,51 +51,54 @@ url.choice("seq", LESSON["seq"], SEQ_LENS)
 url.int("batch", LESSON["batch"], lo=1, hi=256)
 url.choice("dtype", LESSON["dtype"], list(kv.DTYPE_BITS))
 
-top = st.columns([2, 5])
-top[0].selectbox("Model preset (config.json values)", list(PRESETS), key=url.key("preset"), on_change=load_preset)
-top[0].button("↺ Lesson example", key="kv_lesson", on_click=load_lesson,
-              help="Llama-3-8B's shape, batch 8, 8,192 tokens, bf16")
+# presenter mode tucks the controls away so that the sizes and one figure fit the projector's screen
+controls = st.expander("⚙️ Model and workload", expanded=False) if presenting() else st.container()
+with controls:
+    top = st.columns([2, 5])
+    top[0].selectbox("Model preset (config.json values)", list(PRESETS), key=url.key("preset"), on_change=load_preset)
+    top[0].button("↺ Lesson example", key="kv_lesson", on_click=load_lesson,
+                  help="Llama-3-8B's shape, batch 8, 8,192 tokens, bf16")
 
-c = st.columns(4)
-n_layers = c[0].slider("Layers", 1, 128, key=url.key("layers"))
-n_heads = c[1].slider("Query heads", 1, 128, key=url.key("heads"))
-kv_options = kv.valid_kv_heads(n_heads)
-kv_key = url.key("kv")
-if kv_key in st.session_state and st.session_state[kv_key] not in kv_options:
-    # more query heads than before: keep the largest group count that still divides them
-    st.session_state[kv_key] = max(d for d in kv_options if d <= max(1, st.session_state[kv_key]))
-url.choice("kv", pv["kv"] if pv["kv"] in kv_options else kv_options[-1], kv_options)
-n_kv = c[2].select_slider("KV heads (GQA groups)", kv_options, key=kv_key,
-                          help="Must divide the query heads. All of them = MHA, 1 = MQA, in between = GQA.")
-head_dim = c[3].select_slider("Head dim", HEAD_DIMS, key=url.key("hd"))
-c = st.columns([4, 1, 1.4, 1.2])
-seq_len = c[0].select_slider("Sequence length (log scale)", SEQ_LENS, key=url.key("seq"),
-                             format_func=lambda t: f"{t:,}")
-batch = c[1].number_input("Batch", 1, 256, key=url.key("batch"))
-dtype = c[2].selectbox("Element type", list(kv.DTYPE_BITS), key=url.key("dtype"), format_func=kv.DTYPE_LABELS.get)
-window = c[3].selectbox("Sliding window", WINDOWS, key=url.key("window"),
-                        format_func=lambda w: f"{w:,}" if w else "none")
-bits = kv.DTYPE_BITS[dtype]
-shape = kv.KVShape(n_layers, n_heads, n_kv, head_dim, window or None)
-rows = kv.compare(shape, seq_len, batch, bits)
+    c = st.columns(4)
+    n_layers = c[0].slider("Layers", 1, 128, key=url.key("layers"))
+    n_heads = c[1].slider("Query heads", 1, 128, key=url.key("heads"))
+    kv_options = kv.valid_kv_heads(n_heads)
+    kv_key = url.key("kv")
+    if kv_key in st.session_state and st.session_state[kv_key] not in kv_options:
+        # more query heads than before: keep the largest group count that still divides them
+        st.session_state[kv_key] = max(d for d in kv_options if d <= max(1, st.session_state[kv_key]))
+    url.choice("kv", pv["kv"] if pv["kv"] in kv_options else kv_options[-1], kv_options)
+    n_kv = c[2].select_slider("KV heads (GQA groups)", kv_options, key=kv_key,
+                              help="Must divide the query heads. All of them = MHA, 1 = MQA, in between = GQA.")
+    head_dim = c[3].select_slider("Head dim", HEAD_DIMS, key=url.key("hd"))
+    c = st.columns([4, 1, 1.4, 1.2])
+    seq_len = c[0].select_slider("Sequence length (log scale)", SEQ_LENS, key=url.key("seq"),
+                                 format_func=lambda t: f"{t:,}")
+    batch = c[1].number_input("Batch", 1, 256, key=url.key("batch"))
+    dtype = c[2].selectbox("Element type", list(kv.DTYPE_BITS), key=url.key("dtype"), format_func=kv.DTYPE_LABELS.get)
+    window = c[3].selectbox("Sliding window", WINDOWS, key=url.key("window"),
+                            format_func=lambda w: f"{w:,}" if w else "none")
+    bits = kv.DTYPE_BITS[dtype]
+    shape = kv.KVShape(n_layers, n_heads, n_kv, head_dim, window or None)
+    rows = kv.compare(shape, seq_len, batch, bits)
 
-# --- where the preset's numbers come from
-with top[1]:
-    total, active = param_count(arch)
-    st.markdown(f"**{preset_name}** ([config.json]({arch.source})): `num_hidden_layers` {arch.n_layers}, "
-                f"`num_attention_heads` {arch.n_heads}, `num_key_value_heads` {arch.n_kv_heads} "
-                f"({arch.attention_kind}), `head_dim` {arch.head_dim}, `sliding_window` "
-                f"{arch.sliding_window or 'none'}, context {arch.max_positions:,}, "
-                f"{total / 1e9:.2f} B parameters" + (f" ({active / 1e9:.1f} B active)" if active != total else ""))
-changed = [name for name, v in {"layers": n_layers, "heads": n_heads, "kv": n_kv, "hd": head_dim,
-                                 "window": window}.items() if v != pv[name]]
-if changed:
-    st.caption(f"Your sliders differ from {preset_name}'s config ({', '.join(changed)}).")
+    # --- where the preset's numbers come from
+    with top[1]:
+        total, active = param_count(arch)
+        st.markdown(f"**{preset_name}** ([config.json]({arch.source})): `num_hidden_layers` {arch.n_layers}, "
+                    f"`num_attention_heads` {arch.n_heads}, `num_key_value_heads` {arch.n_kv_heads} "
+                    f"({arch.attention_kind}), `head_dim` {arch.head_dim}, `sliding_window` "
+                    f"{arch.sliding_window or 'none'}, context {arch.max_positions:,}, "
+                    f"{total / 1e9:.2f} B parameters" + (f" ({active / 1e9:.1f} B active)" if active != total else ""))
+    changed = [name for name, v in {"layers": n_layers, "heads": n_heads, "kv": n_kv, "hd": head_dim,
+                                     "window": window}.items() if v != pv[name]]
+    if changed:
+        st.caption(f"Your sliders differ from {preset_name}'s config ({', '.join(changed)}).")
 
 # ============================================================================ the answer: three sizes side by side
 tokens = int(kv.cached_tokens(seq_len, shape.sliding_window))
 tok_text = f"{tokens:,} tokens" + (f" (window of {window:,} out of {seq_len:,})" if tokens < seq_len else "")
-st.markdown(f"**cache = 2 (K and V) × {n_layers} layers × KV heads ({' / '.join(str(r.n_kv_heads) for r in rows)}) × "
+st.markdown(f"**{preset_name + ' (changed)' if changed else preset_name}: cache = 2 (K and V) × {n_layers} layers × KV heads ({' / '.join(str(r.n_kv_heads) for r in rows)}) × "
             f"{head_dim} head dim × {tok_text} × "
             f"{batch} sequences × {bits / 8:g} bytes**")
 cols = st.columns(3)
@@ -184,7 +187,7 @@ elif view == "fit":
 
 # ============================================================================ ④ measured in real models
 elif view == "measured":
-    st.subheader("The real cache of two bundled models, read after every decoding step")
+    st.subheader("The real cache of the sidebar's GPT-2 and Llama, read after every decoding step")
     url.choice("ntok", 128, [16, 32, 64, 128, 256])
     url.choice("mbatch", 1, [1, 2, 4])
     c = st.columns([2, 1, 3])
@@ -213,9 +216,9 @@ elif view == "measured":
         st.dataframe([{"model": r["label"],
                        "attention": f"{r['m'].shape.kind}: {r['m'].shape.n_heads} query / {r['m'].shape.n_kv_heads} "
                                     f"KV heads",
-                       "cached keys, each layer [batch, KV heads, tokens, head_dim]": str(list(r["m"].key_shape)),
-                       "attention, each layer [batch, heads, query, key]": str(list(r["m"].attention_shape)),
-                       "layers": r["m"].n_cache_layers, "dtype": r["m"].dtype} for r in runs],
+                       "cached keys per layer [batch, KV heads, tokens, head_dim]": str(list(r["m"].key_shape)),
+                       "attention per layer [batch, heads, query, key]": str(list(r["m"].attention_shape))}
+                      for r in runs],
                       hide_index=True, width="stretch")
         m = runs[-1]["m"]
         st.caption(f"Decoding took " + ", ".join(f"{r['m'].seconds:.2f} s ({r['label']})" for r in runs) +

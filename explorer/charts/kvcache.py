@@ -55,7 +55,9 @@ def growth_curves(lengths: np.ndarray, curves: dict[str, np.ndarray], labels: di
             customdata=[_bytes_label(v) for v in y],
             hovertemplate=f"{labels[kind]}<br>%{{x:,}} tokens: %{{customdata}}<extra></extra>"))
     fig.add_trace(go.Scatter(
-        x=[seq_len] * len(current), y=list(current.values()), mode="markers", showlegend=False,
+        x=[seq_len] * len(current), y=list(current.values()), mode="markers+text", showlegend=False,
+        text=[_bytes_label(v) + "  " for v in current.values()], textposition="middle left",
+        textfont=dict(color=[KIND_COLORS[k] for k in current]),
         marker=dict(size=12, color=[KIND_COLORS[k] for k in current], symbol=[KIND_SYMBOL[k] for k in current],
                     line=dict(color="#000000", width=1.5)),
         customdata=[f"{k}: {_bytes_label(v)}" for k, v in current.items()],
@@ -72,8 +74,9 @@ def growth_curves(lengths: np.ndarray, curves: dict[str, np.ndarray], labels: di
                       annotation_text=free_label, annotation_position="bottom right")
         hi = max(hi, free)
     xt = [t for t in (1, 16, 256, 4096, 65536, 2 ** 20) if t <= lengths[-1]]
+    pad = 0.04 * np.log10(lengths[-1])   # room for the first and last tick labels
     fig.update_xaxes(type="log", title="sequence length (tokens, log scale)", tickvals=xt,
-                     ticktext=[_tokens_label(t) for t in xt])
+                     ticktext=[_tokens_label(t) for t in xt], range=[-pad, np.log10(lengths[-1]) + pad])
     fig.update_yaxes(title="KV cache (log scale)", **_log_bytes_axis(lo, hi))
     fig.update_layout(title="Cache growth over tokens", legend=dict(orientation="h", y=-0.2), hovermode="closest")
     return fig
@@ -167,6 +170,13 @@ def fit_bars(rows: Sequence[dict], capacity: int, gpu_label: str) -> go.Figure:
     ])
     fig.add_vline(x=capacity / gib, line=dict(color="#000000", width=3, dash="dash"),
                   annotation_text=gpu_label, annotation_position="top")
+    for r in rows:   # the total at the end of each bar, with the verdict in words (not colour alone)
+        total = r["weights"] + r["cache"]
+        verdict = "fits" if total <= capacity else "does not fit"
+        fig.add_annotation(x=total / gib, y=r["label"], text=f"{total / gib:,.1f} GiB: {verdict}",
+                           xanchor="left", xshift=6, showarrow=False)
+    xmax = max(capacity, *(r["weights"] + r["cache"] for r in rows)) / gib
+    fig.update_xaxes(range=[0, xmax * 1.3])
     fig.update_layout(barmode="stack", title="Weights + KV cache vs GPU memory",
                       legend=dict(orientation="h", y=-0.3), yaxis=dict(autorange="reversed"))
     fig.update_xaxes(title="GiB")
