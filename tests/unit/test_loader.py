@@ -128,3 +128,23 @@ def test_registry_defaults_fall_back_to_bundled_twins_offline(monkeypatch):
         assert spec.family in registry.FAMILIES
         if not spec.bundled:
             assert registry.get(spec.twin).bundled and registry.get(spec.twin).family == spec.family
+
+
+def test_hub_id_found_in_the_local_hf_cache_loads_from_there(monkeypatch, tmp_path):
+    """The real-model path, offline: a snapshot in the HF cache layout is used as 'local cache'."""
+    import shutil
+
+    import huggingface_hub.constants as hub_constants
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--gpt2"
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    for f in registry.get("tiny-gpt2").path.iterdir():
+        if f.suffix in (".json", ".safetensors", ".txt"):
+            shutil.copy(f, snap / f.name)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
+    lm = load("gpt2")
+    assert lm.source == "local cache" and lm.spec.id == "gpt2" and lm.notice is None
+    assert loader.default_model("decoder") == "gpt2"   # "when it can be had": cached counts

@@ -46,13 +46,16 @@ def test_masked_lm_top5_accuracy_is_at_least_35_percent(corpus):
 
 @pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
 def test_decoders_have_a_previous_token_head(name, corpus):
-    """Visible structure: some head puts most of its attention on the token just before."""
+    """Visible structure: some head sends at least 30% of each token's attention to the token just before
+    (about six times what uniform causal attention over these 96 tokens would give it)."""
     lm = bundled_model(name)
     ids = lm.tokenizer(" ".join(corpus.heldout[:12]), return_tensors="pt")["input_ids"][:, :96]
     with torch.no_grad():
         attn = torch.stack(lm.model(input_ids=ids, output_attentions=True).attentions)[:, 0].numpy()
     scores = previous_token_score(attn)       # [layer, head]
-    assert scores.max() >= 0.5, np.round(scores, 2)
+    uniform = previous_token_score(np.tril(np.ones((96, 96))) / np.arange(1, 97)[:, None])
+    assert uniform < 0.06
+    assert scores.max() >= 0.3, np.round(scores, 2)
 
 
 def test_bundled_weights_stay_small():
