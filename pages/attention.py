@@ -122,6 +122,8 @@ for w, lm in loaded.items():
 if not computed:
     finish()
 
+url.choice("stat", "entropy", list(A.STATS))
+url.choice("bv", "head", list(BERTVIZ))
 n_layers = min(c.result.n_layers for c in computed.values())
 n_heads = min(c.result.n_heads for c in computed.values())
 url.int("layer", 0, lo=0, hi=n_layers - 1)
@@ -129,7 +131,9 @@ url.int("head", 0, lo=0, hi=n_heads - 1)
 if view in ("head", "layer", "focus", "bertviz"):
     c1, c2 = st.columns(2)
     layer = c1.slider("Layer", 0, n_layers - 1, key=url.key("layer")) if n_layers > 1 else 0
-    one_head = view in ("head", "bertviz") and heads_how == "one" and not roll
+    # the head slider matters for one head, and for bertviz's neuron view (its other views show every head)
+    one_head = (view == "head" and heads_how == "one" and not roll) or \
+        (view == "bertviz" and st.session_state[url.key("bv")] == "neuron")
     head = (c2.slider("Head", 0, n_heads - 1, key=url.key("head"), disabled=not one_head)
             if n_heads > 1 else 0)
 else:
@@ -158,8 +162,7 @@ def mask_note(w, a, r):
 def draw_head(w, c):
     r, lm = c.result, loaded[w]
     if roll:
-        mean = A.combine_heads(r.attn[: layer + 1], "mean")              # [layer, q, k]
-        a = A.rollout(mean)[layer]
+        a = c.rollout[layer]                                            # computed once with the forward pass
         what = f"rollout through layers 0–{layer}"
     elif heads_how != "one":
         a = A.combine_heads(r.attn[layer], heads_how)
@@ -292,10 +295,8 @@ def draw_bertviz(w, c):
 
 # ---------------------------------------------------------------- the chosen view, once per model
 if view == "summary":
-    url.choice("stat", "entropy", list(A.STATS))
     st.radio("Statistic", list(A.STATS), format_func=lambda s: A.STATS[s][0], key=url.key("stat"), horizontal=True)
 if view == "bertviz":
-    url.choice("bv", "head", list(BERTVIZ))
     st.radio("bertviz view", list(BERTVIZ), format_func=BERTVIZ.get, key=url.key("bv"), horizontal=True)
 
 DRAW = {"head": draw_head, "layer": draw_layer, "model": draw_model, "focus": draw_focus,

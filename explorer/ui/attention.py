@@ -21,6 +21,7 @@ QK_CALLS = 0
 class Computed:
     result: A.AttentionResult
     stats: dict[str, np.ndarray]      # head statistics, {name: [layer, head]}
+    rollout: np.ndarray               # float32 [layer, query, key]: rollout of the head means up to each layer
 
 
 def model_key(lm) -> str:
@@ -33,7 +34,7 @@ def _compute(key: str, text: str, max_tokens: int, _lm) -> Computed:
     global FORWARD_CALLS
     FORWARD_CALLS += 1
     r = A.run_attention(_lm, text, max_tokens)
-    return Computed(r, A.head_summary(r))
+    return Computed(r, A.head_summary(r), A.rollout(A.combine_heads(r.attn, "mean")).astype(np.float32))
 
 
 def compute(lm, text: str, max_tokens: int) -> Computed:
@@ -101,3 +102,11 @@ def long_table(mats: np.ndarray, rows: list[str], cols: list[str], lead: dict[st
     out["key"] = np.tile(np.asarray(cols, dtype=object), q * lead_n)
     out["weight"] = np.round(mats.reshape(-1), decimals)
     return out
+
+
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!<>|~$:")
+
+
+def md(text: str) -> str:
+    """User text (a token, a merged word) safe inside st.markdown/st.caption: shown as typed."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
