@@ -150,7 +150,7 @@ class CapacityResult:
 
     @property
     def dropped(self) -> list[tuple[int, int]]:
-        """(token, slot) pairs that did not fit, in the order they were refused."""
+        """(token, slot) pairs that did not fit, by token position."""
         return [tuple(x) for x in np.argwhere(~self.kept)]
 
     @property

@@ -195,7 +195,7 @@ elif view == "model":
                 lost = {}
                 for t, s in res.dropped:
                     lost.setdefault(t, []).append(f"{experts[chosen[t, s]]} (choice {s + 1}, weight {weights[t, s]:.2f})")
-                st.markdown(f"**Tokens that lost an expert** ({len(lost)} of {T}; in the order they were refused)")
+                st.markdown(f"**Tokens that lost an expert** ({len(lost)} of {T})")
                 st.dataframe(pd.DataFrame([
                     {"position": t, "token": labels[t], "dropped": ", ".join(v),
                      "left with": "the residual only" if t in res.fully_dropped_tokens else "its other expert"}
