@@ -35,7 +35,8 @@ def test_bert_rows_span_the_whole_sentence():
     assert not r.causal
     assert r.tokens[0] == "[CLS]" and r.tokens[-1] == "[SEP]" and r.special[0] and r.special[-1]
     assert A.share_above_diagonal(r.attn) > 0.1     # later tokens get real weight
-    assert (r.attn[:, :, 1, 2:] > 0).all()          # the first word sees every later token
+    later = r.attn[:, :, 1, 2:].astype(np.float64).sum(-1)
+    assert (later > 1e-3).all()                      # in every head, the first word reads from later tokens
 
 
 def test_token_limit_truncates_and_says_so():
