@@ -10,8 +10,10 @@ from explorer.ui import rope as cached
 from explorer.ui.errors import guard
 from explorer.ui.figures import show
 from explorer.ui.presenter import explain
+from explorer.ui.shell import ensure_app_shell
 from explorer.ui.state import UrlState, show_notices
 
+ensure_app_shell()
 st.title("🌀 RoPE: rotary position embeddings")
 notices = st.container()   # filled at the end: link values are checked as each section registers its controls
 url = UrlState(prefix="rope_")

@@ -1,6 +1,7 @@
 """Browser tests: `streamlit run` on a free local port, Debian's Chromium driven by Playwright."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -37,6 +38,13 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="session")
 def server():
+    with start_server() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def start_server():
+    """`streamlit run app.py` on a free loopback port; yields its URL and stops it afterwards."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
