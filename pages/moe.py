@@ -70,24 +70,26 @@ if view == "toy":
                   disabled=st.session_state[url.key("logits")] == LESSON)
 
     r = moe.route(logits, k, renormalize=(norm == "topk"))
-    fig = charts.toy_sankey(moe.TOY_TOKENS, moe.TOY_EXPERTS, r.chosen, r.weights)
-    show(fig, "moe toy routing", height=340,
-         data={"token": [t for t in moe.TOY_TOKENS for _ in range(k)],
-               "expert": [moe.TOY_EXPERTS[e] for e in r.chosen.ravel()],
-               "logit": np.take_along_axis(r.logits, r.chosen, -1).ravel(),
-               "probability_all_experts": np.take_along_axis(r.probs, r.chosen, -1).ravel(),
-               "mixing_weight": r.weights.ravel()})
-    rows = []
-    for t, token in enumerate(moe.TOY_TOKENS):
-        for s in range(k):
-            e = int(r.chosen[t, s])
-            rows.append({"token": token, "choice": s + 1, "expert": moe.TOY_EXPERTS[e],
-                         "logit": f"{r.logits[t, e]:g}", "softmax over all 4": f"{r.probs[t, e]:.3f}",
-                         "mixing weight": f"{r.weights[t, s]:.3g}"})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="content")
-    if norm == "all" and k < E:
-        st.caption("Without renormalising, a token's weights add up to less than 1: "
-                   + ", ".join(f"“{t}” {r.weights[i].sum():.3f}" for i, t in enumerate(moe.TOY_TOKENS)) + ".")
+    left, right = st.columns([3, 2])
+    with left:
+        fig = charts.toy_sankey(moe.TOY_TOKENS, moe.TOY_EXPERTS, r.chosen, r.weights)
+        show(fig, "moe toy routing", height=340,
+             data={"token": [t for t in moe.TOY_TOKENS for _ in range(k)],
+                   "expert": [moe.TOY_EXPERTS[e] for e in r.chosen.ravel()],
+                   "logit": np.take_along_axis(r.logits, r.chosen, -1).ravel(),
+                   "probability_all_experts": np.take_along_axis(r.probs, r.chosen, -1).ravel(),
+                   "mixing_weight": r.weights.ravel()})
+    with right:
+        rows = []
+        for t, token in enumerate(moe.TOY_TOKENS):
+            for s in range(k):
+                e = int(r.chosen[t, s])
+                rows.append({"token": token, "expert": moe.TOY_EXPERTS[e], "logit": f"{r.logits[t, e]:g}",
+                             "softmax over all 4": f"{r.probs[t, e]:.3f}", "mixing weight": f"{r.weights[t, s]:.3g}"})
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        if norm == "all" and k < E:
+            st.caption("Without renormalising, a token's weights add up to less than 1: "
+                       + ", ".join(f"“{t}” {r.weights[i].sum():.3f}" for i, t in enumerate(moe.TOY_TOKENS)) + ".")
     st.markdown("**Trained experts need not match human topics.** The names *returns*, *shipping*, *catalog* "
                 "and *billing* are the lesson's labels; a real router learns whatever split lowers the loss — "
                 "often by token type or position — and nobody names its experts.")
