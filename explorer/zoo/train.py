@@ -45,6 +45,7 @@ class Recipe:
     # structure into GPT-2's position table by construction, which the RoPE page contrasts, so
     # the GPT-2 twin keeps the random start.
     sinusoidal_positions: bool = False
+    position_std: float = 0.02  # scale of that sinusoid table (token embeddings start at std 0.02)
     mask_rate: float = 0.15   # masked LM: share of tokens chosen for prediction during training
     warmup: int = 40
 
@@ -57,7 +58,7 @@ class Recipe:
         if self.sinusoidal_positions:
             emb = _position_table(model)
             with torch.no_grad():
-                emb.weight.copy_(sinusoids(*emb.weight.shape) * emb.weight.std().clamp(min=0.02) / 0.7)
+                emb.weight.copy_(sinusoids(*emb.weight.shape) * (self.position_std / 0.7071))
         return model
 
 
