@@ -215,7 +215,7 @@ def player():
              help="probability: how likely the model (T = 1) found the token it wrote. "
                   "entropy: how unsure it was at that step, in bits.")
     s = b.steps[st.session_state[view_key] - 1]
-    where = f"step {s.step + 1}: **{run.text([s.token_id])!r}**"
+    where = f"step {s.step + 1}: `{run.piece(s.token_id).replace('`', 'ˋ')}`"   # a code span: no markdown
     st.markdown(f"Showing {where} — model probability {s.chosen_p_model:.1%}, rank {s.chosen_rank + 1}, "
                 f"entropy {s.entropy:.2f} bits" + (" · chosen by you (a branch)" if s.forced else ""))
 
@@ -264,35 +264,33 @@ def player():
             r2.button("Show", key=f"gen_show_{i}", on_click=do_activate, args=(i,), disabled=i == run.active)
 
     # ------------------------------------------------------------ inside the model at that step
-    lens_col, att_col = st.container(), st.container()
-    with lens_col:
-        st.subheader("Logit lens")
-        with guard("the logit lens"):
-            big = lm.n_params > 50_000_000
-            if ui.playing() and big:
-                st.caption("Pause to see the logit lens (it reads every layer through the unembedding).")
-            else:
-                lens = run.lens(s.step, window=10 if presenting() else 12)
-                show(charts.lens_table(lens.layers, lens.inputs, lens.top_tokens, lens.top_probs), "logit lens",
-                     data={"layer": lens.layers, "position": lens.positions, "top_token": lens.top_tokens,
-                           "probability": lens.top_probs}, height=110 + 44 * len(lens.layers))
-                explain("Each layer's residual stream sent through the final layer norm and the unembedding, "
-                        "as the model does after its last layer. The top row is the model's own prediction; "
-                        "lower rows show what it 'would have said' after fewer layers.")
-    with att_col:
-        st.subheader("Newest token's attention")
-        with guard("the attention of the newest token"):
-            n_heads = s.attention.shape[1]
-            if st.session_state[url.key("head")] > n_heads:
-                st.session_state[url.key("head")] = 0
-            h = st.selectbox("Head", list(range(n_heads + 1)), key=url.key("head"),
-                             format_func=lambda i: "mean of heads" if i == 0 else f"head {i}")
-            keys = [run.piece(i) for i in b.ids[:s.position]]
-            show(charts.attention_row(s.attention, keys, None if h == 0 else h - 1), "newest token attention",
-                 data={"attention": s.attention.astype(np.float32), "keys": keys}, height=110 + 30 * s.attention.shape[0])
-            explain(f"Row by row, where the token at position {s.position - 1} ({keys[-1]!r}), which predicts step "
-                    f"{s.step + 1}, looked among the {len(keys)} tokens so far (eager attention of this step's "
-                    "forward pass; earlier keys and values come from the KV cache).")
+    st.subheader("Logit lens")
+    with guard("the logit lens"):
+        big = lm.n_params > 50_000_000
+        if ui.playing() and big:
+            st.caption("Pause to see the logit lens (it reads every layer through the unembedding).")
+        else:
+            lens = run.lens(s.step, window=10)
+            show(charts.lens_table(lens.layers, lens.inputs, lens.top_tokens, lens.top_probs), "logit lens",
+                 data={"layer": lens.layers, "position": lens.positions, "top_token": lens.top_tokens,
+                       "probability": lens.top_probs}, height=110 + 44 * len(lens.layers))
+            explain("Each layer's residual stream sent through the final layer norm and the unembedding, "
+                    "as the model does after its last layer. The top row is the model's own prediction; "
+                    "lower rows show what it 'would have said' after fewer layers.")
+    st.subheader("Newest token's attention")
+    with guard("the attention of the newest token"):
+        n_heads = s.attention.shape[1]
+        if st.session_state[url.key("head")] > n_heads:
+            st.session_state[url.key("head")] = 0
+        h = st.selectbox("Head", list(range(n_heads + 1)), key=url.key("head"),
+                         format_func=lambda i: "mean of heads" if i == 0 else f"head {i}")
+        keys = [run.piece(i) for i in b.ids[:s.position]]
+        show(charts.attention_row(s.attention, keys, None if h == 0 else h - 1), "newest token attention",
+             data={"attention": s.attention.astype(np.float32), "keys": keys}, height=110 + 30 * s.attention.shape[0])
+        newest = keys[-1].replace("`", "ˋ")
+        explain(f"Row by row, where the token at position {s.position - 1} (`{newest}`), which predicts step "
+                f"{s.step + 1}, looked among the {len(keys)} tokens so far (eager attention of this step's "
+                "forward pass; earlier keys and values come from the KV cache).")
     url.sync()     # a fragment rerun changes the progress too: keep the link current
 
 

@@ -128,24 +128,38 @@ def timeline(prompt: list[str], generated: list[str], values: np.ndarray, metric
     # a colour bar for the scale (an invisible trace carries it)
     fig.add_scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
                     marker=dict(colorscale=scale, cmin=0, cmax=hi, color=[0], showscale=True,
-                                colorbar=dict(title="p" if is_prob else "bits", thickness=12, len=0.9)))
+                                colorbar=dict(title="p" if is_prob else "bits", thickness=12, lenmode="pixels",
+                                              len=70, y=1.0, yanchor="top")))
     fig.update_xaxes(visible=False, range=[-0.5, width + 1])
     fig.update_yaxes(visible=False, range=[-n_rows + 0.4, 0.6])
-    fig.update_layout(height=60 + 34 * n_rows, dragmode=False, margin=dict(t=10, b=10))
+    fig.update_layout(height=max(100, 40 + 34 * n_rows), dragmode=False, margin=dict(t=10, b=10))
     return fig
+
+
+def _short(t: str, n: int = 9) -> str:
+    return t if len(t) <= n else t[:n - 1] + "…"
 
 
 def lens_table(layers: list[str], inputs: list[str], tokens: list[list[str]], probs: np.ndarray) -> go.Figure:
     """Logit lens as a heatmap: rows = layers (embeddings at the bottom), columns = input positions,
     each cell the top next-token prediction at that layer, coloured by its probability."""
-    cols = _labels(inputs)
+    cols = _labels([_short(t) for t in inputs])
     fig = go.Figure(go.Heatmap(
-        z=probs, x=cols, y=layers, text=tokens, texttemplate="%{text}", textfont=dict(size=13),
-        colorscale=HEATMAP, zmin=0, zmax=1,
-        colorbar=dict(title="p", thickness=12), hovertemplate="after %{y}, at %{x}: %{text} (%{z:.3f})<extra></extra>",
-        xgap=2, ygap=2))
+        z=probs, x=cols, y=layers, customdata=tokens, colorscale=HEATMAP, zmin=0, zmax=1,
+        colorbar=dict(title="p", thickness=12),
+        hovertemplate="after %{y}, at %{x}: %{customdata} (%{z:.3f})<extra></extra>", xgap=2, ygap=2))
+    # the words as a text layer, dark on the light end of the scale and white on the dark end
+    xs, ys, texts, colors = [], [], [], []
+    for i, layer in enumerate(layers):
+        for j, col in enumerate(cols):
+            xs.append(col)
+            ys.append(layer)
+            texts.append(_short(tokens[i][j]))
+            colors.append("#000000" if probs[i, j] > 0.55 else "#FFFFFF")
+    fig.add_scatter(x=xs, y=ys, mode="text", text=texts, textfont=dict(color=colors, size=12), hoverinfo="skip",
+                    showlegend=False)
     fig.update_layout(xaxis=dict(title="input token (its column predicts the next one)", side="bottom"),
-                      yaxis=dict(title=None, autorange=True))
+                      yaxis=dict(title=None))
     return fig
 
 
