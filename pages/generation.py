@@ -199,15 +199,19 @@ def player():
         st.session_state[view_key] = n
     color = st.session_state[url.key("color")]
     values = np.array([s.chosen_p_model if color == "probability" else s.entropy for s in b.steps])
+    scale_top = 1.0 if color == "probability" else max(float(values.max()), 1.0)
     prompt_pieces = [run.text([i]) for i in b.ids[:b.n_prompt]]
     pieces = [run.text([s.token_id]) for s in b.steps]
     shown = st.session_state[view_key] - 1
     show(charts.timeline([p.replace("\n", "⏎") for p in prompt_pieces], [p.replace("\n", "⏎") for p in pieces],
-                         values, color, shown, width=90 if presenting() else 70),
+                         values, color, shown, width=90 if presenting() else 70, vmax=scale_top),
          "generated text", data={"step": list(range(1, n + 1)), "token": pieces,
                                  "probability": [s.chosen_p_model for s in b.steps],
                                  "entropy_bits": [s.entropy for s in b.steps]},
          on_select="rerun", key=ui.TIMELINE_KEY)
+    scale = ("the probability the model (T = 1) gave each written token, from 0 (dark) to 1 (yellow)"
+             if color == "probability" else f"the entropy of each step, from 0 (dark) to {scale_top:.1f} bits (yellow)")
+    st.caption(f"Colour: {scale}. Grey: the prompt.")
     t1, t2 = st.columns([3, 1])
     if n > 1:
         t1.slider("Step shown (or click a token)", 1, n, key=view_key)

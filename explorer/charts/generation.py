@@ -125,11 +125,7 @@ def timeline(prompt: list[str], generated: list[str], values: np.ndarray, metric
     fig.add_scatter(x=xs, y=ys, mode="markers+text", text=texts, customdata=custom, hovertext=hover,
                     hoverinfo="text", textfont=dict(color=text_colors, family="monospace"),
                     marker=dict(size=18, symbol="square", opacity=0.01, color="#000000"), showlegend=False)
-    # a colour bar for the scale (an invisible trace carries it)
-    fig.add_scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
-                    marker=dict(colorscale=scale, cmin=0, cmax=hi, color=[0], showscale=True,
-                                colorbar=dict(title="p" if is_prob else "bits", thickness=12, lenmode="pixels",
-                                              len=70, y=1.0, yanchor="top")))
+    # no colour bar: on a one-row strip it would be squashed; the page states the scale in words
     fig.update_xaxes(visible=False, range=[-0.5, width + 1])
     fig.update_yaxes(visible=False, range=[-n_rows + 0.4, 0.6])
     fig.update_layout(height=max(100, 40 + 34 * n_rows), dragmode=False, margin=dict(t=10, b=10))
