@@ -36,7 +36,8 @@ def test_causal_lm_beats_half_the_unigram_perplexity(name, corpus):
 def test_masked_lm_top5_accuracy_is_at_least_35_percent(corpus):
     lm = bundled_model("tiny-bert")
     tok = lm.tokenizer
-    seqs = mlm_eval_sequences(tok, corpus.heldout, 128)
+    from explorer.zoo.train import RECIPES
+    seqs = mlm_eval_sequences(tok, corpus.heldout, RECIPES["tiny-bert"].seq_len)
     specials = [tok.convert_tokens_to_ids(t) for t in BERT_SPECIALS]
     acc = mlm_top_k_accuracy(lm.model, seqs, specials, tok.mask_token_id, tok.pad_token_id, k=5)
     assert acc >= 0.35, acc
