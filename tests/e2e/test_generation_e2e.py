@@ -17,13 +17,17 @@ def _app_first(open_page):
 
 def _generated(page) -> int:
     """The '<n> of <max> new tokens' counter under the transport buttons."""
-    text = page.locator('[data-testid="stMain"]').inner_text()
+    try:
+        text = page.locator('[data-testid="stMain"]').inner_text(timeout=10_000)
+    except Exception:   # still drawing on a busy machine: nothing counted yet
+        return 0
     m = re.search(r"(\d+) of \d+ new tokens", text)
     return int(m.group(1)) if m else 0
 
 
 def test_play_writes_several_tokens_then_pause_stops(open_page):
     page = open_page("generation", query="speed=4")
+    page.get_by_role("button", name="▶ Play").wait_for(timeout=120_000)
     assert errors_on(page) == []
     assert _generated(page) == 0
     page.get_by_role("button", name="▶ Play").click()
@@ -46,5 +50,5 @@ def test_generation_in_presenter_mode_at_projector_size(open_page):
     page.wait_for_selector(".js-plotly-plot", timeout=60_000)
     wait_idle(page)
     assert errors_on(page) == []
-    assert _generated(page) == 10                 # the link's tokens were replayed
+    page.get_by_text("10 of 40 new tokens").wait_for(timeout=60_000)   # the link's tokens were replayed
     shot(page, "generation-present-1920x1080")
