@@ -12,7 +12,9 @@ from explorer.ui.errors import guard
 from explorer.ui.figures import show
 from explorer.ui.presenter import explain, presenting
 from explorer.ui.state import UrlState, show_notices
+from explorer.ui.shell import ensure_app_shell
 
+ensure_app_shell()
 st.title("🔍 Attention")
 notices = st.container()     # filled at the end: some link values are checked only once the models are known
 url = UrlState(prefix="att_")

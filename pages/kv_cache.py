@@ -11,7 +11,9 @@ from explorer.ui.errors import guard
 from explorer.ui.figures import show
 from explorer.ui.presenter import explain, presenting
 from explorer.ui.state import UrlState, show_notices
+from explorer.ui.shell import ensure_app_shell
 
+ensure_app_shell()
 st.title("🧮 KV cache: MHA, GQA and MQA")
 notices = st.container()    # filled at the end, once every link value has been checked
 url = UrlState(prefix="kv_")
