@@ -70,7 +70,7 @@ if view == "toy":
                   disabled=st.session_state[url.key("logits")] == LESSON)
 
     r = moe.route(logits, k, renormalize=(norm == "topk"))
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1])
     with left:
         fig = charts.toy_sankey(moe.TOY_TOKENS, moe.TOY_EXPERTS, r.chosen, r.weights)
         show(fig, "moe toy routing", height=340,
@@ -85,7 +85,7 @@ if view == "toy":
             for s in range(k):
                 e = int(r.chosen[t, s])
                 rows.append({"token": token, "expert": moe.TOY_EXPERTS[e], "logit": f"{r.logits[t, e]:g}",
-                             "softmax over all 4": f"{r.probs[t, e]:.3f}", "mixing weight": f"{r.weights[t, s]:.3g}"})
+                             "softmax, all 4": f"{r.probs[t, e]:.3f}", "mixing weight": f"{r.weights[t, s]:.3g}"})
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         if norm == "all" and k < E:
             st.caption("Without renormalising, a token's weights add up to less than 1: "
@@ -240,7 +240,7 @@ elif view == "size":
     m = st.columns(4)
     m[0].metric("Total parameters", f"{size.total / 1e9:,.1f}B")
     m[1].metric(f"Active per token (top-{k})", f"{size.active / 1e9:,.1f}B",
-                f"{size.active / size.total:.0%} of total", delta_color="off")
+                f"{size.active / size.total:.0%} of total", delta_color="off", delta_arrow="off")
     m[2].metric(f"Memory for all weights ({dtype})", f"{size.total * bpp / 1e9:,.1f} GB")
     m[3].metric(f"… of which the expert pool", f"{size.experts_total * bpp / 1e9:,.1f} GB")
     left, right = st.columns([3, 2])

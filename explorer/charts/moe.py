@@ -73,17 +73,19 @@ def router_heatmap(probs: np.ndarray, chosen: np.ndarray, weights: np.ndarray, t
             text[t, chosen[t, s]] = f"{weights[t, s]:.2f}"
     fig = go.Figure(go.Heatmap(
         z=np.round(probs.astype(np.float32), 4), x=cols, y=rows, colorscale=HEATMAP, zmin=0, zmax=1,
-        text=text, texttemplate="%{text}", textfont=dict(color="white", size=13),
+        text=text, texttemplate="<b>%{text}</b>", textfont=dict(color="white", size=14),
         colorbar=dict(title=dict(text="router<br>probability"), thickness=14),
         hovertemplate="token %{y}<br>%{x}: probability %{z:.3f}<br>mixing weight %{text}<extra></extra>",
         xgap=1, ygap=1))
-    ys = [rows[t] for t in range(T) for s in range(chosen.shape[1])]
-    xs = [cols[int(chosen[t, s])] for t in range(T) for s in range(chosen.shape[1])]
-    size = max(10, min(34, int(520 / max(T, E))))
-    # a black ring under a white one: visible on both ends of the viridis scale
-    for color, width in ((INK, 5), ("white", 2)):
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", hoverinfo="skip", showlegend=False,
-                                 marker=dict(symbol="square-open", size=size, color=color, line=dict(width=width))))
+    # each chosen cell framed: a black frame with a white one inside, visible on both ends of viridis
+    shapes = []
+    for t in range(T):
+        for s in range(chosen.shape[1]):
+            e = int(chosen[t, s])
+            for color, width, inset in ((INK, 3, 0.02), ("white", 1.5, 0.08)):
+                shapes.append(dict(type="rect", xref="x", yref="y", x0=e - 0.5 + inset, x1=e + 0.5 - inset,
+                                   y0=t - 0.5 + inset, y1=t + 0.5 - inset, line=dict(color=color, width=width)))
+    fig.update_layout(shapes=shapes)
     if highlight is not None and 0 <= highlight < T:
         fig.add_hrect(y0=highlight - 0.5, y1=highlight + 0.5, line=dict(color=INK, width=2, dash="dot"))
     fig.update_yaxes(autorange="reversed", title="token", type="category")
@@ -200,8 +202,8 @@ def size_bars(shared: int, active_experts: int, idle_experts: int, bytes_per_par
     for name, mem, used, color in parts:
         fig.add_trace(go.Bar(
             y=cats, x=[mem / 1e9, used / 1e9], name=name, orientation="h", marker=dict(color=color),
-            text=[f"{mem / 1e9:,.1f}B" if mem else "", f"{used / 1e9:,.1f}B" if used else ""],
-            textposition="inside", customdata=[gb(mem), gb(used)],
+            text=[f"{v / 1e9:,.1f}B" if v > 0.08 * (shared + active_experts + idle_experts) else "" for v in (mem, used)],
+            textposition="inside", textangle=0, customdata=[gb(mem), gb(used)],
             hovertemplate=f"{name}<br>%{{x:,.2f}}B parameters = %{{customdata:,.1f}} GB in {dtype}<extra></extra>"))
     fig.update_layout(barmode="stack", xaxis=dict(title="parameters (billions)"), height=300,
                       legend=dict(orientation="h", y=-0.35), yaxis=dict(autorange="reversed"))
@@ -221,7 +223,8 @@ def scaling_lines(n_experts: Sequence[int], totals: Sequence[float], actives: Se
     if i is not None:
         fig.add_trace(go.Scatter(x=[current, current], y=[totals[i], actives[i]], mode="markers+text",
                                  marker=dict(size=11, color=INK), text=[f"{totals[i]:,.1f}B", f"{actives[i]:,.1f}B"],
-                                 textposition="middle right", showlegend=False, hoverinfo="skip"))
-    fig.update_layout(xaxis=dict(title="experts per layer"), yaxis=dict(title="parameters (billions)", rangemode="tozero"),
+                                 textposition=["top left", "top right"], showlegend=False, hoverinfo="skip"))
+    fig.update_layout(xaxis=dict(title="experts per layer", type="log", tickvals=list(n_experts),
+                                 ticktext=[str(n) for n in n_experts]), yaxis=dict(title="parameters (billions)", rangemode="tozero"),
                       legend=dict(orientation="h", y=-0.25), height=340)
     return fig
