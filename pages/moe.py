@@ -13,7 +13,9 @@ from explorer.ui.errors import guard
 from explorer.ui.figures import show
 from explorer.ui.presenter import explain
 from explorer.ui.state import UrlState, notice, show_notices
+from explorer.ui.shell import ensure_app_shell
 
+ensure_app_shell()
 st.title("🔀 Mixture of experts: which expert gets which token")
 notices = st.container()   # filled at the end: link values are checked as each section registers its controls
 url = UrlState(prefix="moe_")

@@ -195,6 +195,10 @@ def evaluate(folder: Path, recipe: Recipe, train_lines: list[str], heldout_lines
 def model_card(recipe: Recipe, metrics: dict, config) -> str:
     keys = [k for k in recipe.config if k not in ("model_type",)]
     cfg = "\n".join(f"| {k} | {getattr(config, k, recipe.config[k])} |" for k in keys)
+    command = "\n".join(f"- {c}" for c in metrics["commands"]) if metrics.get("commands") else (
+        f"`python -m explorer.zoo.train --only {recipe.name} --threads 1` (seed {SEED}; {metrics['train_steps']} steps "
+        f"of {recipe.batch} x {recipe.seq_len} tokens, AdamW, peak lr {recipe.lr}; {metrics['train_seconds']} s on "
+        f"{platform.machine()} CPU with torch {torch.__version__}).")
     held = (f"{metrics['heldout_sequences']:,} packed sequences of up to {recipe.seq_len} tokens"
             if "heldout_sequences" in metrics else f"{metrics['heldout_tokens']:,} tokens")
     if "mlm_top5_accuracy" in metrics:
@@ -222,9 +226,7 @@ THIS SOFTWARE AND DATABASE IS PROVIDED "AS IS" AND PRINCETON UNIVERSITY MAKES NO
 OR WARRANTIES, EXPRESS OR IMPLIED.
 
 ## Command
-`python -m explorer.zoo.train --only {recipe.name} --threads 1` (seed {SEED}; {metrics['train_steps']} steps of
-{recipe.batch} x {recipe.seq_len} tokens, AdamW, peak lr {recipe.lr}; {metrics['train_seconds']} s on
-{platform.machine()} CPU with torch {torch.__version__}).
+{command}
 
 ## Config
 | field | value |
