@@ -82,6 +82,9 @@ def test_bertviz_views_draw_without_any_cdn(browser, server, bertviz_js):
             page.wait_for_selector('[data-testid="stMain"] iframe', timeout=240_000)
             frame = page.frame_locator('[data-testid="stMain"] iframe').first
             frame.locator("svg").first.wait_for(timeout=120_000)
+            deadline = time.time() + 60        # d3 keeps drawing after the first svg appears
+            while time.time() < deadline and frame.locator("svg text").count() <= 10:
+                time.sleep(0.5)
             assert frame.locator("svg text").count() > 10, kind          # tokens drawn by bertviz's d3 code
             assert errors_on(page) == []
             if kind == "head":
