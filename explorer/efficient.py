@@ -1,0 +1,521 @@
+"""Efficient attention: sliding-window masks, and FlashAttention's tiled online softmax with its memory traffic.
+
+Sliding window (Mistral, Gemma). Query q sees key k when k <= q (causal) and q - k < window: itself
+and the window - 1 tokens before it. This is transformers' own definition
+(`masking_utils.sliding_window_overlay`: kv_idx > q_idx - sliding_window), which Mistral-style
+configs switch on with `sliding_window`. Stacked layers pass information further: after L layers a
+token can draw on L x (window - 1) + 1 positions (Mistral-7B: 32 layers x 4,096 -> about 131K).
+
+FlashAttention (Dao et al., 2022; the loop order of FlashAttention-2). Standard attention writes
+the whole T x T score matrix S to the GPU's main memory (HBM), reads it back for the softmax, writes
+the probabilities P, and reads them again to multiply by V. The tiled version never stores S or P:
+for each tile of queries it streams the key/value tiles through fast on-chip memory (SRAM) and keeps
+per row only a running maximum m and a running sum l of exponentials (the online softmax):
+
+    m_new = max(m, rowmax(S_ij))
+    l_new = exp(m - m_new) * l + rowsum(exp(S_ij - m_new))
+    O_new = exp(m - m_new) * O + exp(S_ij - m_new) @ V_j            and at the end O / l
+
+which is exactly softmax(S) @ V, up to float rounding.
+
+Shapes: q, k, v are [T, d] (one head); masks and patterns [query, key]. Traffic is counted in
+elements of the four T x d tensors and the T x T matrices (`Traffic`), times bytes per element.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MISTRAL_WINDOW = 4096        # Mistral-7B v0.1's config.json: "sliding_window": 4096
+MAX_MODEL_TOKENS = 128       # the real-model section decodes the text token by token: keep it short
+
+
+# ------------------------------------------------------------------ masks
+def causal_mask(n_tokens: int) -> np.ndarray:
+    """bool [query, key]: True where a decoder's query may look (the key is not in its future)."""
+    return np.tril(np.ones((n_tokens, n_tokens), dtype=bool))
+
+
+def window_mask(n_tokens: int, window: int | None) -> np.ndarray:
+    """bool [query, key]: causal, and at most `window` keys per query (itself included). None: causal only."""
+    q = np.arange(n_tokens)[:, None]
+    k = np.arange(n_tokens)[None, :]
+    allowed = k <= q
+    if window is not None:
+        if window < 1:
+            raise ValueError("a sliding window holds at least one token")
+        allowed &= q - k < window
+    return allowed
+
+
+def visible_keys(n_tokens: int, window: int | None) -> np.ndarray:
+    """int64 [query]: how many keys each query sees, min(q + 1, window)."""
+    seen = np.arange(1, n_tokens + 1, dtype=np.int64)
+    return seen if window is None else np.minimum(seen, window)
+
+
+def attended_pairs(n_tokens: int, window: int | None) -> int:
+    """Query-key pairs that get a score (the mask's True cells), in closed form.
+
+    Causal: T(T+1)/2. With a window w < T: w(w+1)/2 for the first w queries, then w for each of the rest.
+    """
+    t = n_tokens
+    if window is None or window >= t:
+        return t * (t + 1) // 2
+    return window * (window + 1) // 2 + (t - window) * window
+
+
+def pooled_mask(n_tokens: int, window: int | None, cells: int) -> np.ndarray:
+    """float64 [cells, cells]: the share of allowed pairs in each block of a long mask (e.g. 16K x 16K).
+
+    Counts per row the overlap of its visible interval [q - w + 1, q] with each block of keys, so the
+    T x T mask is never built. Blocks are ceil(T / cells) tokens wide (the last may be narrower).
+    """
+    size = -(-n_tokens // cells)
+    n_blocks = -(-n_tokens // size)
+    starts = np.arange(n_blocks, dtype=np.int64) * size
+    ends = np.minimum(starts + size, n_tokens)              # exclusive
+    q = np.arange(n_tokens, dtype=np.int64)
+    lo = q - (window - 1 if window is not None else n_tokens)
+    lo = np.maximum(lo, 0)
+    hi = q + 1                                              # exclusive
+    overlap = np.clip(np.minimum(hi[:, None], ends[None, :]) - np.maximum(lo[:, None], starts[None, :]), 0, None)
+    rows = np.add.reduceat(overlap, starts, axis=0)          # [block of queries, block of keys]
+    area = np.outer(ends - starts, ends - starts)
+    return rows / area
+
+
+def receptive_field(n_tokens: int, window: int | None, n_layers: int, token: int) -> np.ndarray:
+    """bool [layer + 1, position]: the inputs that can reach `token`'s hidden state after each layer.
+
+    Row 0 is the token alone; row l = positions p with a path through l attention layers, each step
+    following the window mask backwards (boolean matrix powers of the mask).
+    """
+    if not 0 <= token < n_tokens:
+        raise ValueError(f"token {token} is outside 0..{n_tokens - 1}")
+    m = window_mask(n_tokens, window)
+    reach = np.zeros((n_layers + 1, n_tokens), dtype=bool)
+    reach[0, token] = True
+    for layer in range(1, n_layers + 1):
+        reach[layer] = m[reach[layer - 1]].any(0)
+    return reach
+
+
+def reach_span(window: int | None, n_layers: int, position: int | None = None) -> int | None:
+    """Positions one token can draw on after n_layers: n_layers x (window - 1) + 1 (capped by its position).
+
+    None for full causal attention without a position (unbounded: everything before it).
+    """
+    if window is None:
+        return None if position is None else position + 1
+    span = n_layers * (window - 1) + 1
+    return span if position is None else min(span, position + 1)
+
+
+# ------------------------------------------------------------------ memory traffic
+@dataclass
+class Traffic:
+    """Elements moved between main memory (HBM) and the compute units, by tensor."""
+    reads: dict[str, int] = field(default_factory=dict)
+    writes: dict[str, int] = field(default_factory=dict)
+
+    def read(self, name: str, n: int) -> None:
+        self.reads[name] = self.reads.get(name, 0) + int(n)
+
+    def write(self, name: str, n: int) -> None:
+        self.writes[name] = self.writes.get(name, 0) + int(n)
+
+    @property
+    def elements(self) -> int:
+        return sum(self.reads.values()) + sum(self.writes.values())
+
+    def bytes(self, bytes_per_element: float) -> float:
+        return self.elements * bytes_per_element
+
+
+def tile_schedule(n_tokens: int, block_q: int, block_k: int, causal: bool, window: int | None = None
+                  ) -> list[tuple[int, list[int]]]:
+    """[(query tile, [key tiles it visits])] in FlashAttention-2's order: outer loop over query tiles.
+
+    A key tile is skipped when the mask hides all of it from the query tile: entirely in the future
+    (causal) or entirely before the window of the tile's first query.
+    """
+    if block_q < 1 or block_k < 1:
+        raise ValueError("tiles hold at least one row")
+    out = []
+    n_q, n_k = -(-n_tokens // block_q), -(-n_tokens // block_k)
+    for i in range(n_q):
+        q0, q1 = i * block_q, min((i + 1) * block_q, n_tokens) - 1      # first and last query
+        keys = []
+        for j in range(n_k):
+            k0, k1 = j * block_k, min((j + 1) * block_k, n_tokens) - 1
+            if (causal or window is not None) and k0 > q1:
+                continue                                  # the whole tile is in the future
+            if window is not None and k1 <= q0 - window:
+                continue                                  # the whole tile is out of every query's window
+            keys.append(j)
+        out.append((i, keys))
+    return out
+
+
+def _tile_rows(n_tokens: int, block: int, i: int) -> int:
+    return min((i + 1) * block, n_tokens) - i * block
+
+
+def tiled_traffic(n_tokens: int, head_dim: int, block_q: int, block_k: int, causal: bool,
+                  window: int | None = None) -> Traffic:
+    """What the tiled loop moves, from its schedule alone: each Q tile read once, each visited K and V
+    tile read once per query tile, each O tile written once. No T x T matrix leaves the chip.
+
+    Without a mask this is (2 + 2 x ceil(T / B_q)) x T x d elements.
+    """
+    t = Traffic()
+    for i, keys in tile_schedule(n_tokens, block_q, block_k, causal, window):
+        rows = _tile_rows(n_tokens, block_q, i)
+        width = sum(_tile_rows(n_tokens, block_k, j) for j in keys)
+        t.read("Q", rows * head_dim)
+        t.read("K", width * head_dim)
+        t.read("V", width * head_dim)
+        t.write("O", rows * head_dim)
+    return t
+
+
+def tiled_traffic_elements(n_tokens: int, head_dim: int, block_q: int, block_k: int, causal: bool) -> int:
+    """Closed form of tiled_traffic's total (no window), cheap for T = 128K and above.
+
+    Without causal: (2 + 2 n_q) T d with n_q = ceil(T / B_q). Causal: query tile i reads the key tiles
+    up to its last query, so K and V cost 2 d x sum_i min(T, ceil((i + 1) B_q / B_k) B_k).
+    """
+    n_q = -(-n_tokens // block_q)
+    if not causal:
+        return (2 + 2 * n_q) * n_tokens * head_dim
+    i = np.arange(n_q, dtype=np.int64)
+    last_q = np.minimum((i + 1) * block_q, n_tokens) - 1
+    width = np.minimum((last_q // block_k + 1) * block_k, n_tokens)
+    return int(2 * n_tokens * head_dim + 2 * head_dim * width.sum())
+
+
+def standard_traffic(n_tokens: int, head_dim: int) -> Traffic:
+    """Standard attention (FlashAttention paper, Algorithm 0): S = QK^T written, read back, P written,
+    read back with V, O written. 4 T d + 4 T^2 elements; a causal mask does not shrink the matrices."""
+    t = Traffic()
+    td, tt = n_tokens * head_dim, n_tokens * n_tokens
+    t.read("Q", td)
+    t.read("K", td)
+    t.write("S", tt)
+    t.read("S", tt)
+    t.write("P", tt)
+    t.read("P", tt)
+    t.read("V", td)
+    t.write("O", td)
+    return t
+
+
+def standard_traffic_elements(n_tokens, head_dim):
+    """4 T d + 4 T^2 (works on int64 arrays of lengths)."""
+    t = np.asarray(n_tokens, dtype=np.int64)
+    return 4 * t * head_dim + 4 * t * t
+
+
+def sram_elements(head_dim: int, block_q: int, block_k: int) -> int:
+    """What one step keeps on chip: a Q tile, a K and a V tile, the S tile, the O accumulator, m and l."""
+    return 2 * block_q * head_dim + 2 * block_k * head_dim + block_q * block_k + 2 * block_q
+
+
+# ------------------------------------------------------------------ attention, standard and tiled
+def _scale(head_dim: int, scale: float | None) -> float:
+    return 1.0 / math.sqrt(head_dim) if scale is None else scale
+
+
+def standard_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool = False,
+                       window: int | None = None, scale: float | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, Traffic]:
+    """softmax(Q K^T / sqrt(d) + mask) V with every intermediate written out, as Algorithm 0 does.
+
+    Returns (O float32 [T, d], P float32 [query, key], the traffic it caused).
+    """
+    q, k, v = (np.asarray(x, dtype=np.float32) for x in (q, k, v))
+    n, d = q.shape
+    traffic = Traffic()
+    traffic.read("Q", q.size)
+    traffic.read("K", k.size)
+    s = (q @ k.T) * np.float32(_scale(d, scale))
+    if causal or window is not None:
+        s = np.where(window_mask(n, window), s, -np.inf).astype(np.float32)
+    traffic.write("S", s.size)
+    traffic.read("S", s.size)
+    e = np.exp(s - s.max(1, keepdims=True))
+    p = (e / e.sum(1, keepdims=True)).astype(np.float32)
+    traffic.write("P", p.size)
+    traffic.read("P", p.size)
+    traffic.read("V", v.size)
+    o = p @ v
+    traffic.write("O", o.size)
+    return o, p, traffic
+
+
+@dataclass
+class TileStep:
+    """One (query tile, key tile) step of the tiled loop; the tracked row's statistics after it."""
+    q_tile: int
+    k_tile: int
+    row_in_tile: bool            # does this step touch the tracked row?
+    m: float                     # running max of the tracked row (-inf before its first visible key)
+    l: float                     # running sum of exp(score - m) of the tracked row
+    out: np.ndarray              # float32 [d]: the tracked row's output so far, O / l (zeros before any key)
+    tile_max: float              # this tile's max score in the tracked row (-inf: none visible / not its tile)
+
+
+@dataclass
+class TiledResult:
+    out: np.ndarray              # float32 [T, d]
+    m: np.ndarray                # float32 [T]: final running max per row
+    l: np.ndarray                # float32 [T]: final running sum per row
+    steps: list[TileStep]        # in loop order
+    schedule: list[tuple[int, list[int]]]
+    traffic: Traffic
+    block_q: int
+    block_k: int
+    row: int                     # the tracked row
+
+    @property
+    def skipped(self) -> int:
+        """Key tiles the mask let the loop skip."""
+        n_k = -(-self.out.shape[0] // self.block_k)
+        return sum(n_k - len(keys) for _, keys in self.schedule)
+
+
+def tiled_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, block_q: int, block_k: int,
+                    causal: bool = False, window: int | None = None, scale: float | None = None,
+                    row: int = 0) -> TiledResult:
+    """FlashAttention-2's forward loop in numpy float32, counting its own memory traffic.
+
+    Only tiles go in and out of "main memory": Q_i once per query tile, K_j and V_j once per visited
+    (i, j), O_i once. S and P exist one tile at a time. `row`: the query whose m, l and output are
+    recorded after every step (for the animation).
+    """
+    q, k, v = (np.asarray(x, dtype=np.float32) for x in (q, k, v))
+    n, d = q.shape
+    if not 0 <= row < n:
+        raise ValueError(f"row {row} is outside 0..{n - 1}")
+    sc = np.float32(_scale(d, scale))
+    schedule = tile_schedule(n, block_q, block_k, causal, window)
+    masked = causal or window is not None
+    traffic = Traffic()
+    out = np.zeros((n, d), dtype=np.float32)
+    m_all = np.full(n, -np.inf, dtype=np.float32)
+    l_all = np.zeros(n, dtype=np.float32)
+    steps: list[TileStep] = []
+    track_m, track_l, track_o = -np.inf, 0.0, np.zeros(d, dtype=np.float32)
+    for i, keys in schedule:
+        r0, r1 = i * block_q, min((i + 1) * block_q, n)
+        qi = q[r0:r1]
+        traffic.read("Q", qi.size)
+        m = np.full(r1 - r0, -np.inf, dtype=np.float32)
+        l = np.zeros(r1 - r0, dtype=np.float32)
+        acc = np.zeros((r1 - r0, d), dtype=np.float32)
+        for j in keys:
+            c0, c1 = j * block_k, min((j + 1) * block_k, n)
+            kj, vj = k[c0:c1], v[c0:c1]
+            traffic.read("K", kj.size)
+            traffic.read("V", vj.size)
+            s = (qi @ kj.T) * sc                                   # [rows, cols], on chip only
+            if masked:
+                qpos = np.arange(r0, r1)[:, None]
+                kpos = np.arange(c0, c1)[None, :]
+                ok = kpos <= qpos
+                if window is not None:
+                    ok &= qpos - kpos < window
+                s = np.where(ok, s, -np.inf).astype(np.float32)
+            tile_max = s.max(1)
+            m_new = np.maximum(m, tile_max)
+            shift = np.where(np.isfinite(m_new), m_new, 0).astype(np.float32)   # rows with nothing seen yet
+            p = np.exp(s - shift[:, None])
+            alpha = np.exp(m - shift)                              # rescales what was summed under the old max
+            l = alpha * l + p.sum(1)
+            acc = alpha[:, None] * acc + p @ vj
+            m = m_new
+            inside = r0 <= row < r1
+            if inside:
+                r = row - r0
+                track_m, track_l = float(m[r]), float(l[r])
+                track_o = (acc[r] / l[r]) if l[r] > 0 else np.zeros(d, dtype=np.float32)
+            steps.append(TileStep(i, j, inside, track_m, track_l, np.array(track_o, dtype=np.float32),
+                                  float(tile_max[row - r0]) if inside else -np.inf))
+        out[r0:r1] = acc / l[:, None]
+        traffic.write("O", (r1 - r0) * d)
+        m_all[r0:r1], l_all[r0:r1] = m, l
+    return TiledResult(out, m_all, l_all, steps, schedule, traffic, block_q, block_k, row)
+
+
+def random_qkv(n_tokens: int, head_dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random float32 q, k, v [T, d] (standard normal), the same for the same seed."""
+    rng = np.random.default_rng(seed)
+    return tuple(rng.standard_normal((n_tokens, head_dim)).astype(np.float32) for _ in range(3))
+
+
+def row_softmax_stats(q: np.ndarray, k: np.ndarray, row: int, causal: bool = False, window: int | None = None,
+                      scale: float | None = None) -> tuple[float, float]:
+    """The true max and sum of exp(score - max) of one row, computed in one go (what m and l end at)."""
+    n, d = q.shape
+    s = (np.asarray(q[row], dtype=np.float32) @ np.asarray(k, dtype=np.float32).T) * np.float32(_scale(d, scale))
+    if causal or window is not None:
+        s = s[window_mask(n, window)[row]]
+    mx = float(s.max())
+    return mx, float(np.exp(s - mx).sum())
+
+
+# ------------------------------------------------------------------ a real model with a window
+@dataclass
+class WindowRun:
+    """The learner's text through a real decoder, with full causal attention and with a sliding window."""
+    model_id: str
+    tokens: list[str]
+    ids: list[int]
+    window: int
+    mechanism: str                 # "config": transformers' sliding-window mask from the config; "mask": explicit mask
+    attn_full: np.ndarray          # float16 [layer, head, query, key]
+    attn_window: np.ndarray        # float16 [layer, head, query, key]
+    probs_full: np.ndarray         # float32 [position, vocab top-k]: next-token probabilities, top TOP_K by the full run
+    top_ids_full: np.ndarray       # int64 [position, TOP_K]
+    probs_window: np.ndarray       # float32 [position, TOP_K]
+    top_ids_window: np.ndarray     # int64 [position, TOP_K]
+    top_tokens_full: list[list[str]]
+    top_tokens_window: list[list[str]]
+    outside_max: float             # largest attention weight outside the window (exactly 0)
+    logit_diff: np.ndarray         # float32 [position]: max |logits_window - logits_full|
+    argmax_changed: np.ndarray     # bool [position]: the most likely next token differs
+    cache: object                  # kvcache.Measurement of the windowed decode (sliding-window DynamicCache)
+    decode_diff: float             # max |decode logits - windowed forward logits| over all positions
+    truncated: bool
+    total_tokens: int
+    seconds: float
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.ids)
+
+
+TOP_K = 8
+
+
+def has_sliding_window_config(config) -> bool:
+    """Does the architecture take a `sliding_window` from its config (Mistral, Mixtral) for every layer?"""
+    return getattr(config, "model_type", "") in ("mistral", "mixtral")
+
+
+def windowed_config(config, window: int):
+    """A copy of the config with `sliding_window` set (the shared model's own config is never touched)."""
+    cfg = copy.deepcopy(config)
+    cfg.sliding_window = int(window)
+    return cfg
+
+
+def model_mask(model, n_tokens: int, window: int | None):
+    """The 4-D additive mask [1, 1, T, T] the eager attention adds to its scores (0 or the dtype's min).
+
+    Mistral-style configs: built by transformers' own `create_sliding_window_causal_mask` from a copy
+    of the config with the window, exactly as the model builds it internally. Other decoders (Llama):
+    an explicit mask from `window_mask`. A 4-D mask is passed through the model unchanged.
+    Returns (mask, mechanism).
+    """
+    import torch
+    config = model.config
+    if window is not None and has_sliding_window_config(config):
+        from transformers.masking_utils import create_sliding_window_causal_mask
+        cfg = windowed_config(config, window)
+        embeds = torch.zeros(1, n_tokens, 1, dtype=model.dtype)
+        mask = create_sliding_window_causal_mask(config=cfg, inputs_embeds=embeds,
+                                                 attention_mask=torch.ones(1, n_tokens, dtype=torch.long),
+                                                 cache=None, position_ids=torch.arange(n_tokens)[None])
+        return mask, "config"
+    allowed = torch.from_numpy(window_mask(n_tokens, window))
+    mask = torch.where(allowed, torch.zeros((), dtype=model.dtype), torch.finfo(model.dtype).min)
+    return mask[None, None], "mask"
+
+
+def window_forward(model, ids: list[int], window: int | None):
+    """One eager forward pass with attentions under the window (None: plain causal). -> model output."""
+    import torch
+    t = torch.tensor([ids])
+    mask, _ = model_mask(model, len(ids), window)
+    with torch.no_grad():
+        return model(input_ids=t, attention_mask=mask, output_attentions=True)
+
+
+def windowed_decode(model, model_id: str, ids: list[int], window: int):
+    """Feed the text one token per step through a DynamicCache whose layers keep only the window.
+
+    The cache comes from transformers (`DynamicSlidingWindowLayer`, made from a config copy with
+    `sliding_window`); its bytes are read after every step with kvcache's own counter. Returns
+    (kvcache.Measurement, logits float32 [T, vocab]).
+    """
+    import torch
+    from transformers import DynamicCache
+
+    from explorer import kvcache
+    cfg = windowed_config(model.config, window)
+    cache = DynamicCache(config=cfg)
+    lengths, measured, logits = [], [], []
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for pos, tok in enumerate(ids):
+            out = model(input_ids=torch.tensor([[tok]]), cache=cache, use_cache=True,
+                        position_ids=torch.tensor([[pos]]))
+            lengths.append(cache.get_seq_length())
+            measured.append(kvcache.layer_bytes(cache))
+            logits.append(out.logits[0, -1].float())
+    seconds = time.perf_counter() - t0
+    k0, v0 = cache.layers[0].keys, cache.layers[0].values
+    m = kvcache.Measurement(model_id, kvcache.shape_from_config(cfg), 1, np.asarray(lengths, dtype=np.int64),
+                            np.asarray(measured, dtype=np.int64), k0.element_size(),
+                            str(k0.dtype).replace("torch.", ""), tuple(k0.shape), tuple(v0.shape), (),
+                            len(cache.layers), seconds)
+    return m, torch.stack(logits).numpy()
+
+
+def _top(probs, k: int):
+    import torch
+    vals, idx = torch.topk(probs, k, dim=-1)
+    return vals.numpy().astype(np.float32), idx.numpy().astype(np.int64)
+
+
+def run_window(lm, text: str, window: int, max_tokens: int = MAX_MODEL_TOKENS) -> WindowRun:
+    """The text through `lm` twice (full causal, then with the window), and once more token by token
+    through a sliding-window KV cache. Raises ValueError for an encoder (no causal mask to window)."""
+    import torch
+
+    from explorer.text import display_token, encode
+    if lm.spec.family == "encoder":
+        raise ValueError("a sliding window is a decoder's mask; choose a decoder")
+    if window < 1:
+        raise ValueError("a sliding window holds at least one token")
+    model, tok = lm.model, lm.tokenizer
+    enc = encode(tok, text, min(max_tokens, lm.max_length))
+    if not enc.ids:
+        raise ValueError("the text has no tokens")
+    t0 = time.perf_counter()
+    full = window_forward(model, enc.ids, None)
+    win = window_forward(model, enc.ids, window)
+    _, mechanism = model_mask(model, len(enc.ids), window)
+    attn_full = torch.stack(full.attentions)[:, 0].float().numpy()
+    attn_win = torch.stack(win.attentions)[:, 0].float().numpy()
+    outside = ~window_mask(len(enc.ids), window)
+    outside_max = float(attn_win[..., outside].max()) if outside.any() else 0.0
+    lf, lw = full.logits[0].float(), win.logits[0].float()
+    pf, pw = torch.softmax(lf, -1), torch.softmax(lw, -1)
+    k = min(TOP_K, pf.shape[-1])
+    vf, idf = _top(pf, k)
+    vw, idw = _top(pw, k)
+    cache, dec_logits = windowed_decode(model, lm.spec.id, enc.ids, window)
+    names = lambda ids: [[display_token(t) for t in tok.convert_ids_to_tokens(row.tolist())] for row in ids]  # noqa: E731
+    return WindowRun(
+        lm.spec.id, [display_token(t) for t in enc.tokens], enc.ids, window, mechanism,
+        attn_full.astype(np.float16), attn_win.astype(np.float16), vf, idf, vw, idw, names(idf), names(idw),
+        outside_max, (lw - lf).abs().max(-1).values.numpy().astype(np.float32),
+        (lw.argmax(-1) != lf.argmax(-1)).numpy(), cache, float(np.abs(dec_logits - lw.numpy()).max()),
+        enc.truncated, enc.total_tokens, time.perf_counter() - t0)
