@@ -6,17 +6,13 @@ from explorer import kvcache as kv
 from explorer.charts import kvcache as charts
 from explorer.presets import PRESETS, param_count
 from explorer.ui import kvcache as cached
-from explorer.ui import models
 from explorer.ui.errors import guard
 from explorer.ui.figures import show
+from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
-from explorer.ui.state import UrlState, show_notices
-from explorer.ui.shell import ensure_app_shell
 
-ensure_app_shell()
-st.title("🧮 KV cache: MHA, GQA and MQA")
-notices = st.container()    # filled at the end, once every link value has been checked
-url = UrlState(prefix="kv_")
+page = Page("🧮 KV cache: MHA, GQA and MQA", prefix="kv_")
+url = page.url
 
 # ============================================================================ the model: a preset, then sliders
 LESSON = {"preset": "Llama-3-8B", "seq": 8192, "batch": 8, "dtype": "bf16"}   # the lesson's example
@@ -111,10 +107,7 @@ for col, r in zip(cols, rows):
                f"{r.ratio:.3f} × MHA", delta_color="off", delta_arrow="off", border=True,
                help=f"{r.bytes:,} bytes")
 
-SECTIONS = {"growth": "① Growth", "sharing": "② Sharing", "fit": "③ Will it fit?", "measured": "④ Measured"}
-view = url.choice("view", "growth", list(SECTIONS))
-st.segmented_control("Section", list(SECTIONS), format_func=SECTIONS.get, key=url.key("view"), required=True,
-                     label_visibility="collapsed")
+view = page.sections({"growth": "① Growth", "sharing": "② Sharing", "fit": "③ Will it fit?", "measured": "④ Measured"})
 mine = shape.kind if shape.kind == "GQA" else f"yours, {shape.kind}"   # the middle variant's name
 labels = {r.kind: f"{mine if r.kind == 'GQA' else r.kind} ({r.n_kv_heads} KV)" for r in rows}
 
@@ -197,7 +190,7 @@ elif view == "measured":
     m_batch = c[1].selectbox("Batch", [1, 2, 4], key=url.key("mbatch"))
     runs, table = [], []
     for family in ("decoder", "rope-decoder"):
-        lm = models.get(models.chosen(family))
+        lm = page.model(family)
         if lm is None:
             continue
         with guard(f"the cache of {lm.spec.display_name}"):
@@ -232,6 +225,4 @@ elif view == "measured":
                 f"{m.shape.n_heads}: eager attention repeats each cached head (`repeat_kv`) before the matmul, so the "
                 "sharing shows only in `past_key_values`, never in the attention tensor.")
 
-url.sync()
-with notices:
-    show_notices()
+page.finish()

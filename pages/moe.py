@@ -6,24 +6,17 @@ import streamlit as st
 from explorer import moe
 from explorer.charts import moe as charts
 from explorer.presets import PRESETS
-from explorer.text import clean, display_token
-from explorer.ui import models
+from explorer.text import display_token
 from explorer.ui import moe as cached
 from explorer.ui.errors import guard
 from explorer.ui.figures import show
+from explorer.ui.page import Page
 from explorer.ui.presenter import explain
-from explorer.ui.state import UrlState, notice, show_notices
-from explorer.ui.shell import ensure_app_shell
+from explorer.ui.state import notice
 
-ensure_app_shell()
-st.title("🔀 Mixture of experts: which expert gets which token")
-notices = st.container()   # filled at the end: link values are checked as each section registers its controls
-url = UrlState(prefix="moe_")
-
-SECTIONS = {"toy": "① A toy router", "model": "② A real model's routing", "size": "③ Dense vs sparse"}
-view = url.choice("view", "toy", list(SECTIONS))
-st.segmented_control("Section", list(SECTIONS), format_func=SECTIONS.get, key=url.key("view"), required=True,
-                     label_visibility="collapsed")
+page = Page("🔀 Mixture of experts: which expert gets which token", prefix="moe_")
+url = page.url
+view = page.sections({"toy": "① A toy router", "model": "② A real model's routing", "size": "③ Dense vs sparse"})
 
 # ============================================================================ ① the toy router
 if view == "toy":
@@ -100,21 +93,15 @@ if view == "toy":
 elif view == "model":
     st.subheader("A real model's routers, layer by layer")
     MAX_TOKENS = 96
-    model_id = models.chosen("moe-decoder")
-    lm = models.get(model_id)
-    url.text("text", "a river is a large natural stream of water flowing in a channel to the sea; "
-                     "the river flooded the town after the heavy rain", max_chars=2000)
-    text = st.text_area("Text", key=url.key("text"), height=80, max_chars=2000)
-    cleaned = clean(text)
-    for note in cleaned.notes:
-        st.info(note, icon="ℹ️")
-    if lm is not None and cleaned.empty:
-        st.info("Type a sentence above to see which experts its tokens are sent to.", icon="✍️")
-    elif lm is not None:
+    lm = page.model("moe-decoder")
+    text = page.text_input("a river is a large natural stream of water flowing in a channel to the sea; "
+                           "the river flooded the town after the heavy rain",
+                           prompt="Type a sentence above to see which experts its tokens are sent to.")
+    if lm is not None and not text.empty:
         with guard("the model's routing"):
-            cap = cached.capture(lm.spec.id, cleaned.text, MAX_TOKENS, lm)
+            cap = cached.capture(lm.spec.id, text.text, MAX_TOKENS, lm)
             if cap.truncated:
-                st.info(f"Using the first {cap.n_tokens} of {cap.total_tokens} tokens.", icon="✂️")
+                page.note(f"Using the first {cap.n_tokens} of {cap.total_tokens} tokens.")
             L, T, E, k = cap.n_layers, cap.n_tokens, cap.n_experts, cap.top_k
             experts = [f"E{e}" for e in range(E)]
             labels = [f"{display_token(t)}" for t in cap.tokens]
@@ -271,12 +258,4 @@ elif view == "size":
             f"expert has to be loaded because the next token may pick any of them: an MoE saves compute per "
             f"token, not memory.")
 
-# ============================================================================ next section
-keys = list(SECTIONS)
-if keys.index(view) + 1 < len(keys):
-    nxt = keys[keys.index(view) + 1]
-    st.button(f"Next: {SECTIONS[nxt]} →", key="moe_next",
-              on_click=lambda: st.session_state.update({url.key("view"): nxt}))
-with notices:
-    show_notices()
-url.sync()
+page.finish()

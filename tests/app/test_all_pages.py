@@ -19,9 +19,29 @@ def test_page_runs_clean_in_presenter_mode_with_junk_parameters(page):
     assert_clean(at)
 
 
+def _first_visit(page_file: str):
+    """A script that runs a page the way Streamlit's pages/-folder mode does on a server's first visit."""
+    import runpy
+
+    import streamlit as st
+    from streamlit.runtime.pages_manager import PagesManager
+    if "_first_run" not in st.session_state:
+        st.session_state["_first_run"] = True
+        PagesManager.uses_pages_directory = True
+        runpy.run_path(page_file)                      # a page that asks for the shell reruns from here
+        st.session_state["_ran_without_shell"] = True
+    else:
+        st.session_state["_shell_mode_after_rerun"] = PagesManager.uses_pages_directory
+
+
 @pytest.mark.parametrize("page", existing(), ids=lambda p: p.url_path)
 def test_page_asks_for_the_app_shell_first(page):
-    """A deep link opened as a server's first visit must still get the sidebar and presenter mode."""
+    """A deep link opened as a server's first visit must still get the sidebar and presenter mode:
+    the page switches Streamlit's pages/-folder mode off and reruns (through app.py's navigation)."""
+    from streamlit.testing.v1 import AppTest
+
     from tests.app.conftest import ROOT
-    source = (ROOT / page.file).read_text()
-    assert "ensure_app_shell()" in source.split("st.title(")[0], f"{page.file} must call ensure_app_shell() before drawing"
+    at = AppTest.from_function(_first_visit, args=(str(ROOT / page.file),), default_timeout=180)
+    at.run()
+    assert "_ran_without_shell" not in at.session_state, f"{page.file} drew itself without asking for the app shell"
+    assert at.session_state["_shell_mode_after_rerun"] is False

@@ -1,0 +1,134 @@
+"""The shape every page shares: title, notices, URL state, sections, the text box, the footer.
+
+A page file then reads as: scaffold, controls, one engine call per section, figures.
+
+    from explorer.ui.page import Page
+
+    page = Page("🧮 KV cache", prefix="kv_")          # app shell, title, a slot for notices, page.url
+    url = page.url                                    # UrlState: every control that changes the view
+    view = page.sections({"growth": "① Growth", "fit": "② Will it fit?"})   # in the URL as `view`
+    if view == "growth":
+        text = page.text_input("The cat sat on the mat.", prompt="Type a sentence to see …")
+        if not text.empty:
+            ...one engine call, figures via explorer.ui.figures.show...
+    page.finish()                                     # "Next: …" button, url.sync(), notices
+
+What the scaffold owns, so that no page repeats it:
+- `ensure_app_shell()` before anything is drawn (a first-visit deep link still gets the sidebar);
+- the notices slot under the title, filled by `finish()` once every link value has been checked
+  (link values are validated as each section registers its controls, so notices come last);
+- the section control (a segmented control whose value is the URL's `view`) and the footer that
+  walks to the next section;
+- the text box: its value in the URL, cleaned by `explorer.text.clean`, every note about what was
+  changed shown one way (`note`), and a friendly prompt instead of a figure when it is empty;
+- `stop()`: end the page early (nothing to show) with the link and notices still current.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+from explorer.text import CleanText, clean
+from explorer.ui import models
+from explorer.ui.models import LoadedModel
+from explorer.ui.shell import ensure_app_shell
+from explorer.ui.state import MAX_URL_TEXT, UrlState, show_notices
+
+NOTE_ICON = "ℹ️"
+PROMPT_ICON = "✍️"
+
+# Callables run right after the title of every page (e.g. a lesson tour's bar); each gets the Page.
+AFTER_TITLE: list[Callable[["Page"], None]] = []
+
+
+class Page:
+    def __init__(self, title: str, prefix: str):
+        """title: the page's heading (icon first); prefix: its namespace for session keys ("kv_")."""
+        ensure_app_shell()
+        st.title(title)
+        self.title = title
+        self.prefix = prefix
+        self.notices = st.container()       # filled by finish()/stop(), once every link value is checked
+        self.url = UrlState(prefix=prefix)
+        self.view: str | None = None
+        self._sections: dict[str, str] = {}
+        self._finished = False
+        for hook in AFTER_TITLE:
+            hook(self)
+
+    # ------------------------------------------------------------------ sections
+    def sections(self, sections: dict[str, str], default: str | None = None) -> str:
+        """The section control (URL name `view`); returns the chosen section's key.
+
+        sections: {key: label} in reading order, e.g. {"toy": "① A toy router", ...}.
+        """
+        self._sections = dict(sections)
+        keys = list(sections)
+        self.view = self.url.choice("view", default if default in sections else keys[0], keys)
+        st.segmented_control("Section", keys, format_func=sections.get, key=self.url.key("view"), required=True,
+                             label_visibility="collapsed")
+        return self.view
+
+    def next_section(self) -> str | None:
+        keys = list(self._sections)
+        if self.view not in keys or keys.index(self.view) + 1 >= len(keys):
+            return None
+        return keys[keys.index(self.view) + 1]
+
+    # ------------------------------------------------------------------ the text box
+    def text_input(self, default: str, *, name: str = "text", label: str = "Text",
+                   prompt: str = "Type a sentence above.", max_chars: int = MAX_URL_TEXT,
+                   height: int | None = 80, help: str | None = None) -> CleanText:
+        """A text box whose value lives in the URL; returns the cleaned text.
+
+        Notes about what cleaning changed are shown (one way, `note`); an empty text shows `prompt`
+        as a friendly info box, and the caller draws nothing for it (`if text.empty: ...`).
+        height=None gives a one-line box.
+        """
+        self.url.text(name, default, max_chars=max_chars)
+        key = self.url.key(name)
+        if height is None:
+            st.text_input(label, key=key, max_chars=max_chars, help=help)
+        else:
+            st.text_area(label, key=key, height=height, max_chars=max_chars, help=help)
+        cleaned = clean(st.session_state[key])
+        self.note(*cleaned.notes)
+        if cleaned.empty:
+            st.info(prompt, icon=PROMPT_ICON)
+        return cleaned
+
+    @staticmethod
+    def note(*messages: str | None) -> None:
+        """What was changed about the learner's input (cleaned, cut to the model's limit): one info line each."""
+        for m in messages:
+            if m:
+                st.info(m, icon=NOTE_ICON)
+
+    # ------------------------------------------------------------------ models
+    @staticmethod
+    def model(family: str) -> LoadedModel | None:
+        """The sidebar's model of a family, loaded (with its fallback banner); None after an error message."""
+        return models.get(models.chosen(family))
+
+    # ------------------------------------------------------------------ the end of the page
+    def finish(self) -> None:
+        """The next-section footer, the link mirrored from the controls, the notices under the title."""
+        if self._finished:
+            return
+        nxt = self.next_section()
+        if nxt is not None:
+            st.button(f"Next: {self._sections[nxt]} →", key=f"{self.prefix}next",
+                      on_click=self.url.set, args=("view", nxt))
+        self._close()
+
+    def stop(self) -> None:
+        """End the page here (nothing more to draw), keeping the link and notices current."""
+        self._close()
+        st.stop()
+
+    def _close(self) -> None:
+        self._finished = True
+        self.url.sync()
+        with self.notices:
+            show_notices()
