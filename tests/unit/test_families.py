@@ -1,0 +1,181 @@
+"""Masks of the three families, and few-shot scoring against hand-computed log-probabilities."""
+import numpy as np
+import pytest
+import torch
+
+from explorer import families as F
+from tests.conftest import bundled_model
+
+
+# ------------------------------------------------------------------ masks
+def test_lesson_mask_rows_refund_approved():
+    """The lesson's example: <bos> refund approved <eos>."""
+    toks = list(F.LESSON_TOKENS)
+    assert toks == ["<bos>", "refund", "approved", "<eos>"]
+    causal = F.family_masks("decoder", toks)[0].mask
+    bidir = F.family_masks("encoder", toks)[0].mask
+    row = toks.index("approved")
+    assert causal[row].tolist() == [1, 1, 1, 0]
+    assert bidir[row].tolist() == [1, 1, 1, 1]
+    assert causal[row, toks.index("<eos>")] == 0          # the future cell
+
+
+def test_causal_mask_hides_future_by_hand():
+    assert F.causal_mask(3).tolist() == [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    assert F.bidirectional_mask(3).tolist() == [[1, 1, 1]] * 3
+    assert F.cross_mask(2, 3).tolist() == [[1, 1, 1], [1, 1, 1]]
+    assert F.causal_mask(0).shape == (0, 0)
+
+
+def test_encoder_decoder_has_three_masks_of_the_right_shapes():
+    panels = F.family_masks("encoder-decoder", ["a", "b", "c", "</s>"], ["<pad>", "x", "y"])
+    assert [p.kind for p in panels] == ["bidirectional", "causal", "cross"]
+    enc, dec, cross = panels
+    assert enc.mask.shape == (4, 4) and enc.mask.all()
+    assert dec.mask.tolist() == [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    assert cross.mask.shape == (3, 4) and cross.mask.all()
+    assert cross.queries == ["<pad>", "x", "y"] and cross.keys == ["a", "b", "c", "</s>"]
+    assert dec.visible_share == pytest.approx(6 / 9)
+    with pytest.raises(ValueError):
+        F.family_masks("mixture", ["a"])
+
+
+def test_mass_outside_counts_attention_on_hidden_cells():
+    mask = F.causal_mask(3)
+    obeys = np.array([[1, 0, 0], [0.5, 0.5, 0], [0.2, 0.3, 0.5]])
+    peeks = np.array([[0.9, 0.1, 0], [0.5, 0.5, 0], [0.2, 0.3, 0.5]])
+    assert F.mass_outside(obeys, mask) == 0.0
+    assert F.mass_outside(peeks, mask) == pytest.approx(0.1)
+    assert F.mass_outside(peeks, F.bidirectional_mask(3)) == 0.0
+
+
+def test_real_decoder_attention_lives_inside_the_causal_mask_and_encoder_looks_ahead():
+    for name, family in (("tiny-gpt2", "decoder"), ("tiny-bert", "encoder")):
+        lm = bundled_model(name)
+        ids = lm.tokenizer("the refund was approved today", return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            attn = torch.stack(lm.model(input_ids=ids, output_attentions=True).attentions)[:, 0].numpy()
+        n = ids.shape[1]
+        causal = F.causal_mask(n)
+        if family == "decoder":
+            assert F.mass_outside(attn, causal) < 1e-6
+        else:
+            assert F.mass_outside(attn, causal) > 0.05          # BERT looks at later tokens
+            assert F.mass_outside(attn, F.bidirectional_mask(n)) == 0.0
+
+
+# ------------------------------------------------------------------ few-shot
+def _hand_logprob(model, ids: list[int], label_ids: list[int]) -> float:
+    """log P(label | ids) by one unbatched forward pass and an explicit sum over the label's tokens."""
+    full = torch.tensor([ids + label_ids])
+    with torch.no_grad():
+        logits = model(input_ids=full).logits[0].double()
+    logp = torch.log_softmax(logits, -1)
+    return sum(float(logp[len(ids) - 1 + j, t]) for j, t in enumerate(label_ids))
+
+
+def test_two_label_scoring_equals_hand_computed_logprobs():
+    lm = bundled_model("tiny-gpt2")
+    tok, model = lm.tokenizer, lm.model
+    labels = ("Refund", "Shipping")
+    shots = (F.Example("I want my money back.", "Refund"),)
+    prefix = ("Classify each customer message as Refund or Shipping.\n\n"
+              "Message: I want my money back.\nLabel: Refund\n\n")
+    query = "Message: Where is my parcel?\nLabel:"
+    assert F.prompt_parts("Where is my parcel?", shots, labels) == (prefix, query)
+    ids = tok(prefix)["input_ids"] + tok(query)["input_ids"]
+    hand = [_hand_logprob(model, ids, tok(" " + lab)["input_ids"]) for lab in labels]
+    got = F.classify(model, tok, "Where is my parcel?", shots, labels)
+    np.testing.assert_allclose(got.logprobs, hand, atol=1e-4)
+    assert got.predicted == labels[int(np.argmax(hand))]
+    p_ref = 1 / (1 + np.exp(hand[1] - hand[0]))
+    np.testing.assert_allclose(got.probs, [p_ref, 1 - p_ref], atol=1e-5)
+    with torch.no_grad():
+        first = torch.softmax(model(input_ids=torch.tensor([ids])).logits[0, -1].double(), -1)
+    np.testing.assert_allclose(got.first_token_probs, [float(first[tok(" " + lab)["input_ids"][0]]) for lab in labels],
+                               rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
+def test_batched_scoring_equals_one_pass_per_prompt(name):
+    """Shared prefix, left-padded messages of different lengths, multi-token labels (RoPE positions too)."""
+    lm = bundled_model(name)
+    tok, model = lm.tokenizer, lm.model
+    shots = F.LESSON_EXAMPLES[:2]
+    msgs = [ex.text for ex in F.HELDOUT_TICKETS[:4]] + ["Hi"]
+    prefix = F.prompt_parts("", shots)[0]
+    scores = F.score_queries(model, tok, prefix, [F.prompt_parts(m)[1] for m in msgs])
+    for m, s in zip(msgs, scores):
+        ids = F.prompt_ids(tok, prefix, f"Message: {m}\nLabel:")
+        hand = [_hand_logprob(model, ids, tok(" " + lab)["input_ids"]) for lab in F.LABELS]
+        np.testing.assert_allclose(s.logprobs, hand, atol=1e-4)
+    zero = F.score_queries(model, tok, "", ["Message: Hi\nLabel:"])[0]
+    ids = tok("Message: Hi\nLabel:")["input_ids"]
+    np.testing.assert_allclose(zero.logprobs, [_hand_logprob(model, ids, tok(" " + lab)["input_ids"])
+                                               for lab in F.LABELS], atol=1e-4)
+
+
+def test_few_shot_accuracy_runs_every_order_and_counts_correct_answers():
+    lm = bundled_model("tiny-gpt2")
+    report = F.few_shot_accuracy(lm.model, lm.tokenizer)
+    assert [len(report.runs_for(k)) for k in (0, 1, 2, 3)] == [1, 3, 6, 6]
+    orders = {r.order for r in report.runs_for(3)}
+    assert len(orders) == 6 and all(sorted(o) == [0, 1, 2] for o in orders)
+    for run in report.runs:
+        assert run.correct == sum(s.predicted == g for s, g in zip(run.scores, run.gold))
+        assert len(run.predictions) == len(F.HELDOUT_TICKETS)
+    acc = report.accuracy_by_shots()
+    assert acc[2] == pytest.approx(np.mean([r.accuracy for r in report.runs_for(2)]))
+    assert report.chance == pytest.approx(1 / 3)
+    # the run's prediction is the classify() verdict for the same shots
+    run = report.runs_for(2)[3]
+    one = F.classify(lm.model, lm.tokenizer, F.HELDOUT_TICKETS[5].text, run.shots)
+    assert one.predicted == run.predictions[5]
+    np.testing.assert_allclose(one.logprobs, run.scores[5].logprobs, atol=1e-4)
+
+
+def _report(predictions_by_run: list[list[str]]) -> F.FewShotReport:
+    test = F.HELDOUT_TICKETS
+    gold = tuple(ex.label for ex in test)
+    runs = [F.FewShotRun(k, tuple(range(k)), F.LESSON_EXAMPLES[:k], tuple(p), gold)
+            for k, p in enumerate(predictions_by_run)]
+    return F.FewShotReport(F.LABELS, F.LESSON_EXAMPLES, test, runs, {})
+
+
+def test_verdict_says_plainly_when_the_model_is_at_chance():
+    gold = [ex.label for ex in F.HELDOUT_TICKETS]
+    at_chance = _report([["Shipping"] * 12, ["Refund"] * 12])
+    assert at_chance.verdict().startswith("At chance")
+    assert at_chance.constant_label(at_chance.runs[0]) == "Shipping"
+    good = _report([["Shipping"] * 12, gold])
+    assert good.verdict().startswith("Above chance: 100% on average with 1 shot")
+    assert good.above_chance(good.runs[1]) and not good.above_chance(good.runs[0])
+
+
+def test_binomial_tail_and_shot_orders():
+    assert F.binomial_tail(0, 5, 0.3) == pytest.approx(1.0)
+    assert F.binomial_tail(2, 2, 0.5) == pytest.approx(0.25)
+    assert F.binomial_tail(4, 12, 1 / 3) > 0.5 > F.binomial_tail(9, 12, 1 / 3)
+    assert [F.shot_orders(3, k)[1] for k in range(4)] == [1, 3, 6, 6]
+    orders, total = F.shot_orders(8, 3, max_orders=10)
+    assert total == 336 and len(orders) == 10 == len(set(orders))
+    assert orders == F.shot_orders(8, 3, max_orders=10)[0]        # seeded
+
+
+def test_lesson_and_heldout_sets():
+    assert [(e.text, e.label) for e in F.LESSON_EXAMPLES] == [
+        ("I never received my package.", "Shipping"), ("I want my money back.", "Refund"),
+        ("I forgot my password.", "Account")]
+    assert len(F.HELDOUT_TICKETS) == 12
+    assert {lab: sum(e.label == lab for e in F.HELDOUT_TICKETS) for lab in F.LABELS} == dict.fromkeys(F.LABELS, 4)
+    assert not {e.text for e in F.HELDOUT_TICKETS} & {e.text for e in F.LESSON_EXAMPLES}
+
+
+def test_errors_are_sentences():
+    lm = bundled_model("tiny-gpt2")
+    with pytest.raises(F.PromptTooLong, match="positions"):
+        F.classify(lm.model, lm.tokenizer, "refund " * 600)
+    with pytest.raises(ValueError, match="not among"):
+        F.few_shot_accuracy(lm.model, lm.tokenizer, test=[F.Example("hi", "Billing")])
+    with pytest.raises(ValueError, match="no test"):
+        F.few_shot_accuracy(lm.model, lm.tokenizer, test=[])
