@@ -190,9 +190,9 @@ class Generation:
         new = torch.tensor([b.ids[start:]])
         # positions continue after the cache, as generate() derives them (no padding: arange)
         pos = torch.arange(start, len(b.ids)).unsqueeze(0)
-        out = self.model(input_ids=new, position_ids=pos, past_key_values=b.cache, use_cache=True,
+        out = self.model(input_ids=new, position_ids=pos, cache=b.cache, use_cache=True,
                          output_attentions=True, output_hidden_states=True)
-        b.cache = out.past_key_values
+        b.cache = out.cache
         hs = torch.stack(out.hidden_states, 0)[:, 0].to(torch.float16).numpy()   # [layer + 1, new, d]
         del b.hidden[start:]
         b.hidden.extend(hs[:, i].copy() for i in range(hs.shape[1]))
@@ -315,9 +315,9 @@ class Generation:
             with torch.no_grad():
                 b.cache = DynamicCache(config=self.model.config)
                 ids = torch.tensor([b.ids[:-1]])
-                out = self.model(input_ids=ids, past_key_values=b.cache, use_cache=True,
+                out = self.model(input_ids=ids, cache=b.cache, use_cache=True,
                                  output_hidden_states=True)
-                b.cache = out.past_key_values
+                b.cache = out.cache
                 hs = torch.stack(out.hidden_states, 0)[:, 0].to(torch.float16).numpy()
                 b.hidden = [hs[:, k].copy() for k in range(hs.shape[1])]
 

@@ -308,9 +308,9 @@ def measure(model, model_id: str, n_tokens: int, batch: int = 1, start_id: int |
     with torch.no_grad(), _one_thread():
         for step in range(n_tokens):
             last = step == n_tokens - 1
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True, output_attentions=last,
+            out = model(input_ids=ids, cache=cache, use_cache=True, output_attentions=last,
                         position_ids=torch.full((batch, 1), step, dtype=torch.long))
-            cache = out.past_key_values
+            cache = out.cache
             lengths.append(cache.get_seq_length())
             measured.append(layer_bytes(cache))
             if last and out.attentions:

@@ -390,7 +390,7 @@ def capture(lm, text: str, max_tokens: int) -> RopeCapture:
 
     q_pre = np.stack([heads(got[(i, "q")]) for i in range(len(layers))])
     k_pre = np.stack([heads(got[(i, "k")]) for i in range(len(layers))])
-    cache = out.past_key_values
+    cache = out.cache
     k_model = np.stack([cache.layers[i].keys[0].float().numpy() for i in range(len(layers))])
     if not out.attentions or out.attentions[0] is None:
         raise RuntimeError("the model returned no attention weights (is it loaded with eager attention?)")

@@ -9,10 +9,49 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import warnings  # noqa: E402
+
 import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+# ---------------------------------------------------------------- deprecations from our own calls fail the test
+# pytest.ini ignores third-party DeprecationWarning/FutureWarning noise. A warning's reported location depends on
+# the library's stacklevel (transformers' deprecations point into torch's Module.__call__), so filters by module
+# cannot tell our calls from theirs. Instead every warnings.warn is watched: a DeprecationWarning or FutureWarning
+# with a frame of explorer/ on the stack (our code called the deprecated thing, directly or through a library)
+# fails the test that raised it, in the test thread or in an AppTest script thread.
+_EXPLORER = str(ROOT / "explorer") + os.sep
+_ours: list[str] = []
+_warn = warnings.warn
+
+
+def _watch(message, category=None, stacklevel=1, source=None, **kwargs):
+    cat = category or (type(message) if isinstance(message, Warning) else UserWarning)
+    if isinstance(cat, type) and issubclass(cat, (DeprecationWarning, FutureWarning)):
+        f = sys._getframe(1)
+        while f is not None:
+            if f.f_code.co_filename.startswith(_EXPLORER):
+                where = os.path.relpath(f.f_code.co_filename, ROOT)
+                _ours.append(f"{cat.__name__} from {where}:{f.f_lineno}: {str(message)[:300]}")
+                break
+            f = f.f_back
+    return _warn(message, category, stacklevel + 1, source, **kwargs)
+
+
+warnings.warn = _watch
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    _ours.clear()
+    result = yield
+    if _ours:
+        found = list(dict.fromkeys(_ours))
+        _ours.clear()
+        pytest.fail("our code triggered a deprecation:\n" + "\n".join(found), pytrace=False)
+    return result
 
 _models = {}
 
