@@ -5,14 +5,17 @@ import streamlit as st
 
 from explorer.ui import models as ui_models
 from explorer.ui import presenter
-from explorer.ui.nav import existing
+from explorer.ui.nav import HOME, existing
 from explorer.ui.state import UrlState
 
 st.set_page_config(page_title="Transformer Explorer", page_icon="🔭", layout="wide",
                    initial_sidebar_state="collapsed" if st.query_params.get("present") == "1" else "auto")
 
-pages = [st.Page("pages/home.py", title="Home", icon="🏠", url_path="home", default=True)]
-pages += [st.Page(p.file, title=p.title, icon=p.icon, url_path=p.url_path) for p in existing()]
+# The default page is served at "/" (its own url_path is never shown); a hidden twin answers "/home", so a
+# link to the home page by name works too. Paths are absolute: the entry script may be cloud/streamlit_app.py.
+pages = [st.Page(HOME.path, title=HOME.title, icon=HOME.icon, url_path="index", default=True),
+         st.Page(HOME.path, title=HOME.title, icon=HOME.icon, url_path=HOME.url_path, visibility="hidden")]
+pages += [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in existing()]
 nav = st.navigation(pages)
 
 url = UrlState()

@@ -5,8 +5,10 @@ from explorer.models import loader, registry
 from explorer.ui import models as ui_models
 from explorer.ui.nav import existing
 from explorer.ui.presenter import explain, presenting
+from explorer.ui.shell import ensure_app_shell
 from explorer.ui.state import show_notices
 
+ensure_app_shell()
 st.title("🔭 Transformer Explorer")
 show_notices()
 st.markdown("See what happens **inside** transformer language models — live, on text you type.")
@@ -19,7 +21,7 @@ pages = existing()
 cols = st.columns(min(3, max(1, len(pages))))
 for i, page in enumerate(pages):
     with cols[i % len(cols)].container(border=True):
-        st.page_link(page.file, label=f"**{page.title}**", icon=page.icon)
+        st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
         st.write(page.blurb)
 
 st.subheader("Models")

@@ -25,13 +25,20 @@ sys.path.insert(0, str(ROOT))
 _EXPLORER = str(ROOT / "explorer") + os.sep
 _ours: list[str] = []
 _warn = warnings.warn
+# Third-party internals that warn while doing what we asked in a current way (each with its reason):
+THIRD_PARTY_INTERNAL = {
+    "*scattermapbox* is deprecated": "plotly's own built-in templates (plotly_white) still carry scattermapbox "
+                                     "defaults; we never draw a mapbox trace",
+}
 
 
 def _watch(message, category=None, stacklevel=1, source=None, **kwargs):
     cat = category or (type(message) if isinstance(message, Warning) else UserWarning)
     if isinstance(cat, type) and issubclass(cat, (DeprecationWarning, FutureWarning)):
         f = sys._getframe(1)
-        while f is not None:
+        while f is not None and not any(k in str(message) for k in THIRD_PARTY_INTERNAL):
+            if f.f_code.co_filename.startswith("<frozen importlib"):
+                break   # raised while a library imports itself: its internals, not a call of ours
             if f.f_code.co_filename.startswith(_EXPLORER):
                 where = os.path.relpath(f.f_code.co_filename, ROOT)
                 _ours.append(f"{cat.__name__} from {where}:{f.f_lineno}: {str(message)[:300]}")

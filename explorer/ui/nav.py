@@ -17,8 +17,14 @@ class PageInfo:
     families: tuple[str, ...] = ()   # model families the page uses
 
     @property
+    def path(self) -> Path:
+        """Absolute: st.Page resolves relative paths against the entry script's folder, and the app has two
+        entry scripts (app.py, cloud/streamlit_app.py) in different folders."""
+        return ROOT / self.file
+
+    @property
     def exists(self) -> bool:
-        return (ROOT / self.file).is_file()
+        return self.path.is_file()
 
 
 PAGES = [
@@ -38,6 +44,9 @@ PAGES = [
              "How the KV cache grows under MHA, GQA and MQA — computed and measured.",
              ("decoder", "rope-decoder")),
 ]
+
+
+HOME = PageInfo("pages/home.py", "Home", "🏠", "home", "What the explorer is, its pages and its models.")
 
 
 def existing() -> list[PageInfo]:

@@ -9,9 +9,13 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_page(page: str | None = None, query: dict | None = None, timeout: float = 180) -> AppTest:
-    """page: a file under pages/ (e.g. "pages/attention.py"); query: URL parameters of the visit."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+def run_page(page: str | None = None, query: dict | None = None, timeout: float = 180,
+             entry: str = "app.py") -> AppTest:
+    """page: a file under pages/ (e.g. "pages/attention.py"); query: URL parameters of the visit;
+    entry: the entry script, relative to the repository root (app.py, or cloud/streamlit_app.py)."""
+    at = AppTest.from_file(str(ROOT / entry), default_timeout=timeout)
+    if page and "/" in entry:      # AppTest finds pages relative to the entry script's folder
+        page = str(Path("..") / page)
     for k, v in (query or {}).items():
         at.query_params[k] = v
     at.run()

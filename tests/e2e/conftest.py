@@ -43,13 +43,13 @@ def server():
 
 
 @contextlib.contextmanager
-def start_server():
-    """`streamlit run app.py` on a free loopback port; yields its URL and stops it afterwards."""
+def start_server(entry: str = "app.py"):
+    """`streamlit run <entry>` from the repository root on a free loopback port; yields its URL, then stops it."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}",
+        [sys.executable, "-m", "streamlit", "run", entry, "--server.headless=true", f"--server.port={port}",
          "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", "--client.showErrorDetails=full"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
