@@ -21,23 +21,41 @@ def categorical(n: int) -> list[str]:
     return [base[i % len(base)] for i in range(n)]
 
 
+TEXT = "#111111"          # every figure's text: dark on white, in both modes (projectors wash out grey)
+PRESENT_FONT = 20        # presenter mode: base text; ticks are PRESENT_FONT - 2 (never below 16 px)
+
+
 def style(fig: go.Figure, present: bool = False, height: int | None = None) -> go.Figure:
-    """Apply the app's look; presenter mode: larger type, thicker lines, white background."""
-    size = 20 if present else 13
+    """Apply the app's look; presenter mode: larger type, thicker lines, white background.
+
+    Shown with Streamlit's own chart theme off (explorer/ui/figures.show passes theme=None), so these colours
+    and sizes are what the browser draws: dark text everywhere, >= 16 px in presenter mode.
+    """
+    size = PRESENT_FONT if present else 13
+    tick = size - 2 if present else 12
     fig.update_layout(
         template="plotly_white",
-        font=dict(family=FONT, size=size, color="#111111" if present else None),
-        title_font=dict(size=size + 4),
+        font=dict(family=FONT, size=size, color=TEXT),
+        title_font=dict(size=size + 4, color=TEXT),
         margin=dict(l=10, r=10, t=50 if fig.layout.title.text else 20, b=10),
         hoverlabel=dict(font_size=size),
-        legend=dict(font=dict(size=size)),
+        legend=dict(font=dict(size=size, color=TEXT)),
     )
     if height:
         fig.update_layout(height=int(height * (1.25 if present else 1)))
+    axis = dict(tickfont=dict(size=tick, color=TEXT), title_font=dict(size=size, color=TEXT), automargin=True)
     if present:
+        axis.update(linewidth=2, gridwidth=1.5)
         fig.update_traces(selector=dict(type="scatter"), line_width=4, marker_size=11)
-        fig.update_xaxes(tickfont_size=size - 2, title_font_size=size, linewidth=2, gridwidth=1.5)
-        fig.update_yaxes(tickfont_size=size - 2, title_font_size=size, linewidth=2, gridwidth=1.5)
+        for a in fig.layout.annotations:
+            a.font.size = max(a.font.size or 0, tick)
+        for trace in fig.data:   # colour bars and in-cell text of heatmaps, bars, sankeys
+            if "colorbar" in trace:
+                trace.update(colorbar=dict(tickfont=dict(size=tick, color=TEXT)))
+            if "textfont" in trace and trace.type != "sankey":
+                trace.update(textfont_size=max(tick, (trace.textfont.size or 0)))
+    fig.update_xaxes(**axis)
+    fig.update_yaxes(**axis)
     return fig
 
 

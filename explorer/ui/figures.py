@@ -20,7 +20,8 @@ def show(fig: go.Figure, name: str, data: dict | None = None, height: int | None
     mapping (JSON only). on_select: "rerun" to get click selections back (returns the state).
     """
     style(fig, present=presenting(), height=height)
-    kwargs = dict(config=export_config(slug(name)), key=key or f"fig_{slug(name)}")
+    # theme=None: our styling is what is drawn (Streamlit's chart theme greys axis text out on a projector)
+    kwargs = dict(config=export_config(slug(name)), key=key or f"fig_{slug(name)}", theme=None)
     if on_select:
         kwargs.update(on_select=on_select, selection_mode=("points",))
     state = st.plotly_chart(fig, **kwargs)

@@ -24,6 +24,22 @@ html, body, [data-testid="stApp"] { background: #ffffff !important; color: #0000
 [data-testid="stCaptionContainer"] { color: #222222 !important; font-size: 1.15rem !important; }
 [data-testid="stMain"] [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p,
 [data-testid="stMain"] [data-testid="stMetricValue"] div { font-size: 2.8rem !important; line-height: 1.2; }
+[data-testid="stMain"] [data-testid="stMetricDelta"], [data-testid="stMain"] [data-testid="stMetricDelta"] div,
+[data-testid="stMain"] [data-testid="stMetricLabel"] p { font-size: 1.2rem !important; color: #111111 !important; }
+/* inputs, selects, number inputs, text areas: what the teacher types must be readable from the back row */
+[data-testid="stMain"] input, [data-testid="stMain"] textarea,
+[data-testid="stMain"] [data-baseweb="select"] div, [data-testid="stMain"] [data-baseweb="select"] span {
+  font-size: 1.25rem !important; color: #111111 !important; }
+[data-testid="stMain"] [data-testid="stSliderThumbValue"], [data-testid="stMain"] [data-testid="stSliderTickBarMin"],
+[data-testid="stMain"] [data-testid="stSliderTickBarMax"] { font-size: 1.15rem !important; color: #111111 !important; }
+/* slider value above its thumb, not on the track */
+[data-testid="stMain"] [data-testid="stSliderThumbValue"] { margin-top: -0.6rem; }
+[data-testid="stMain"] [data-testid="stTable"] td, [data-testid="stMain"] [data-testid="stTable"] th,
+[data-testid="stMain"] table td, [data-testid="stMain"] table th { font-size: 1.2rem !important; color: #111111 !important; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] p, [data-testid="stMain"] small,
+[data-testid="stMain"] [data-testid="stTooltipIcon"] + p { color: #222222 !important; font-size: 1.15rem !important; }
+[data-testid="stMain"] [data-testid="stExpander"] summary p { font-size: 1.3rem !important; }
+[data-testid="stMain"] [data-testid="stAlertContainer"] p { font-size: 1.25rem !important; }
 </style>
 """
 
