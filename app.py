@@ -5,6 +5,7 @@ import streamlit as st
 
 from explorer.ui import models as ui_models
 from explorer.ui import presenter
+from explorer.ui.errors import guard
 from explorer.ui.nav import HOME, existing
 from explorer.ui.state import UrlState
 
@@ -29,4 +30,5 @@ with st.sidebar:
     ui_models.custom_inputs()
 presenter.apply()
 url.sync()
-nav.run()
+with guard("this page", failures=False):     # whatever a page's own guards miss: one sentence, never a traceback
+    nav.run()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from explorer.errors import NotSupported
 from explorer.text import display_token
 
 TRACE_K = 20            # candidates kept per step: the bar chart shows up to 20
@@ -401,8 +402,13 @@ def fill_mask(lm, text: str, k: int = 5, max_masks: int = 10) -> FillMaskResult:
     """Top-k candidates for every [MASK] in `text` (all masks predicted at once, bidirectionally)."""
     from explorer.text import encode
     tok, model = lm.tokenizer, lm.model
-    if tok.mask_token is None or not hasattr(model, "get_output_embeddings") or model.get_output_embeddings() is None:
-        raise ValueError("this encoder has no masked-language-model head")
+    if tok.mask_token is None:
+        raise NotSupported(f"{lm.spec.display_name}'s tokenizer has no mask token, so there is no blank to fill; "
+                           "choose a masked-language model such as BERT in the sidebar.")
+    if not hasattr(model, "get_output_embeddings") or model.get_output_embeddings() is None:
+        raise NotSupported(f"{lm.spec.display_name} is a bare encoder, saved without its masked-language-model "
+                           "head, so it cannot guess the blanks (its attention can still be seen on the "
+                           "Attention page); choose a model saved with that head, such as tiny-bert.")
     text = text.replace(MASK_IN_TEXT, tok.mask_token)
     enc = encode(tok, text, lm.max_length)
     ids = torch.tensor([enc.ids])

@@ -70,3 +70,25 @@ def encode(tokenizer, text: str, max_tokens: int, add_special_tokens: bool = Tru
 def display_token(token: str) -> str:
     """A readable label for a token piece: byte-level markers turned back into spaces/newlines."""
     return token.replace("Ġ", "␣").replace("Ċ", "⏎").replace("▁", "␣")
+
+
+# ---------------------------------------------------------------- the one escaping rule
+# Every text that came from a user, a link, a file or a model (tokens included) goes through md()
+# before it reaches anything Streamlit renders as markdown (st.markdown, st.caption, st.info,
+# st.error, widget labels, radio options...). Escaped, it shows as typed and can make no link,
+# image, heading, emphasis, colour directive or LaTeX. Backslash escapes every ASCII punctuation
+# character in CommonMark; these are the ones that start something in Streamlit's markdown
+# (GFM autolinks need ':', '.', '@'; directives ':red[..]'; LaTeX '$'; HTML '<').
+MD_SPECIAL = frozenset("\\`*_{}[]()#+-.!<>|~$:@&=^\"'%")
+SHORT = 40   # characters of an echoed value in a notice
+
+
+def md(text: object, limit: int | None = None) -> str:
+    """`text` safe inside Streamlit markdown, shown as typed: one line, specials escaped, optionally
+    cut to `limit` characters (with "…"). Line breaks become spaces; control characters are dropped."""
+    s = "" if text is None else str(text)
+    s = "".join(" " if ch in "\r\n\t\v\f\u2028\u2029" else ch for ch in s
+                if ch in "\r\n\t\v\f" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    if limit is not None and len(s) > limit:
+        s = s[: max(limit - 1, 0)] + "…"
+    return "".join("\\" + ch if ch in MD_SPECIAL else ch for ch in s)

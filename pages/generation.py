@@ -7,7 +7,7 @@ from explorer.charts import generation as charts
 from explorer.text import clean, encode
 from explorer.ui import generation as ui
 from explorer.ui import models
-from explorer.ui.errors import guard
+from explorer.ui.errors import callback, guard, guarded
 from explorer.ui.figures import show
 from explorer.ui.presenter import explain, presenting
 from explorer.ui.state import UrlState, show_notices
@@ -137,22 +137,26 @@ def sync_progress():
     st.session_state[url.key("view")] = len(run.branch.steps)
 
 
+@callback("the next token")
 def do_step():
     run.step()
     sync_progress()
 
 
+@callback("the step back")
 def do_back():
     run.back()
     sync_progress()
 
 
+@callback("the reset")
 def do_reset():
     run.reset()
     ui.set_playing(False)
     sync_progress()
 
 
+@callback("the new branch")
 def do_fork(at_step: int):
     token = st.session_state.get("gen_alt")
     if token is not None:
@@ -160,12 +164,14 @@ def do_fork(at_step: int):
         sync_progress()
 
 
+@callback("that branch")
 def do_activate(i: int):
     run.activate(i)
     sync_progress()
 
 
 @st.fragment(run_every=interval if ui.playing() else None)
+@guarded("the generated text")
 def player():
     b = run.branch
     if ui.playing():

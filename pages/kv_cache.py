@@ -6,7 +6,7 @@ from explorer import kvcache as kv
 from explorer.charts import kvcache as charts
 from explorer.presets import PRESETS, param_count
 from explorer.ui import kvcache as cached
-from explorer.ui.errors import guard
+from explorer.ui.errors import callback, guard
 from explorer.ui.figures import show
 from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
@@ -27,12 +27,14 @@ def preset_values(name: str) -> dict:
             "window": a.sliding_window or 0}
 
 
+@callback("the preset")
 def load_preset():
     """A new preset puts its config into the sliders (they stay movable)."""
     for name, value in preset_values(st.session_state[url.key("preset")]).items():
         st.session_state[url.key(name)] = value
 
 
+@callback("the lesson example")
 def load_lesson():
     st.session_state.update({url.key(k): v for k, v in LESSON.items()})
     load_preset()

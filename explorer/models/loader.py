@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from explorer.errors import ExplainedError
 from explorer.models import registry
 from explorer.models.registry import ModelSpec
 
@@ -22,8 +24,35 @@ ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", "
 DEFAULT_MAX_DOWNLOAD_MB = 1500
 
 
-class ModelLoadError(Exception):
-    """A model cannot be loaded; the message is one sentence a user can act on."""
+class ModelLoadError(ExplainedError):
+    """A model cannot be loaded; the message is one sentence a user can act on (plain text)."""
+
+
+NAME_CHARS = 60   # characters of a visitor's model id or folder quoted in a message
+
+
+def shown(name: object) -> str:
+    """A visitor's model id or folder as quoted in a message: as typed (never expanded), cut short."""
+    s = " ".join(str(name).split())
+    return s if len(s) <= NAME_CHARS else s[: NAME_CHARS - 1] + "…"
+
+
+def looks_like_path(model_id: str) -> bool:
+    """A folder on this server rather than a hub id ("org/name") or a web address."""
+    if "://" in model_id:
+        return False
+    return model_id.startswith(("/", "~", ".", "\\")) or "\\" in model_id or model_id.count("/") > 1 \
+        or (len(model_id) > 1 and model_id[1] == ":")
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):   # a name too long for the file system, a NUL byte
+        return False
+
+
+HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?")
 
 
 @dataclass
@@ -95,24 +124,55 @@ def is_online(timeout: float = 1.5) -> bool:
 
 
 # ---------------------------------------------------------------- folder checks and loading
-def check_folder(folder: Path) -> dict:
-    """Refuse what we must not load; return the parsed config.json."""
+def check_folder(folder: Path, name: str | None = None) -> dict:
+    """Refuse what we must not (or cannot) load; return the parsed config.json.
+
+    A model folder is untrusted input: whatever is wrong with it (no or unreadable config, bad JSON,
+    a config that is not an object, bad encoding, pickle-only weights, custom code, an unknown
+    model type) is one ModelLoadError sentence. name: how the visitor named the folder.
+    """
+    name = shown(name if name is not None else folder.name)
     cfg_file = folder / "config.json"
     if not cfg_file.is_file():
-        raise ModelLoadError(f"{folder} is not a model folder in Hugging Face format (no config.json).")
-    config = json.loads(cfg_file.read_text())
+        raise ModelLoadError(f"{name} is not a model folder in Hugging Face format (no config.json).")
+    try:
+        config = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ModelLoadError(f"The config.json of {name} is not UTF-8 text, so it cannot be a model's config.") from None
+    except json.JSONDecodeError as e:
+        raise ModelLoadError(f"The config.json of {name} is not valid JSON (line {e.lineno}, column {e.colno}: "
+                             f"{e.msg.lower()}).") from None
+    except (OSError, RecursionError, ValueError) as e:
+        raise ModelLoadError(f"The config.json of {name} cannot be read ({type(e).__name__}).") from None
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"The config.json of {name} holds a JSON {type(config).__name__}, not an object of "
+                             "settings, so it is not a model's config.")
     if config.get("auto_map"):
         raise ModelLoadError("This model needs its own Python code (trust_remote_code), which the explorer "
                              "never runs. Choose a model that transformers supports natively.")
     if not any(folder.glob("*.safetensors")):
         pickles = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt")]
-        what = f"only pickle weights ({', '.join(pickles)})" if pickles else "no weights"
+        what = f"only pickle weights ({shown(', '.join(pickles))})" if pickles else "no weights"
         raise ModelLoadError(f"This checkpoint has {what}; the explorer loads safetensors only, because "
                              "pickle files can run code. Convert it to safetensors first.")
-    if registry.family_of_model_type(config.get("model_type", "")) is None:
-        raise ModelLoadError(f"Model type '{config.get('model_type')}' is not supported here; supported: "
+    model_type = config.get("model_type")
+    if not isinstance(model_type, str) or registry.family_of_model_type(model_type) is None:
+        what = f"Model type '{shown(model_type)}'" if isinstance(model_type, str) else "A config without a model type"
+        raise ModelLoadError(f"{what} is not supported here; supported: "
                              f"{', '.join(sorted(registry.MODEL_TYPE_FAMILY))}.")
     return config
+
+
+def family_of(config: dict) -> str:
+    return registry.family_of_model_type(config["model_type"])
+
+
+def check_family(family: str, wanted: str | None, name: str) -> None:
+    """Refuse a model of the wrong family for a slot, naming both families."""
+    if wanted is not None and family != wanted:
+        raise ModelLoadError(f"{shown(name)} is a {registry.FAMILY_NAMES[family]} model, but this slot needs a "
+                             f"{registry.FAMILY_NAMES[wanted]} model; choose it in the sidebar's "
+                             f"{registry.FAMILY_NAMES[family]} box instead.")
 
 
 def _auto_class(config: dict, family: str):
@@ -126,25 +186,52 @@ def _auto_class(config: dict, family: str):
     return transformers.AutoModelForCausalLM
 
 
-def load_folder(folder: str | Path, spec: ModelSpec | None = None, source: str = "local folder") -> LoadedModel:
-    """Load a Hugging Face-format folder (bundled, local, or a hub snapshot) for inspection."""
+def load_folder(folder: str | Path, spec: ModelSpec | None = None, source: str = "local folder",
+                family: str | None = None, name: str | None = None) -> LoadedModel:
+    """Load a Hugging Face-format folder (bundled, local, or a hub snapshot) for inspection.
+
+    family: the family the caller's slot needs (refused before any weight is read if it differs);
+    name: how the visitor named the folder (as typed: messages never show the expanded path).
+    """
     import torch
     from transformers import AutoTokenizer
 
     folder = Path(folder)
-    config = check_folder(folder)
-    family = registry.family_of_model_type(config["model_type"])
+    given = name if name is not None else (spec.id if spec else folder.name)
+    name = shown(given)
+    config = check_folder(folder, name)
+    family_found = family_of(config)
+    check_family(family_found, family, name)
     if spec is None:
-        spec = ModelSpec(str(folder), family, folder.name, None, False)
+        spec = ModelSpec(str(given), family_found, name, None, False)
     try:
-        model = _auto_class(config, family).from_pretrained(
+        model = _auto_class(config, family_found).from_pretrained(
             folder, attn_implementation="eager", use_safetensors=True, trust_remote_code=False,
             dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-    except Exception as e:  # a broken or incompatible checkpoint: one sentence, not a traceback
-        raise ModelLoadError(f"Could not load {folder.name}: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
+    except Exception as e:  # noqa: BLE001 - a broken or incompatible checkpoint: one sentence, not a traceback
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise ModelLoadError(f"Could not load {name}: {type(e).__name__}: {shown(first)}") from e
+    _check_tokenizer(model, tokenizer, name)
     model.eval()
     return LoadedModel(model, tokenizer, spec, source, str(folder))
+
+
+def _check_tokenizer(model, tokenizer, name: str) -> None:
+    """A folder without tokenizer files still gives a tokenizer object in transformers 5, an empty one;
+    one with more tokens than the model has embeddings would fail at the first forward pass."""
+    try:
+        n_tokens = len(tokenizer)
+        probe = tokenizer("a b", add_special_tokens=False)["input_ids"]
+        n_embeddings = model.get_input_embeddings().num_embeddings
+    except Exception as e:  # noqa: BLE001
+        raise ModelLoadError(f"Could not load {name}: its tokenizer does not work ({type(e).__name__}).") from e
+    if n_tokens < 2 or not probe:
+        raise ModelLoadError(f"Could not load {name}: it has no tokenizer files (tokenizer.json, or vocab and "
+                             "merges), so text cannot be turned into tokens.")
+    if n_tokens > n_embeddings:
+        raise ModelLoadError(f"Could not load {name}: its tokenizer has {n_tokens:,} tokens but the model has "
+                             f"embeddings for only {n_embeddings:,}, so they do not belong together.")
 
 
 def _cached_snapshot(repo_id: str) -> Path | None:
@@ -184,31 +271,49 @@ def _allowed_file(name: str) -> bool:
     return "/" not in name and any(fnmatch(name, p) for p in ALLOW_PATTERNS)
 
 
-def load(model_id: str, progress: Callable[[float, str], None] | None = None) -> LoadedModel:
+def load(model_id: str, progress: Callable[[float, str], None] | None = None,
+         family: str | None = None) -> LoadedModel:
     """Load a registry id, a local folder or an allowed hub id; fall back to the bundled twin.
 
+    family: the family of the slot that asks (a model of another family is refused, naming both).
     Raises ModelLoadError only when there is nothing to fall back to.
     """
     spec = registry.get(model_id)
+    if spec is not None:
+        check_family(spec.family, family, spec.display_name)
     if spec and spec.bundled:
         return load_folder(spec.path, spec, "bundled")
     if spec is None and not custom_models_allowed():
-        raise ModelLoadError(f"'{model_id}' is not one of this explorer's models, and this server does not "
+        raise ModelLoadError(f"'{shown(model_id)}' is not one of this explorer's models, and this server does not "
                              "allow other models (EXPLORER_ALLOW_CUSTOM_MODELS is off).")
-    if spec is None and Path(model_id).expanduser().is_dir():
-        return load_folder(Path(model_id).expanduser())
+    if spec is None and looks_like_path(model_id):
+        try:
+            folder = Path(model_id).expanduser()
+        except RuntimeError:              # "~someone" with no such user
+            folder = Path(model_id)
+        if not _is_dir(folder):
+            raise ModelLoadError(f"There is no folder {shown(model_id)} on this server; give the path of a "
+                                 "model folder in Hugging Face format.")
+        return load_folder(folder, family=family, name=model_id)
+    if spec is None and _is_dir(Path(model_id)):
+        return load_folder(Path(model_id), family=family, name=model_id)
+    if spec is None and not HUB_ID.fullmatch(model_id):
+        raise ModelLoadError(f"'{shown(model_id)}' is neither a folder on this server nor a hub id such as "
+                             "'openai-community/gpt2'.")
     try:
         cached = _cached_snapshot(model_id)
         if cached:
-            return _named(load_folder(cached, spec, "local cache"), model_id)
+            return _named(load_folder(cached, spec, "local cache", family=family, name=model_id), model_id)
         if not is_online():
-            raise ModelLoadError(f"{model_id} is not in the local cache and the hub cannot be reached (offline)")
-        return _named(load_folder(download(model_id, progress), spec, "hub"), model_id)
+            raise ModelLoadError(f"{shown(model_id)} is not in the local cache and the hub cannot be reached (offline)")
+        return _named(load_folder(download(model_id, progress), spec, "hub", family=family, name=model_id), model_id)
     except Exception as e:
-        reason = str(e).rstrip(".") if isinstance(e, ModelLoadError) else f"{type(e).__name__}: {str(e)[:160]}"
+        reason = str(e).rstrip(".") if isinstance(e, ModelLoadError) else f"{type(e).__name__}: {shown(e)}"
         twin = spec.twin if spec else None
         if not twin:
-            raise ModelLoadError(f"Could not load {model_id}: {reason}.") from e
+            if isinstance(e, ModelLoadError) and str(e).startswith(("Could not load", shown(model_id))):
+                raise
+            raise ModelLoadError(f"Could not load {shown(model_id)}: {reason}.") from e
         lm = load(twin)
         lm.notice = f"Showing the bundled {twin} instead of {model_id}: {reason}."
         lm.requested = model_id

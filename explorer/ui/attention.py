@@ -12,6 +12,7 @@ import streamlit as st
 
 from explorer import attention as A
 from explorer import bertviz_view
+from explorer.text import md  # noqa: F401 - pages use cached.md(...): the one escaping rule
 
 FORWARD_CALLS = 0
 QK_CALLS = 0
@@ -102,11 +103,3 @@ def long_table(mats: np.ndarray, rows: list[str], cols: list[str], lead: dict[st
     out["key"] = np.tile(np.asarray(cols, dtype=object), q * lead_n)
     out["weight"] = np.round(mats.reshape(-1), decimals)
     return out
-
-
-_MD_SPECIAL = set("\\`*_{}[]()#+-.!<>|~$:")
-
-
-def md(text: str) -> str:
-    """User text (a token, a merged word) safe inside st.markdown/st.caption: shown as typed."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)

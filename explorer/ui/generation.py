@@ -11,6 +11,7 @@ import time
 import streamlit as st
 
 from explorer import generation as G
+from explorer.ui.errors import callback
 
 RUNS = "gen_runs"              # {run key: Generation}, most recently used last
 PLAYING = "gen_playing"        # True while the animation runs
@@ -47,6 +48,7 @@ def playing() -> bool:
     return bool(st.session_state.get(PLAYING, False))
 
 
+@callback("play / pause")
 def set_playing(on: bool) -> None:
     st.session_state[PLAYING] = on
     st.session_state[LAST_TICK] = 0.0

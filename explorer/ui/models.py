@@ -6,19 +6,23 @@ import threading
 import streamlit as st
 
 from explorer.models import loader, registry
-from explorer.models.loader import LoadedModel, ModelLoadError
+from explorer.models.loader import LoadedModel
+from explorer.text import md
+from explorer.ui.errors import log, message_for
 from explorer.ui.state import UrlState
 
 # URL names of the sidebar's model choice per family
 URL_NAMES = {"encoder": "encoder", "decoder": "decoder", "rope-decoder": "rope", "moe-decoder": "moe"}
+
+CUSTOM_MAX_CHARS = 300
 
 _loaded_lock = threading.Lock()
 _loaded: dict[str, LoadedModel] = {}   # every model this process holds: what the home page lists
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _load(model_id: str, _progress=None) -> LoadedModel:
-    lm = loader.load(model_id, progress=_progress)
+def _load(model_id: str, family: str | None, _progress=None) -> LoadedModel:
+    lm = loader.load(model_id, progress=_progress, family=family)
     with _loaded_lock:
         _loaded[model_id] = lm
     return lm
@@ -34,26 +38,42 @@ def loaded_models() -> dict[str, LoadedModel]:
         return dict(_loaded)
 
 
-def get(model_id: str) -> LoadedModel | None:
-    """The loaded model (shared by all sessions), with its fallback banner; None after an error message."""
+def slot_family(model_id: str) -> str | None:
+    """The family of the sidebar slot that chose `model_id` (a registry model: its own family)."""
+    spec = registry.get(model_id)
+    if spec is not None:
+        return spec.family
+    slots = [f for f, name in URL_NAMES.items() if st.session_state.get(name) == model_id]
+    return slots[0] if len(slots) == 1 else None
+
+
+def get(model_id: str, family: str | None = None) -> LoadedModel | None:
+    """The loaded model (shared by all sessions), with its fallback banner; None after an error message.
+
+    family: the family the page's slot needs (default: the sidebar slot that chose `model_id`); a
+    model of another family is refused with a sentence naming both. Any failure while reading or
+    loading a model folder is one sentence, never a traceback.
+    """
+    family = family or slot_family(model_id)
     bar = None
 
     def progress(fraction: float, message: str):
         nonlocal bar
         bar = bar or st.progress(0.0)
-        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+        bar.progress(min(max(fraction, 0.0), 1.0), text=md(message))
 
     try:
-        with st.spinner(f"Loading {model_id}…"):
-            lm = _load(model_id, _progress=progress)
-    except ModelLoadError as e:
-        st.error(str(e), icon="⚠️")
+        with st.spinner(f"Loading {md(label(model_id), 80)}…"):
+            lm = _load(model_id, family, _progress=progress)
+    except Exception as e:  # noqa: BLE001 - a model folder is untrusted input
+        log.exception("loading %r", model_id)
+        st.error(md(message_for(e)), icon="⚠️")
         return None
     finally:
         if bar is not None:
             bar.empty()
     if lm.notice:
-        st.info(lm.notice, icon="📦")
+        st.info(md(lm.notice), icon="📦")
     return lm
 
 
@@ -74,7 +94,7 @@ def sidebar_choice(family: str, url: UrlState) -> str:
     custom_allowed = loader.custom_models_allowed()
     raw = st.query_params.get(URL_NAMES[family])
     if custom_allowed and raw and raw not in options and custom_key not in st.session_state:
-        st.session_state[custom_key] = raw  # a link to a custom model
+        st.session_state[custom_key] = raw[:CUSTOM_MAX_CHARS]  # a link to a custom model
     custom = st.session_state.get(custom_key, "").strip() if custom_allowed else ""
     if custom:
         options = options + [custom]
@@ -91,7 +111,7 @@ def custom_inputs() -> None:
     with st.expander("Other models"):
         st.caption("A Hugging Face hub id or a local folder in HF format (safetensors only).")
         for family, name in URL_NAMES.items():
-            st.text_input(registry.FAMILY_NAMES[family], key=f"custom_{name}", max_chars=300)
+            st.text_input(registry.FAMILY_NAMES[family], key=f"custom_{name}", max_chars=CUSTOM_MAX_CHARS)
 
 
 def chosen(family: str) -> str:
