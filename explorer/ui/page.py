@@ -109,7 +109,7 @@ class Page:
     @staticmethod
     def model(family: str) -> LoadedModel | None:
         """The sidebar's model of a family, loaded (with its fallback banner); None after an error message."""
-        return models.get(models.chosen(family))
+        return models.get(models.chosen(family), family)
 
     # ------------------------------------------------------------------ the end of the page
     def finish(self) -> None:

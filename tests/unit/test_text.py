@@ -43,3 +43,26 @@ def test_every_kind_of_text_tokenizes(tmp_path):
 
 def test_display_token_shows_spaces_and_newlines():
     assert display_token("Ġthe") == "␣the" and display_token("Ċ") == "⏎"
+
+
+def test_md_escapes_every_markdown_construct_that_makes_a_link_image_or_format():
+    from markdown_it import MarkdownIt
+
+    from explorer.text import md
+    payloads = ["![i](http://evil.example/t.png)", "[x](http://evil.example)", "<http://evil.example>",
+                "<img src=x onerror=alert(1)>", "**bold** _it_ `code` ~~s~~", "# heading", "> quote",
+                "- item", "1. item", "[x]: http://evil.example", "| a | b |", ":red[x] $x^2$", "&lt;b&gt;"]
+    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    for p in payloads:
+        tokens = parser.parse(f"Text: {md(p)} end")
+        assert [t.type for t in tokens] == ["paragraph_open", "inline", "paragraph_close"], p
+        inline = tokens[1].children
+        assert [t.type for t in inline] == ["text"], (p, [t.type for t in inline])
+        assert inline[0].content == f"Text: {p} end"          # shown exactly as typed
+
+
+def test_md_makes_one_line_and_cuts_long_values():
+    from explorer.text import md
+    assert md("a\nb\r\nc\x00d") == "a b  cd"
+    assert md("x" * 100, 40) == "x" * 39 + "…"
+    assert md(None) == ""
