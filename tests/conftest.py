@@ -23,6 +23,17 @@ sys.path.insert(0, str(ROOT))
 # with a frame of explorer/ on the stack (our code called the deprecated thing, directly or through a library)
 # fails the test that raised it, in the test thread or in an AppTest script thread.
 _EXPLORER = str(ROOT / "explorer") + os.sep
+
+# Libraries that warn about their own internals while they import or first load (torch's pytree
+# LeafSpec, plotly's scattermapbox in its templates) are loaded before the watch starts: the first
+# test that imports them through explorer/ did not call anything deprecated.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import plotly.io as _pio  # noqa: E402
+    import torch  # noqa: E402, F401
+    import transformers  # noqa: E402, F401
+    _pio.templates["plotly_white"]
+    _pio.templates[_pio.templates.default]
 _ours: list[str] = []
 _warn = warnings.warn
 # Third-party internals that warn while doing what we asked in a current way (each with its reason):

@@ -13,6 +13,19 @@ HEATMAP_ALT = "Cividis"
 DIVERGING = "RdBu"       # blue-white-red (not red-green); used for signed values
 
 FONT = "Inter, 'Source Sans Pro', Arial, sans-serif"
+_TEMPLATE: dict | None = None
+
+
+def template() -> dict:
+    """plotly_white without its scattermapbox defaults: plotly 6 deprecates that trace type and warns
+    each time a figure is given a template naming it (every figure, every rerun). We draw no maps."""
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        import plotly.io as pio
+        t = pio.templates["plotly_white"].to_plotly_json()
+        t.get("data", {}).pop("scattermapbox", None)
+        _TEMPLATE = t
+    return _TEMPLATE
 
 
 def categorical(n: int) -> list[str]:
@@ -34,7 +47,7 @@ def style(fig: go.Figure, present: bool = False, height: int | None = None) -> g
     size = PRESENT_FONT if present else 13
     tick = size - 2 if present else 12
     fig.update_layout(
-        template="plotly_white",
+        template=template(),
         font=dict(family=FONT, size=size, color=TEXT),
         title_font=dict(size=size + 4, color=TEXT),
         margin=dict(l=10, r=10, t=50 if fig.layout.title.text else 20, b=10),
