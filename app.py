@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer import runtime
 from explorer.ui import models as ui_models
 from explorer.ui import presenter
 from explorer.ui.errors import guard
 from explorer.ui.nav import HOME, existing
 from explorer.ui.state import UrlState
 
+runtime.configure()          # torch threads: once per process, never per request
 st.set_page_config(page_title="Transformer Explorer", page_icon="🔭", layout="wide",
                    initial_sidebar_state="collapsed" if st.query_params.get("present") == "1" else "auto")
 

@@ -21,6 +21,7 @@ import torch  # noqa: E402
 from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
 
 from explorer.generation import Generation, Sampling  # noqa: E402
+from explorer.models.loader import LoadedModel  # noqa: E402
 
 
 class _Pieces:
@@ -40,15 +41,15 @@ def per_token_generate(model, ids, n: int) -> float:
     return dt / n
 
 
-def stepper(model, ids, n: int, sampling=Sampling(greedy=True)) -> Generation:
-    return Generation(model, _Pieces(), ids[0].tolist(), sampling, n, eos_ids=set())
+def stepper(lm, ids, n: int, sampling=Sampling(greedy=True)) -> Generation:
+    return Generation(lm, ids[0].tolist(), sampling, n, eos_ids=set())
 
 
-def timed_steps(g: Generation, n: int) -> list[float]:
+def timed_steps(g: Generation, lm, n: int) -> list[float]:
     times = []
     for _ in range(n):
         t = time.perf_counter()
-        g.step()
+        g.step(lm)
         times.append(time.perf_counter() - t)
     return times
 
@@ -64,20 +65,21 @@ def main():
     config = GPT2Config()
     config._attn_implementation = "eager"
     model = GPT2LMHeadModel(config).eval()
+    lm = LoadedModel.in_memory(model, _Pieces(), "GPT2Config() random init")
     ids = torch.randint(0, config.vocab_size, (1, 12))
     n = args.compare
 
     per_token_generate(model, ids, 3)            # warm-up
-    timed_steps(stepper(model, ids, 3), 3)
+    timed_steps(stepper(lm, ids, 3), lm, 3)
     # 1. same model, prompt and length, rounds interleaved so the shared machine's load hits both alike
     gen, step, sampled = [], [], []
     for _ in range(args.rounds):
         gen.append(per_token_generate(model, ids, n))
-        step.append(sum(timed_steps(stepper(model, ids, n), n)) / n)
-        sampled.append(sum(timed_steps(stepper(model, ids, n, Sampling(temperature=0.8, top_k=50, top_p=0.9,
-                                                                        seed=1)), n)) / n)
+        step.append(sum(timed_steps(stepper(lm, ids, n), lm, n)) / n)
+        sampled.append(sum(timed_steps(stepper(lm, ids, n, Sampling(temperature=0.8, top_k=50, top_p=0.9,
+                                                                     seed=1)), lm, n)) / n)
     # 2. one long run: steps around 20 against steps around 200
-    times = timed_steps(stepper(model, ids, 210), 210)
+    times = timed_steps(stepper(lm, ids, 210), lm, 210)
     early, late = statistics.median(times[15:26]), statistics.median(times[195:206])
     g, s, sp = min(gen), min(step), min(sampled)
     print(f"GPT2Config() random init, eager attention, prompt 12 tokens, {torch.get_num_threads()} thread(s); "

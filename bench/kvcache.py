@@ -40,15 +40,16 @@ def main():
 
     runs = {}
     for name in ("tiny-gpt2", "tiny-llama"):
-        runs[name] = kv.measure(load(name).model, name, a.tokens, a.batch)
+        runs[name] = kv.measure(load(name), a.tokens, a.batch)
     if a.gpt2_size:
         import torch
         from transformers import GPT2Config, GPT2LMHeadModel
         config = GPT2Config()
         config._attn_implementation = "eager"
         torch.manual_seed(0)
-        runs["GPT-2 size (random)"] = kv.measure(GPT2LMHeadModel(config).eval(), "gpt2-random", min(a.tokens, 64),
-                                                 a.batch)
+        from explorer.models.loader import LoadedModel
+        lm = LoadedModel.in_memory(GPT2LMHeadModel(config), name="gpt2-random")
+        runs["GPT-2 size (random)"] = kv.measure(lm, min(a.tokens, 64), a.batch)
 
     rows = [row(n, m) for n, m in runs.items()]
     print(f"{'model':<22}{'attention':<14}{'tokens':>7}{'bytes':>14}{'measured/formula':>20}{'exact':>7}"

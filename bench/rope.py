@@ -18,7 +18,6 @@ import pickle
 import statistics
 import sys
 import time
-import types
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,8 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from explorer import rope as R  # noqa: E402
-from explorer.models import registry  # noqa: E402
-from explorer.models.loader import load  # noqa: E402
+from explorer.models.loader import LoadedModel, load  # noqa: E402
 
 TEXT = ("The cat sat on the mat because it was tired, and then the cat slept on the mat all day long. " * 8)
 
@@ -51,8 +49,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     tiny = load("tiny-llama")
-    big = types.SimpleNamespace(model=smollm_size(tiny.tokenizer), tokenizer=tiny.tokenizer,
-                                spec=registry.get("HuggingFaceTB/SmolLM2-135M"), max_length=8192)
+    big = LoadedModel.in_memory(smollm_size(tiny.tokenizer), tiny.tokenizer, "SmolLM2-135M size, random")
     for name, lm in [("tiny-llama (bundled)", tiny), ("SmolLM2-135M size, random", big)]:
         ids = torch.tensor([lm.tokenizer(TEXT)["input_ids"][: a.tokens]])
         times = {"forward": [], "capture": [], "reproduce": []}

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from explorer.text import Encoded, display_token, encode
+from explorer import hf
+from explorer.forward import encode, forward
+from explorer.models.loader import LoadedModel
+from explorer.text import Encoded, display_token
 
 
 @dataclass
@@ -43,15 +45,6 @@ class AttentionResult:
         return Encoded(self.ids, self.tokens, self.truncated, self.total_tokens).notice
 
 
-def subword_scheme(tokenizer) -> str:
-    """'wordpiece' when continuation pieces carry '##' (BERT), else 'bpe' (words start with 'Ġ')."""
-    try:
-        name = type(tokenizer.backend_tokenizer.model).__name__
-    except AttributeError:
-        name = type(tokenizer).__name__
-    return "wordpiece" if "WordPiece" in name or "Bert" in name else "bpe"
-
-
 def special_mask(tokenizer, ids: list[int]) -> list[bool]:
     """True for tokens the tokenizer adds around the text ([CLS], [SEP], <|endoftext|>); [UNK] stands
     for real text and is not special here."""
@@ -59,63 +52,26 @@ def special_mask(tokenizer, ids: list[int]) -> list[bool]:
     return [i in specials for i in ids]
 
 
-@torch.no_grad()
-def run_attention(lm, text: str, max_tokens: int) -> AttentionResult:
-    """One eager forward pass with output_attentions; returns every layer's and head's pattern."""
-    import time
-    model, tok = lm.model, lm.tokenizer
-    causal = lm.spec.family != "encoder"
-    enc = encode(tok, text, min(max_tokens, lm.max_length))
-    ids = torch.tensor([enc.ids])
-    t0 = time.perf_counter()
-    out = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True)
-    forward_ms = (time.perf_counter() - t0) * 1000
-    if not out.attentions:
-        raise RuntimeError("the model returned no attention weights (is it loaded with eager attention?)")
-    attn = torch.stack(out.attentions, dim=0)[:, 0]          # [layer, head, query, key]
+def run_attention(lm: LoadedModel, text: str, max_tokens: int) -> AttentionResult:
+    """One eager forward pass (`blocks.*.attn.hook_pattern`); returns every layer's and head's pattern."""
+    run = forward(lm, encode(lm, text, max_tokens), hooks=("blocks.*.attn.hook_pattern",))
+    attn = run.stack("blocks.*.attn.hook_pattern")           # [layer, head, query, key]
+    enc = run.enc
     return AttentionResult(lm.spec.id, enc.tokens, enc.ids, attn.float().numpy().astype(np.float16),
-                           enc.truncated, enc.total_tokens, causal, special_mask(tok, enc.ids), forward_ms,
-                           subword_scheme(tok))
+                           enc.truncated, enc.total_tokens, lm.spec.family != "encoder",
+                           special_mask(lm.tokenizer, enc.ids), run.seconds * 1000, hf.subword_scheme(lm.tokenizer))
 
 
-@torch.no_grad()
-def capture_queries_keys(lm, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-head query and key vectors of every layer, read from the model's own projections.
+def capture_queries_keys(lm: LoadedModel, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-head query and key vectors of every layer, read from the model's own projections
+    (`blocks.*.attn.hook_q` / `hook_k`).
 
     Returns (queries, keys), each float32 [layer, head, position, head_dim] (before the 1/sqrt(d) scale).
-    Supports BERT-style (attention.self.query/key) and GPT-2-style (attn.c_attn) blocks.
     """
-    model = lm.model
-    cfg = model.config
-    n_head = getattr(cfg, "num_attention_heads", None) or cfg.n_head
-    hooks, q_out, k_out = [], {}, {}
-    bert_layers = [m for n, m in model.named_modules() if n.endswith("attention.self") and hasattr(m, "query")]
-    gpt_layers = [m for n, m in model.named_modules() if hasattr(m, "c_attn") and n.endswith(".attn")]
-    if bert_layers:
-        for i, m in enumerate(bert_layers):
-            hooks.append(m.query.register_forward_hook(lambda mod, a, o, i=i: q_out.__setitem__(i, o)))
-            hooks.append(m.key.register_forward_hook(lambda mod, a, o, i=i: k_out.__setitem__(i, o)))
-    elif gpt_layers:
-        def split(i):
-            def hook(mod, a, o):
-                q, k, _ = o.split(o.shape[-1] // 3, dim=-1)
-                q_out[i], k_out[i] = q, k
-            return hook
-        for i, m in enumerate(gpt_layers):
-            hooks.append(m.c_attn.register_forward_hook(split(i)))
-    else:
-        raise ValueError("queries and keys can be read from BERT- and GPT-2-style models only")
-    try:
-        model(input_ids=torch.tensor([ids]))
-    finally:
-        for h in hooks:
-            h.remove()
-
-    def heads(x):   # [1, T, n_head*dh] -> [head, T, dh]
-        t = x.shape[1]
-        return x[0].reshape(t, n_head, -1).transpose(0, 1).float().numpy()
-    n = len(q_out)
-    return (np.stack([heads(q_out[i]) for i in range(n)]), np.stack([heads(k_out[i]) for i in range(n)]))
+    run = forward(lm, ids, hooks=("blocks.*.attn.hook_q", "blocks.*.attn.hook_k"))
+    q = run.stack("blocks.*.attn.hook_q").transpose(1, 2)     # [layer, pos, head, d] -> [layer, head, pos, d]
+    k = run.stack("blocks.*.attn.hook_k").transpose(1, 2)
+    return q.numpy(), k.numpy()
 
 
 # ------------------------------------------------------------------ head statistics

@@ -19,7 +19,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from explorer import hf
 from explorer.errors import NotSupported
+from explorer.forward import encode, forward
+from explorer.models.loader import LoadedModel
 from explorer.text import display_token
 
 TRACE_K = 20            # candidates kept per step: the bar chart shows up to 20
@@ -134,13 +137,15 @@ class Generation:
     does not hold yet (the whole prompt the first time, then only the newest token).
     """
 
-    def __init__(self, model, tokenizer, prompt_ids: list[int], sampling: Sampling,
+    def __init__(self, lm: LoadedModel, prompt_ids: list[int], sampling: Sampling,
                  max_new_tokens: int = 64, eos_ids: set[int] | None = None):
+        """The run keeps the tokenizer and config, not the model: every step is handed the loaded model
+        (`step(lm)`), so a run kept in a session never holds a model the process has let go of."""
         if not prompt_ids:
             raise ValueError("the prompt has no tokens")
-        self.model, self.tokenizer, self.sampling = model, tokenizer, sampling
-        cfg = model.config
-        limit = int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 0) or 1024)
+        model, tokenizer = lm.model, lm.tokenizer
+        self.tokenizer, self.sampling, self.config = tokenizer, sampling, model.config
+        limit = lm.max_length
         self.max_positions = limit
         self.requested_new = max_new_tokens
         self.max_new_tokens = max(0, min(max_new_tokens, MAX_NEW_TOKENS, limit - len(prompt_ids)))
@@ -181,31 +186,27 @@ class Generation:
         return self.tokenizer.decode(ids, skip_special_tokens=False)
 
     # ---------------------------------------------------------------- stepping
-    @torch.no_grad()
-    def _forward(self, b: Branch):
+    def _forward(self, lm: LoadedModel, b: Branch):
         """Feed the ids the cache lacks; return (logits [vocab] of the last position, attention row)."""
         if b.cache is None:
-            from transformers import DynamicCache
-            b.cache = DynamicCache(config=self.model.config)
-        start = b.cache.get_seq_length()
-        new = torch.tensor([b.ids[start:]])
+            b.cache = hf.new_cache(self.config)
+        start = hf.cache_length(b.cache)
         # positions continue after the cache, as generate() derives them (no padding: arange)
         pos = torch.arange(start, len(b.ids)).unsqueeze(0)
-        out = self.model(input_ids=new, position_ids=pos, cache=b.cache, use_cache=True,
-                         output_attentions=True, output_hidden_states=True)
-        b.cache = out.cache
+        run = forward(lm, b.ids[start:], cache=b.cache, position_ids=pos, attentions=True, hidden_states=True)
+        out, b.cache = run.output, run.cache
         hs = torch.stack(out.hidden_states, 0)[:, 0].to(torch.float16).numpy()   # [layer + 1, new, d]
         del b.hidden[start:]
         b.hidden.extend(hs[:, i].copy() for i in range(hs.shape[1]))
         attn = torch.stack([a[0, :, -1, :] for a in out.attentions], 0)           # [layer, head, key]
         return out.logits[0, -1].float(), attn.to(torch.float16).numpy()
 
-    def step(self, force_token: int | None = None) -> StepTrace | None:
+    def step(self, lm: LoadedModel, force_token: int | None = None) -> StepTrace | None:
         """Generate one token on the active branch (or put `force_token` there); None when done."""
         b = self.branch
         if self.done(b):
             return None
-        logits, attn = self._forward(b)
+        logits, attn = self._forward(lm, b)
         trace = self._trace(logits, attn, len(b.steps), len(b.ids), force_token)
         b.steps.append(trace)
         b.ids.append(trace.token_id)
@@ -246,10 +247,10 @@ class Generation:
             chosen_p_model=float(p[token]), chosen_p_temp=float(p_temp[token]), chosen_p_final=float(final[token]),
             chosen_rank=int((logits > logits[token]).sum()), attention=attn)
 
-    def run(self, n: int) -> int:
+    def run(self, lm: LoadedModel, n: int) -> int:
         """Up to n more steps; returns how many were taken."""
         taken = 0
-        while taken < n and self.step() is not None:
+        while taken < n and self.step(lm) is not None:
             taken += 1
         return taken
 
@@ -263,9 +264,7 @@ class Generation:
         b.ids.pop()
         b.lens_memo.clear()
         if b.cache is not None:
-            extra = b.cache.get_seq_length() - (len(b.ids) - 1)
-            if extra > 0:
-                b.cache.crop(-extra)
+            hf.crop_cache(b.cache, len(b.ids) - 1)
         return True
 
     def reset(self) -> None:
@@ -274,7 +273,7 @@ class Generation:
         self.active = 0
 
     # ---------------------------------------------------------------- branching
-    def fork(self, at_step: int, token_id: int) -> int:
+    def fork(self, lm: LoadedModel, at_step: int, token_id: int) -> int:
         """A new branch that takes `token_id` at `at_step` of the active branch; it becomes active."""
         src = self.branch
         if not 0 <= at_step < len(src.steps):
@@ -294,14 +293,12 @@ class Generation:
                      [h for h in src.hidden[:at_pos]], parent=self.active, fork_step=at_step)
         if src.cache is not None:   # reuse the shared prefix's keys and values
             new.cache = copy.deepcopy(src.cache)
-            extra = new.cache.get_seq_length() - at_pos
-            if extra > 0:
-                new.cache.crop(-extra)
+            hf.crop_cache(new.cache, at_pos)
         self.branches.append(new)
-        self.activate(len(self.branches) - 1)
+        self.activate(lm, len(self.branches) - 1)
         return self.active
 
-    def activate(self, i: int) -> None:
+    def activate(self, lm: LoadedModel, i: int) -> None:
         """Make branch i the one that steps; other branches drop their caches (memory stays bounded)."""
         if not 0 <= i < len(self.branches):
             raise ValueError(f"no branch {i}")
@@ -312,25 +309,21 @@ class Generation:
         b = self.branch
         if b.cache is None and b.steps:
             # rebuild the cache of ids[:-1] in one pass (no trace: those steps are already recorded)
-            from transformers import DynamicCache
-            with torch.no_grad():
-                b.cache = DynamicCache(config=self.model.config)
-                ids = torch.tensor([b.ids[:-1]])
-                out = self.model(input_ids=ids, cache=b.cache, use_cache=True,
-                                 output_hidden_states=True)
-                b.cache = out.cache
-                hs = torch.stack(out.hidden_states, 0)[:, 0].to(torch.float16).numpy()
-                b.hidden = [hs[:, k].copy() for k in range(hs.shape[1])]
+            run = forward(lm, b.ids[:-1], cache=hf.new_cache(self.config),
+                          position_ids=torch.arange(len(b.ids) - 1).unsqueeze(0), hidden_states=True)
+            out, b.cache = run.output, run.cache
+            hs = torch.stack(out.hidden_states, 0)[:, 0].to(torch.float16).numpy()
+            b.hidden = [hs[:, k].copy() for k in range(hs.shape[1])]
 
     # ---------------------------------------------------------------- logit lens
-    def lens(self, step: int, window: int = 12) -> "LensTable":
+    def lens(self, lm: LoadedModel, step: int, window: int = 12) -> "LensTable":
         """The logit lens of the active branch at `step`: the inputs that produced steps <= step."""
         b = self.branch
         key = (step, window)
         if key not in b.lens_memo:
             end = b.n_prompt + step                        # column end-1 predicts step `step`
             start = max(0, end - window)
-            b.lens_memo[key] = logit_lens(self.model, np.stack(b.hidden[start:end], 0),
+            b.lens_memo[key] = logit_lens(lm.model, np.stack(b.hidden[start:end], 0),
                                           [self.piece(i) for i in b.ids[start:end]], start, self.piece)
         return b.lens_memo[key]
 
@@ -348,15 +341,7 @@ class LensTable:
 
 def final_norm(model):
     """The model's own last normalisation before the unembedding (GPT-2: ln_f; Llama: model.norm)."""
-    for path in ("transformer.ln_f", "model.norm", "gpt_neox.final_layer_norm"):
-        obj = model
-        try:
-            for part in path.split("."):
-                obj = getattr(obj, part)
-            return obj
-        except AttributeError:
-            continue
-    raise ValueError(f"no final norm found on {type(model).__name__}")
+    return hf.final_norm(model)
 
 
 @torch.no_grad()
@@ -397,10 +382,8 @@ class FillMaskResult:
 MASK_IN_TEXT = "[MASK]"
 
 
-@torch.no_grad()
-def fill_mask(lm, text: str, k: int = 5, max_masks: int = 10) -> FillMaskResult:
+def fill_mask(lm: LoadedModel, text: str, k: int = 5, max_masks: int = 10) -> FillMaskResult:
     """Top-k candidates for every [MASK] in `text` (all masks predicted at once, bidirectionally)."""
-    from explorer.text import encode
     tok, model = lm.tokenizer, lm.model
     if tok.mask_token is None:
         raise NotSupported(f"{lm.spec.display_name}'s tokenizer has no mask token, so there is no blank to fill; "
@@ -409,10 +392,8 @@ def fill_mask(lm, text: str, k: int = 5, max_masks: int = 10) -> FillMaskResult:
         raise NotSupported(f"{lm.spec.display_name} is a bare encoder, saved without its masked-language-model "
                            "head, so it cannot guess the blanks (its attention can still be seen on the "
                            "Attention page); choose a model saved with that head, such as tiny-bert.")
-    text = text.replace(MASK_IN_TEXT, tok.mask_token)
-    enc = encode(tok, text, lm.max_length)
-    ids = torch.tensor([enc.ids])
-    logits = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0]
+    run = forward(lm, encode(lm, text.replace(MASK_IN_TEXT, tok.mask_token)), hooks=("logits",))
+    enc, logits = run.enc, run["logits"]
     where = [i for i, t in enumerate(enc.ids) if t == tok.mask_token_id][:max_masks]
     masks = []
     for i in where:

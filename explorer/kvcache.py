@@ -14,13 +14,13 @@ makes every cache size a whole number of bytes.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from explorer import hf
 from explorer.presets import ArchConfig, param_count
 
 GIB = 2 ** 30
@@ -266,58 +266,42 @@ class Measurement:
 
 
 def layer_bytes(cache) -> int:
-    """Bytes held by a DynamicCache: every layer's key and value tensors (transformers 5: cache.layers)."""
-    total = 0
-    for layer in cache.layers:
-        for t in (layer.keys, layer.values):
-            if t is not None:
-                total += t.numel() * t.element_size()
-    return total
+    """Bytes held by a DynamicCache: every layer's key and value tensors."""
+    return sum(t.numel() * t.element_size() for pair in hf.cache_layers(cache) for t in pair if t is not None)
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """One-token steps of a tiny model are tiny matmuls: extra threads only add synchronisation, and on a
-    busy machine they are much slower (measured: 0.5 s for 64 tiny-gpt2 steps on 1 thread vs 18 s on 2)."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def measure(model, model_id: str, n_tokens: int, batch: int = 1, start_id: int | None = None) -> Measurement:
+def measure(lm, n_tokens: int, batch: int = 1, start_id: int | None = None) -> Measurement:
     """Greedy-decode n_tokens, one token per forward pass, reading the DynamicCache after every step.
 
-    Token 1 is the start id (bos, else 0); each next input is the argmax of the last logits.
+    Token 1 is the start id (bos, else 0); each next input is the argmax of the last logits. The batch
+    rows decode in parallel (the one place a batch > 1 is run), so this loop feeds the model directly.
     """
     import torch
-    from transformers import DynamicCache
 
+    model = lm.model
     config = model.config
     shape = shape_from_config(config)
     if start_id is None:
         start_id = config.bos_token_id if config.bos_token_id is not None else 0
     ids = torch.full((batch, 1), int(start_id), dtype=torch.long)
-    cache = DynamicCache(config=config)
+    cache = hf.new_cache(config)
     lengths, measured = [], []
     attn_shape: tuple[int, ...] = ()
     t0 = time.perf_counter()
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad():
         for step in range(n_tokens):
             last = step == n_tokens - 1
-            out = model(input_ids=ids, cache=cache, use_cache=True, output_attentions=last,
+            out = model(input_ids=ids, **hf.cache_argument(cache), use_cache=True, output_attentions=last,
                         position_ids=torch.full((batch, 1), step, dtype=torch.long))
-            cache = out.cache
-            lengths.append(cache.get_seq_length())
+            cache = hf.output_cache(out)
+            lengths.append(hf.cache_length(cache))
             measured.append(layer_bytes(cache))
             if last and out.attentions:
                 attn_shape = tuple(out.attentions[0].shape)
             ids = out.logits[:, -1:].argmax(-1)
     seconds = time.perf_counter() - t0
-    k0 = cache.layers[0].keys
-    return Measurement(model_id, shape, batch, np.asarray(lengths, dtype=np.int64),
+    layers = hf.cache_layers(cache)
+    k0, v0 = layers[0]
+    return Measurement(lm.spec.id, shape, batch, np.asarray(lengths, dtype=np.int64),
                        np.asarray(measured, dtype=np.int64), k0.element_size(), str(k0.dtype).replace("torch.", ""),
-                       tuple(k0.shape), tuple(cache.layers[0].values.shape), attn_shape, len(cache.layers), seconds)
+                       tuple(k0.shape), tuple(v0.shape), attn_shape, len(layers), seconds)

@@ -13,11 +13,11 @@ Shapes: [layer, token, expert] for router outputs, [layer, token, k] for the cho
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from explorer import hf
 from explorer.presets import ArchConfig, param_count
 
 # --------------------------------------------------------------------------- the lesson's toy router
@@ -256,18 +256,6 @@ class RoutingCapture:
         return np.array([switch_aux_loss(p[i], c[i], self.n_experts) for i in range(self.n_layers)])
 
 
-def moe_blocks(model) -> list:
-    """The sparse MoE block of every decoder layer (Mixtral: layer.mlp with .gate and .experts)."""
-    layers = model.model.layers
-    blocks = []
-    for layer in layers:
-        block = getattr(layer, "mlp", None) or getattr(layer, "block_sparse_moe", None)
-        if block is None or not hasattr(block, "gate"):
-            raise ValueError("this model has no routed MoE block in its layers (expected Mixtral-style mlp.gate)")
-        blocks.append(block)
-    return blocks
-
-
 def moe_settings(config) -> tuple[int, int, bool, float]:
     """(n_experts, top_k, renormalize, aux coef) from a transformers config (Mixtral, Qwen2-MoE, OLMoE)."""
     n_experts = getattr(config, "num_local_experts", None) or getattr(config, "num_experts", None)
@@ -278,77 +266,39 @@ def moe_settings(config) -> tuple[int, int, bool, float]:
     return int(n_experts), int(k), renorm, float(getattr(config, "router_aux_loss_coef", 0.0) or 0.0)
 
 
-_capture_lock = threading.Lock()
-
-
 def capture(lm, text: str, max_tokens: int, keep_hidden: bool = False) -> RoutingCapture:
-    """Run the model once with output_router_logits=True and hooks on every MoE block.
+    """One forward pass with the routers' outputs recorded.
 
-    The logits are the model's own output (router_logits); the chosen experts and weights come from
-    a forward hook on each router (what the experts were really given). keep_hidden also keeps the
-    hidden states entering each MoE block (after post_attention_layernorm) and the gate weights, so a
-    test can recompute the routing from scratch. Hooks record only this thread's forward pass.
+    The logits are the model's own output (`blocks.*.mlp.hook_router_logits`); the chosen experts and
+    weights are what each router really handed its experts (`hook_route_experts` / `hook_route_weights`).
+    keep_hidden also keeps the hidden states entering each MoE block (`blocks.*.mlp.hook_in`, after
+    post_attention_layernorm) and the gate weights, so a test can recompute the routing from scratch.
     """
-    import torch
+    from explorer.forward import encode, forward
 
-    from explorer.text import encode
-
-    model, tok = lm.model, lm.tokenizer
+    model = lm.model
     n_experts, k, renorm, coef = moe_settings(model.config)
-    blocks = moe_blocks(model)
-    enc = encode(tok, text, min(max_tokens, lm.max_length))
-    if not enc.ids:
-        raise ValueError("the text has no tokens")
-    me = threading.get_ident()
-    got: dict[tuple[int, str], object] = {}
-
-    def block_in(i):
-        def fn(module, args):
-            if threading.get_ident() == me:
-                got[(i, "in")] = args[0].detach()
-        return fn
-
-    def router_out(i):
-        def fn(module, args, output):
-            if threading.get_ident() == me and isinstance(output, tuple) and len(output) == 3:
-                got[(i, "router")] = tuple(o.detach() for o in output)
-        return fn
-
-    handles = []
-    try:
-        for i, block in enumerate(blocks):
-            if keep_hidden:
-                handles.append(block.register_forward_pre_hook(block_in(i)))
-            handles.append(block.gate.register_forward_hook(router_out(i)))
-        ids = torch.tensor([enc.ids])
-        with _capture_lock, torch.no_grad():
-            out = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_router_logits=True,
-                        use_cache=False)
-    finally:
-        for h in handles:
-            h.remove()
-    T = len(enc.ids)
-    if not out.router_logits:
-        raise RuntimeError("the model returned no router logits")
-    logits = np.stack([r.reshape(T, -1).float().numpy() for r in out.router_logits]).astype(np.float32)
+    blocks = hf.moe_blocks(model)
+    hooks = ["blocks.*.mlp.hook_router_logits", "blocks.*.mlp.hook_route_weights", "blocks.*.mlp.hook_route_experts"]
+    if keep_hidden:
+        hooks.append("blocks.*.mlp.hook_in")
+    run = forward(lm, encode(lm, text, max_tokens), hooks=hooks)
+    logits = run.stack("blocks.*.mlp.hook_router_logits").numpy().astype(np.float32)
     if logits.shape[-1] != n_experts:
         raise RuntimeError(f"router logits have {logits.shape[-1]} experts, the config says {n_experts}")
     L = len(blocks)
-    if all((i, "router") in got for i in range(L)):
-        model_w = np.stack([got[(i, "router")][1].reshape(T, k).float().numpy() for i in range(L)])
-        model_c = np.stack([got[(i, "router")][2].reshape(T, k).numpy() for i in range(L)]).astype(np.int64)
+    if all(f"blocks.{i}.mlp.hook_route_experts" in run for i in range(L)):
+        model_w = run.stack("blocks.*.mlp.hook_route_weights").numpy()
+        model_c = run.stack("blocks.*.mlp.hook_route_experts").numpy().astype(np.int64)
     else:   # an older router that returns logits only: the model's own choice is what top-k gives
         r = [route(logits[i], k, renorm) for i in range(L)]
         model_w = np.stack([x.weights for x in r]).astype(np.float32)
         model_c = np.stack([x.chosen for x in r])
-    hidden = None
-    gates = []
-    if keep_hidden:
-        hidden = np.stack([got[(i, "in")].reshape(T, -1).float().numpy() for i in range(L)])
-        gates = [b.gate.weight.detach().float().numpy().copy() for b in blocks]
-    aux = out.aux_loss
-    return RoutingCapture(lm.spec.id, list(enc.tokens), list(enc.ids), enc.total_tokens, enc.truncated, k, renorm,
-                          coef, logits, model_c, model_w.astype(np.float32),
+    hidden = run.stack("blocks.*.mlp.hook_in").numpy() if keep_hidden else None
+    gates = [b.gate.weight.detach().float().numpy().copy() for b in blocks] if keep_hidden else []
+    aux = run.output.aux_loss
+    return RoutingCapture(lm.spec.id, list(run.tokens), list(run.ids), run.enc.total_tokens, run.enc.truncated, k,
+                          renorm, coef, logits, model_c, model_w.astype(np.float32),
                           float(aux) if aux is not None else float("nan"), hidden, gates)
 
 

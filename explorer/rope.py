@@ -14,10 +14,11 @@ Everything here is numpy (float64 for the math) or torch for the capture; no Str
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from explorer import hf
 
 PAIRINGS = ("half", "interleaved")
 
@@ -275,24 +276,11 @@ def settings_from_config(config, model=None) -> RopeSettings:
                 scale = y.attention_factor
         return RopeSettings(y.inv_freq, head_dim, rope_type, theta, float(scale))
     # llama3, longrope, ...: we show them with the model's own buffer rather than re-deriving each variant
-    rotary = _rotary_module(model) if model is not None else None
+    rotary = hf.rotary_module(model) if model is not None else None
     if rotary is None:
         raise ValueError(f"rope_type '{rope_type}' is not supported here")
     return RopeSettings(rotary.inv_freq.double().numpy(), head_dim, rope_type, theta,
                         float(getattr(rotary, "attention_scaling", 1.0)), source="model buffer")
-
-
-def _rotary_module(model):
-    base = getattr(model, "model", model)
-    return getattr(base, "rotary_emb", None)
-
-
-def _decoder_layers(model):
-    base = getattr(model, "model", model)
-    layers = getattr(base, "layers", None)
-    if layers is None or not len(layers) or not hasattr(layers[0], "self_attn"):
-        raise ValueError("this model has no Llama-style decoder layers (model.layers[i].self_attn)")
-    return layers
 
 
 @dataclass
@@ -337,67 +325,26 @@ class RopeCapture:
         return head // (self.n_heads // self.n_kv_heads)
 
 
-_capture_lock = threading.Lock()
-
-
 def capture(lm, text: str, max_tokens: int) -> RopeCapture:
-    """Run the model once with forward hooks on every layer's q/k projection (pre-rotary q and k).
+    """One forward pass: q and k before the rotary step (`blocks.*.attn.hook_q` / `hook_k`), the keys the
+    KV cache stores after it (`hook_k_cached`) and the attention probabilities (`hook_pattern`).
 
-    The rotated keys come from the model's KV cache and the attention probabilities from
-    output_attentions: both are the model's own post-rotary results, independent of our math.
-    The hooks record only this thread's forward pass (the model is shared by all sessions).
+    The rotated keys and the probabilities are the model's own post-rotary results, independent of our math.
     """
-    import torch
+    from explorer.forward import encode, forward
 
-    from explorer.text import encode
-
-    model, tok = lm.model, lm.tokenizer
-    layers = _decoder_layers(model)
+    model = lm.model
+    hf.self_attention(model)                  # a Llama-style model, or a clear error
     settings = settings_from_config(model.config, model)
-    head_dim = settings.head_dim
-    enc = encode(tok, text, min(max_tokens, lm.max_length))
-    if not enc.ids:
-        raise ValueError("the text has no tokens")
-    me = threading.get_ident()
-    got: dict[tuple[int, str], torch.Tensor] = {}
-
-    def hook(i, which):
-        def fn(module, args, output):
-            if threading.get_ident() == me:
-                got[(i, which)] = output.detach()
-        return fn
-
-    handles = []
-    try:
-        for i, layer in enumerate(layers):
-            attn = layer.self_attn
-            # models that normalise q/k per head (Qwen3, OLMo-2 style) rotate the normalised vectors
-            q_mod = getattr(attn, "q_norm", None) or attn.q_proj
-            k_mod = getattr(attn, "k_norm", None) or attn.k_proj
-            handles.append(q_mod.register_forward_hook(hook(i, "q")))
-            handles.append(k_mod.register_forward_hook(hook(i, "k")))
-        ids = torch.tensor([enc.ids])
-        with _capture_lock, torch.no_grad():
-            out = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True,
-                        use_cache=True)
-    finally:
-        for h in handles:
-            h.remove()
-    T = len(enc.ids)
-
-    def heads(x):   # [1, T, heads*hd] or [1, T, heads, hd] -> [heads, T, hd]
-        return x.reshape(T, -1, head_dim).transpose(0, 1).float().numpy()
-
-    q_pre = np.stack([heads(got[(i, "q")]) for i in range(len(layers))])
-    k_pre = np.stack([heads(got[(i, "k")]) for i in range(len(layers))])
-    cache = out.cache
-    k_model = np.stack([cache.layers[i].keys[0].float().numpy() for i in range(len(layers))])
-    if not out.attentions or out.attentions[0] is None:
-        raise RuntimeError("the model returned no attention weights (is it loaded with eager attention?)")
-    attn = torch.stack(out.attentions)[:, 0].float().numpy()
-    scale = float(getattr(layers[0].self_attn, "scaling", head_dim ** -0.5))
-    return RopeCapture(lm.spec.id, enc.tokens, q_pre, k_pre, k_model, attn, settings, scale,
-                       enc.truncated, enc.total_tokens)
+    run = forward(lm, encode(lm, text, max_tokens),
+                  hooks=("blocks.*.attn.hook_q", "blocks.*.attn.hook_k", "blocks.*.attn.hook_k_cached",
+                         "blocks.*.attn.hook_pattern"))
+    q_pre = run.stack("blocks.*.attn.hook_q").transpose(1, 2).numpy()      # [layer, head, pos, d_head]
+    k_pre = run.stack("blocks.*.attn.hook_k").transpose(1, 2).numpy()      # [layer, kv_head, pos, d_head]
+    k_model = run.stack("blocks.*.attn.hook_k_cached").numpy()
+    attn = run.stack("blocks.*.attn.hook_pattern").float().numpy()
+    return RopeCapture(lm.spec.id, run.tokens, q_pre, k_pre, k_model, attn, settings,
+                       hf.softmax_scale(model, settings.head_dim), run.enc.truncated, run.enc.total_tokens)
 
 
 def model_angles(settings: RopeSettings, positions) -> np.ndarray:
@@ -489,18 +436,14 @@ def rope_cosines(dim: int, n_positions: int, base: float = 10000.0, seed: int = 
 
 def learned_positions(model) -> np.ndarray:
     """GPT-2's learned absolute position embeddings wpe -> [n_positions, n_embd] float32."""
-    base = getattr(model, "transformer", model)
-    wpe = getattr(base, "wpe", None)
-    if wpe is None:
-        raise ValueError("this model has no learned position embeddings (transformer.wpe)")
-    return wpe.weight.detach().float().numpy()
+    return hf.learned_positions(model).detach().float().numpy()
 
 
 def trained_positions(model_id: str) -> int | None:
-    """Longest sequence a bundled model saw in training (its window), when shorter than its table."""
-    from explorer.zoo.train import RECIPES
-    recipe = RECIPES.get(model_id)
-    return recipe.seq_len if recipe else None
+    """Longest sequence a model saw in training (its window), when shorter than its table (the registry's fact)."""
+    from explorer.models import registry
+    spec = registry.get(model_id)
+    return spec.trained_length if spec else None
 
 
 def log_binned_mean(values: np.ndarray, n_bins: int = 160) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,8 @@ import streamlit as st
 
 from explorer import generation as G
 from explorer.charts import generation as charts
-from explorer.text import clean, encode
+from explorer.forward import encode
+from explorer.text import clean
 from explorer.ui import generation as ui
 from explorer.ui import models
 from explorer.ui.errors import callback, guard, guarded
@@ -97,7 +98,7 @@ if prompt.empty:
     url.sync()
     st.stop()
 
-enc = encode(lm.tokenizer, prompt.text, max(1, lm.max_length - 1))
+enc = encode(lm, prompt.text, lm.max_length - 1)
 if enc.notice:
     st.warning(enc.notice, icon="✂️")
 sampling = G.Sampling(greedy=True) if mode == "greedy" else G.Sampling(
@@ -118,7 +119,7 @@ with guard("the replay of this link's tokens"):
     missing = st.session_state[url.key("n")] - len(run.branch.steps)
     if missing > 0 and run.active == 0:
         with st.spinner(f"Replaying {missing} tokens…"):
-            run.run(missing)
+            run.run(lm, missing)
 
 # ---------------------------------------------------------------- transport: play / pause / speed
 p1, p2, _ = st.columns([1, 3, 3])
@@ -139,7 +140,7 @@ def sync_progress():
 
 @callback("the next token")
 def do_step():
-    run.step()
+    run.step(lm)
     sync_progress()
 
 
@@ -160,13 +161,13 @@ def do_reset():
 def do_fork(at_step: int):
     token = st.session_state.get("gen_alt")
     if token is not None:
-        run.fork(at_step, int(token))
+        run.fork(lm, at_step, int(token))
         sync_progress()
 
 
 @callback("that branch")
 def do_activate(i: int):
-    run.activate(i)
+    run.activate(lm, i)
     sync_progress()
 
 
@@ -180,7 +181,7 @@ def player():
             st.rerun(scope="app")          # stops the timer and shows the Play button again
         if ui.tick_due(interval):
             with guard("the next token"):
-                run.step()
+                run.step(lm)
                 sync_progress()
     clicked = ui.clicked_step()
     if clicked is not None and clicked < len(b.steps):
@@ -282,7 +283,7 @@ def player():
         if ui.playing() and big:
             st.caption("Pause to see the logit lens (it reads every layer through the unembedding).")
         else:
-            lens = run.lens(s.step, window=10)
+            lens = run.lens(lm, s.step, window=10)
             show(charts.lens_table(lens.layers, lens.inputs, lens.top_tokens, lens.top_probs), "logit lens",
                  data={"layer": lens.layers, "position": lens.positions, "top_token": lens.top_tokens,
                        "probability": lens.top_probs}, height=110 + 44 * len(lens.layers))

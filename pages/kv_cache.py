@@ -196,7 +196,7 @@ elif view == "measured":
         if lm is None:
             continue
         with guard(f"the cache of {lm.spec.display_name}"):
-            m = cached.measure(lm.spec.id, min(n_tokens, lm.max_length), m_batch, lm)
+            m = cached.measure(lm, min(n_tokens, lm.max_length), m_batch)
             runs.append({"label": lm.spec.display_name, "kind": m.shape.kind, "lengths": m.lengths,
                          "measured": m.measured, "formula": m.formula, "m": m})
     if runs:

@@ -99,7 +99,7 @@ elif view == "model":
                            prompt="Type a sentence above to see which experts its tokens are sent to.")
     if lm is not None and not text.empty:
         with guard("the model's routing"):
-            cap = cached.capture(lm.spec.id, text.text, MAX_TOKENS, lm)
+            cap = cached.capture(lm, text.text, MAX_TOKENS)
             if cap.truncated:
                 page.note(f"Using the first {cap.n_tokens} of {cap.total_tokens} tokens.")
             L, T, E, k = cap.n_layers, cap.n_tokens, cap.n_experts, cap.top_k

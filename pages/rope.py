@@ -212,7 +212,7 @@ elif view == "model":
         st.info("Type a sentence above to see its queries and keys rotate.", icon="✍️")
     elif lm is not None:
         with guard("the model's queries and keys"):
-            cap, check = cached.capture(lm.spec.id, cleaned.text, 64, lm)
+            cap, check = cached.capture(lm, cleaned.text, 64)
             if cap.truncated:
                 st.info(f"Using the first {cap.q_pre.shape[2]} of {cap.total_tokens} tokens.", icon="✂️")
             s = cap.settings
@@ -288,7 +288,7 @@ elif view == "gpt2":
     lm = models.get(model_id)
     if lm is not None:
         with guard("GPT-2's position embeddings"):
-            C_full = cached.position_cosines(lm.spec.id, lm)
+            C_full = cached.position_cosines(lm)
             n_table = C_full.shape[0]
             trained = rope.trained_positions(lm.spec.id)
             url.int("gpos", min(n_table, 512), lo=16, hi=n_table)

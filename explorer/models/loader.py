@@ -13,11 +13,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from explorer.errors import ExplainedError
 from explorer.models import registry
 from explorer.models.registry import ModelSpec
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 # what a hub download may fetch: configs, tokenizers and safetensors weights (never pickles)
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", "vocab*", "merges*"]
@@ -55,15 +58,28 @@ def _is_dir(path: Path) -> bool:
 HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?")
 
 
-@dataclass
+@dataclass(eq=False)
 class LoadedModel:
-    model: object               # transformers PreTrainedModel, eval mode, float32, eager attention
-    tokenizer: object
+    """A model ready for inspection: what every engine entry point takes (`lm`)."""
+    model: "PreTrainedModel"    # eval mode, float32, eager attention
+    tokenizer: "PreTrainedTokenizerBase"
     spec: ModelSpec
-    source: str                 # "bundled" | "local folder" | "local cache" | "hub"
+    source: str                 # "bundled" | "local folder" | "local cache" | "hub" | "in memory"
     path: str                   # folder the weights came from
     notice: str | None = None   # why this is not the model that was asked for (fallback banner)
     requested: str | None = None
+
+    @classmethod
+    def in_memory(cls, model, tokenizer=None, name: str = "in-memory model", family: str | None = None) -> "LoadedModel":
+        """Wrap a model built in this process (random-init configs for benchmarks and tests)."""
+        family = family or registry.family_of_model_type(getattr(model.config, "model_type", "")) or "decoder"
+        return cls(model.eval(), tokenizer, ModelSpec(name, family, name, None, False), "in memory", f"<{name}>")
+
+    @property
+    def key(self) -> str:
+        """What a result cache is keyed by: a registry id can stand for a fallback twin, so the folder is
+        part of it. The one cache-key convention for every st.cache_data of a model's results."""
+        return f"{self.spec.id}|{self.path}"
 
     @property
     def n_params(self) -> int:

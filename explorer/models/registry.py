@@ -41,6 +41,12 @@ class ModelSpec:
     bundled: bool             # ships in assets/models/
     twin: str | None = None   # bundled stand-in for a hub model
     approx_mb: int = 0        # download size of the safetensors weights (hub models)
+    trained_length: int | None = None   # longest sequence it was trained on, when shorter than its position table
+
+    @property
+    def causal(self) -> bool:
+        """A decoder masks the future; an encoder sees both directions."""
+        return self.family != "encoder"
 
     @property
     def path(self) -> Path | None:
@@ -52,10 +58,12 @@ SPECS: dict[str, ModelSpec] = {s.id: s for s in [
     ModelSpec("gpt2", "decoder", "GPT-2 small", "124M", False, "tiny-gpt2", 548),
     ModelSpec("HuggingFaceTB/SmolLM2-135M", "rope-decoder", "SmolLM2 135M (Llama, GQA)", "135M", False,
               "tiny-llama", 270),
-    ModelSpec("tiny-bert", "encoder", "tiny BERT (bundled)", None, True),
-    ModelSpec("tiny-gpt2", "decoder", "tiny GPT-2 (bundled)", None, True),
-    ModelSpec("tiny-llama", "rope-decoder", "tiny Llama (bundled, RoPE + GQA)", None, True),
-    ModelSpec("tiny-mixtral", "moe-decoder", "tiny Mixtral (bundled, 4 experts, top-2)", None, True),
+    # trained_length: the zoo recipe's seq_len (explorer/zoo/train.py; tests/unit/test_registry.py pins it)
+    ModelSpec("tiny-bert", "encoder", "tiny BERT (bundled)", None, True, trained_length=48),
+    ModelSpec("tiny-gpt2", "decoder", "tiny GPT-2 (bundled)", None, True, trained_length=256),
+    ModelSpec("tiny-llama", "rope-decoder", "tiny Llama (bundled, RoPE + GQA)", None, True, trained_length=256),
+    ModelSpec("tiny-mixtral", "moe-decoder", "tiny Mixtral (bundled, 4 experts, top-2)", None, True,
+              trained_length=256),
 ]}
 
 

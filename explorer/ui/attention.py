@@ -1,7 +1,7 @@
 """Streamlit-aware helpers of the attention page: cached forward passes, cached bertviz HTML, clicks.
 
 One forward pass per (model, text, token limit): moving a slider, switching view or option only
-re-draws. FORWARD_CALLS counts the passes this process really ran (tests read it).
+re-draws.
 """
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ from explorer import attention as A
 from explorer import bertviz_view
 from explorer.text import md  # noqa: F401 - pages use cached.md(...): the one escaping rule
 
-FORWARD_CALLS = 0
-QK_CALLS = 0
-
 
 @dataclass
 class Computed:
@@ -25,27 +22,18 @@ class Computed:
     rollout: np.ndarray               # float32 [layer, query, key]: rollout of the head means up to each layer
 
 
-def model_key(lm) -> str:
-    """Which weights: a registry id can stand for a fallback twin, so the folder is part of the key."""
-    return f"{lm.spec.id}|{lm.path}"
-
-
 @st.cache_data(max_entries=12, ttl=3600, show_spinner="Running the model…")
 def _compute(key: str, text: str, max_tokens: int, _lm) -> Computed:
-    global FORWARD_CALLS
-    FORWARD_CALLS += 1
     r = A.run_attention(_lm, text, max_tokens)
     return Computed(r, A.head_summary(r), A.rollout(A.combine_heads(r.attn, "mean")).astype(np.float32))
 
 
 def compute(lm, text: str, max_tokens: int) -> Computed:
-    return _compute(model_key(lm), text, int(min(max_tokens, lm.max_length)), lm)
+    return _compute(lm.key, text, int(min(max_tokens, lm.max_length)), lm)
 
 
 @st.cache_data(max_entries=6, ttl=3600, show_spinner="Reading queries and keys…")
 def _queries_keys(key: str, ids: tuple[int, ...], _lm):
-    global QK_CALLS
-    QK_CALLS += 1
     return A.capture_queries_keys(_lm, list(ids))
 
 
@@ -66,7 +54,7 @@ def _bertviz(key: str, text: str, kind: str, cap: int, layer: int, head: int, pr
 def bertviz_html(lm, text: str, kind: str, cap: int, layer: int, head: int, present: bool):
     """(html or None, why not). The JS comes from the local cache (fetched once if missing)."""
     js, why = bertviz_view.js_or_fetch()
-    return _bertviz(model_key(lm), text, kind, cap, layer, head, present, js is not None, lm), why
+    return _bertviz(lm.key, text, kind, cap, layer, head, present, js is not None, lm), why
 
 
 def clicked_head(state, n_heads: int | None = None) -> tuple[int, int] | None:

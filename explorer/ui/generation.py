@@ -21,19 +21,13 @@ KEEP_RUNS = 3
 TIMELINE_KEY = "gen_timeline_fig"
 
 
-def model_key(lm) -> str:
-    return f"{lm.spec.id}|{lm.path}"
-
-
 def run_for(lm, prompt_ids: list[int], sampling: G.Sampling, max_new: int) -> G.Generation:
     """This session's run for these settings (created on first use; at most KEEP_RUNS are kept)."""
     runs: dict = st.session_state.setdefault(RUNS, {})
-    key = (model_key(lm), tuple(prompt_ids), sampling, int(max_new))
+    key = (lm.key, tuple(prompt_ids), sampling, int(max_new))
     run = runs.pop(key, None)
     if run is None:
-        run = G.Generation(lm.model, lm.tokenizer, list(prompt_ids), sampling, max_new)
-    else:
-        run.model = lm.model     # the process-wide model object may have been reloaded
+        run = G.Generation(lm, list(prompt_ids), sampling, max_new)   # holds no model: each step is handed lm
     runs[key] = run
     while len(runs) > KEEP_RUNS:
         runs.pop(next(iter(runs)))
@@ -86,4 +80,4 @@ def _fill(key: str, text: str, k: int, _lm) -> G.FillMaskResult:
 
 
 def fill_mask(lm, text: str, k: int) -> G.FillMaskResult:
-    return _fill(model_key(lm), text, k, lm)
+    return _fill(lm.key, text, k, lm)

@@ -7,6 +7,10 @@ from explorer import kvcache
 
 
 @st.cache_data(max_entries=16, show_spinner="Decoding token by token and reading the real cache…")
-def measure(model_id: str, n_tokens: int, batch: int, _lm) -> kvcache.Measurement:
-    """model_id keys the cache (the model itself is not hashed)."""
-    return kvcache.measure(_lm.model, model_id, n_tokens, batch)
+def _measure(key: str, n_tokens: int, batch: int, _lm) -> kvcache.Measurement:
+    return kvcache.measure(_lm, n_tokens, batch)
+
+
+def measure(lm, n_tokens: int, batch: int) -> kvcache.Measurement:
+    """Keyed by lm.key (the model itself is not hashed)."""
+    return _measure(lm.key, n_tokens, batch, lm)

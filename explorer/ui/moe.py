@@ -7,6 +7,10 @@ from explorer import moe
 
 
 @st.cache_data(max_entries=16, show_spinner="Running the model once and recording every router…")
-def capture(model_id: str, text: str, max_tokens: int, _lm) -> moe.RoutingCapture:
-    """model_id keys the cache (the model itself is not hashed)."""
+def _capture(key: str, text: str, max_tokens: int, _lm) -> moe.RoutingCapture:
     return moe.capture(_lm, text, max_tokens)
+
+
+def capture(lm, text: str, max_tokens: int) -> moe.RoutingCapture:
+    """Keyed by lm.key (the model itself is not hashed)."""
+    return _capture(lm.key, text, max_tokens, lm)

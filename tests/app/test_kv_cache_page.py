@@ -153,7 +153,7 @@ def test_measured_section_matches_the_formula_and_is_not_rerun_by_sliders(monkey
         calls.append(a[1:])
         return real(*a, **k)
 
-    cached.measure.clear()
+    cached._measure.clear()
     monkeypatch.setattr(kv, "measure", counting)
     at = run_page(PAGE, query={"view": "measured", "ntok": "16", "mbatch": "2"})
     assert_clean(at)

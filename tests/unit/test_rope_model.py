@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from explorer import rope as R
+from explorer.models.loader import LoadedModel
 from tests.conftest import bundled_model
 
 TEXT = "The cat sat on the mat because it was tired, and then the cat slept on the mat all day long."
@@ -121,8 +122,6 @@ def test_long_positions_still_match_because_we_round_angles_like_the_model(lm):
     ("llama", {"rope_parameters": {"rope_type": "linear", "rope_theta": 500000.0, "factor": 2.0}}),
 ])
 def test_capture_and_reproduce_work_across_the_llama_family(lm, model_type, extra):
-    import types
-
     from transformers import AutoConfig, AutoModelForCausalLM
     torch.manual_seed(0)
     kwargs = dict(vocab_size=lm.tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -132,7 +131,7 @@ def test_capture_and_reproduce_work_across_the_llama_family(lm, model_type, extr
     cfg = AutoConfig.for_model(model_type, **kwargs)
     cfg._attn_implementation = "eager"
     model = AutoModelForCausalLM.from_config(cfg).eval()
-    fake = types.SimpleNamespace(model=model, tokenizer=lm.tokenizer, spec=lm.spec, max_length=512)
+    fake = LoadedModel.in_memory(model, lm.tokenizer, f"random {model_type}")
     cap = R.capture(fake, TEXT, 64)
     check = R.reproduce(cap)
     assert cap.settings.rope_type == cfg.rope_parameters["rope_type"]
