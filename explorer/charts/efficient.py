@@ -72,20 +72,17 @@ def receptive_field(reach: np.ndarray, token: int, window: int | None, labels: S
     """Rows = layers (input at the bottom), columns = positions; blue where the chosen token can draw on it."""
     n_layers, n = reach.shape[0] - 1, reach.shape[1]
     labels = unique_labels(list(labels)) if labels is not None else [str(i) for i in range(n)]
-    rows = ["input"] + [f"after layer {i}" for i in range(1, n_layers + 1)]
     spans = reach.sum(1)
+    rows = [f"input · {spans[0]}"] + [f"layer {i} · {spans[i]} tokens" for i in range(1, n_layers + 1)]
     fig = go.Figure(go.Heatmap(**_binary(reach), x=labels, y=rows, xgap=1 if n <= 64 else 0, ygap=2,
                                customdata=np.where(reach, "reaches", "out of reach"),
                                hovertemplate="%{y}, position %{x}: %{customdata}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[labels[token]], y=[rows[0]], mode="markers", showlegend=False, hoverinfo="skip",
                              marker=dict(symbol="star", size=16, color=WINDOW_EDGE, line=dict(color="#000", width=1))))
-    for r, s in zip(rows, spans):
-        fig.add_annotation(x=1.0, xref="paper", xanchor="left", y=r, text=f" {int(s)} tokens", showarrow=False)
     w = "full causal" if window is None else f"window {window}"
     fig.update_xaxes(title_text="position", type="category", showgrid=False, tickangle=0 if n <= 24 else -60)
     fig.update_yaxes(type="category", showgrid=False)
-    fig.update_layout(title=f"What token {labels[token]} can draw on, layer by layer ({w})",
-                      margin=dict(r=90))
+    fig.update_layout(title=f"What token {labels[token]} can draw on, layer by layer ({w})")
     return fig
 
 
@@ -118,7 +115,8 @@ def tiling(scores: np.ndarray, allowed: np.ndarray, schedule: list[tuple[int, li
                              colorscale=[[0, "#F4F4F4"], [1, "#F4F4F4"]], hoverinfo="skip"), row=1, col=1)
     lim = float(np.nanmax(np.abs(scores[allowed]))) if allowed.any() else 1.0
     fig.add_trace(go.Heatmap(z=z, x0=0, y0=0, dx=1, dy=1, colorscale=HEATMAP, zmin=-lim, zmax=lim,
-                             colorbar=dict(title=dict(text="score", side="right"), thickness=12, x=0.5, len=0.9),
+                             colorbar=dict(title=dict(text="score", side="top"), orientation="h", thickness=10,
+                                           x=0.27, xanchor="center", y=-0.16, len=0.3),
                              hovertemplate="query %{y}, key %{x}: score %{z:.3f}<extra></extra>"), row=1, col=1)
     shapes = []
     n_q, n_k = -(-n // block_q), -(-n // block_k)
@@ -151,7 +149,8 @@ def tiling(scores: np.ndarray, allowed: np.ndarray, schedule: list[tuple[int, li
                                  hovertemplate=f"%{{customdata}}<br>{name} = %{{y:.6f}}<extra></extra>"),
                       row=r, col=2)
         fig.add_hline(y=final, line=dict(color=STANDARD_COLOR, width=2, dash="dash"), row=r, col=2,
-                      annotation_text=f"softmax in one go: {final:.4f}", annotation_position="bottom right")
+                      annotation_text=f"softmax in one go: {final:.4f}", annotation_position="bottom left",
+                      annotation_bgcolor="rgba(255,255,255,0.8)")
         n_steps = max(len(step_labels), 1)
         fig.update_xaxes(row=r, col=2, range=[0.5, n_steps + 0.5], dtick=1 if n_steps <= 12 else None,
                          title_text="key tiles seen by this row" if r == 2 else None)
@@ -204,6 +203,7 @@ def attention_pair(full: np.ndarray, windowed: np.ndarray, labels: Sequence[str]
     lab = unique_labels(list(labels))
     pos = list(range(n))
     pairs = np.array([[f"{lab[q]} → {lab[k]}" for k in pos] for q in pos])
+    ticks = pos[::max(1, -(-n // 24))]            # at most ~24 labels per axis: the hover names every cell
     zmax = float(max(full.max(), windowed.max(), 1e-6))
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.06,
                         subplot_titles=("full causal attention", f"sliding window of {window}"))
@@ -214,15 +214,17 @@ def attention_pair(full: np.ndarray, windowed: np.ndarray, labels: Sequence[str]
                                  hovertemplate="%{customdata}<br>weight: %{z:.4f}<extra></extra>"), row=1, col=c)
         if window < n:
             xs, ys = [], []
-            for q in range(window, n):
+            for q in range(window, n):       # a staircase: down one row, right one key
                 e = q - window + 0.5
-                xs += [e, e, None]
-                ys += [q - 0.5, q + 0.5, None]
+                xs += [e, e]
+                ys += [q - 0.5, q + 0.5]
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=WINDOW_EDGE, width=3),
                                      hoverinfo="skip", showlegend=False), row=1, col=c)
-        fig.update_xaxes(row=1, col=c, tickvals=pos, ticktext=lab, tickangle=-60, range=[-0.5, n - 0.5],
-                         showgrid=False, zeroline=False, title_text="key (attended to)", constrain="domain")
-        fig.update_yaxes(row=1, col=c, tickvals=pos, ticktext=lab, showticklabels=c == 1, range=[n - 0.5, -0.5],
+        fig.update_xaxes(row=1, col=c, tickvals=ticks, ticktext=[lab[i] for i in ticks], tickangle=-60,
+                         range=[-0.5, n - 0.5], showgrid=False, zeroline=False, title_text="key (attended to)",
+                         constrain="domain")
+        fig.update_yaxes(row=1, col=c, tickvals=ticks, ticktext=[lab[i] for i in ticks], showticklabels=c == 1,
+                         range=[n - 0.5, -0.5],
                          showgrid=False, zeroline=False, constrain="domain", scaleanchor=f"x{c if c > 1 else ''}")
     fig.update_layout(title="One head of the real model, without and with the window")
     return fig

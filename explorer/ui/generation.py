@@ -6,16 +6,13 @@ finds its tokens and branches again. Only the active branch of a run holds a KV 
 """
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from explorer import generation as G
 from explorer.ui.errors import callback
+from explorer.ui.player import Player
 
 RUNS = "gen_runs"              # {run key: Generation}, most recently used last
-PLAYING = "gen_playing"        # True while the animation runs
-LAST_TICK = "gen_last_tick"    # time of the animation's last step
 CLICKED = "gen_clicked"        # the timeline selection already handled
 KEEP_RUNS = 3
 TIMELINE_KEY = "gen_timeline_fig"
@@ -38,23 +35,10 @@ def run_for(lm, prompt_ids: list[int], sampling: G.Sampling, max_new: int) -> G.
     return run
 
 
-def playing() -> bool:
-    return bool(st.session_state.get(PLAYING, False))
-
-
-@callback("play / pause")
-def set_playing(on: bool) -> None:
-    st.session_state[PLAYING] = on
-    st.session_state[LAST_TICK] = 0.0
-
-
-def tick_due(interval: float) -> bool:
-    """True when the animation should take its next step (not on every rerun: clicks rerun too)."""
-    now = time.monotonic()
-    if now - st.session_state.get(LAST_TICK, 0.0) >= 0.8 * interval:
-        st.session_state[LAST_TICK] = now
-        return True
-    return False
+_player = Player("gen_")        # session keys gen_playing and gen_last_tick
+playing = _player.playing
+set_playing = callback("play / pause")(_player.set_playing)
+tick_due = _player.tick_due
 
 
 def clicked_step() -> int | None:

@@ -43,6 +43,9 @@ PAGES = [
     PageInfo("pages/kv_cache.py", "KV cache", "🧮", "kv-cache",
              "How the KV cache grows under MHA, GQA and MQA — computed and measured.",
              ("decoder", "rope-decoder")),
+    PageInfo("pages/efficient.py", "Efficient attention", "⚡", "efficient",
+             "Sliding windows and FlashAttention's tiling, shown exactly and applied to a real model.",
+             ("rope-decoder",)),
 ]
 
 
