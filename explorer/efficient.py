@@ -30,25 +30,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from explorer.families import causal_mask, mass_outside
+
 MISTRAL_WINDOW = 4096        # Mistral-7B v0.1's config.json: "sliding_window": 4096
 MAX_MODEL_TOKENS = 128       # the real-model section decodes the text token by token: keep it short
 
 
 # ------------------------------------------------------------------ masks
-def causal_mask(n_tokens: int) -> np.ndarray:
-    """bool [query, key]: True where a decoder's query may look (the key is not in its future)."""
-    return np.tril(np.ones((n_tokens, n_tokens), dtype=bool))
-
-
 def window_mask(n_tokens: int, window: int | None) -> np.ndarray:
-    """bool [query, key]: causal, and at most `window` keys per query (itself included). None: causal only."""
-    q = np.arange(n_tokens)[:, None]
-    k = np.arange(n_tokens)[None, :]
-    allowed = k <= q
+    """bool [query, key]: the decoder's causal mask (explorer.families), and at most `window` keys per
+    query, itself included. None: causal only."""
+    allowed = causal_mask(n_tokens).astype(bool)
     if window is not None:
         if window < 1:
             raise ValueError("a sliding window holds at least one token")
-        allowed &= q - k < window
+        q = np.arange(n_tokens)[:, None]
+        allowed &= q - np.arange(n_tokens)[None, :] < window
     return allowed
 
 
@@ -386,7 +383,7 @@ class WindowRun:
     top_ids_window: np.ndarray     # int64 [position, TOP_K]
     top_tokens_full: list[list[str]]
     top_tokens_window: list[list[str]]
-    outside_max: float             # largest attention weight outside the window (exactly 0)
+    outside_max: float             # largest share of any attention row outside the window (exactly 0)
     logit_diff: np.ndarray         # float32 [position]: max |logits_window - logits_full|
     argmax_changed: np.ndarray     # bool [position]: the most likely next token differs
     cache: object                  # kvcache.Measurement of the windowed decode (sliding-window DynamicCache)
@@ -504,8 +501,7 @@ def run_window(lm, text: str, window: int, max_tokens: int = MAX_MODEL_TOKENS) -
     _, mechanism = model_mask(model, len(enc.ids), window)
     attn_full = torch.stack(full.attentions)[:, 0].float().numpy()
     attn_win = torch.stack(win.attentions)[:, 0].float().numpy()
-    outside = ~window_mask(len(enc.ids), window)
-    outside_max = float(attn_win[..., outside].max()) if outside.any() else 0.0
+    outside_max = mass_outside(attn_win, window_mask(len(enc.ids), window))
     lf, lw = full.logits[0].float(), win.logits[0].float()
     pf, pw = torch.softmax(lf, -1), torch.softmax(lw, -1)
     k = min(TOP_K, pf.shape[-1])

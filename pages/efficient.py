@@ -5,20 +5,15 @@ import streamlit as st
 from explorer import efficient as E
 from explorer import kvcache as kv
 from explorer.charts import efficient as charts
-from explorer.text import clean
+from explorer.text import md
 from explorer.ui import efficient as cached
-from explorer.ui import models
-from explorer.ui.attention import md
-from explorer.ui.errors import guard
+from explorer.ui.errors import callback, guard, guarded
 from explorer.ui.figures import show
+from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
-from explorer.ui.shell import ensure_app_shell
-from explorer.ui.state import UrlState, show_notices
 
-ensure_app_shell()
-st.title("⚡ Efficient attention: windows and tiles")
-notices = st.container()    # filled at the end, once every link value has been checked
-url = UrlState(prefix="eff_")
+page = Page("⚡ Efficient attention: windows and tiles", prefix="eff_")
+url = page.url
 
 SECTIONS = {"mask": "① Window mask", "reach": "② Receptive field", "model": "③ Real model",
             "tiles": "④ Tiling", "traffic": "⑤ Memory traffic"}
@@ -46,6 +41,7 @@ def controls_row(*widths):
     return st.columns(list(widths), vertical_alignment="bottom")
 
 
+@callback("the preset")
 def apply(values: dict, names: dict):
     for k, v in values.items():
         st.session_state[url.key(names[k])] = v
@@ -69,7 +65,7 @@ def section_mask():
     fig_col, numbers = st.columns([3, 1])
     with fig_col:
         if n <= 64:
-            masks = {"full causal": E.causal_mask(n), f"sliding window {win_label(w)}": E.window_mask(n, window)}
+            masks = {"full causal": E.window_mask(n, None), f"sliding window {win_label(w)}": E.window_mask(n, window)}
             show(charts.mask_panels(masks), "sliding window mask", height=440,
                  data={"query": np.repeat(np.arange(n), n), "key": np.tile(np.arange(n), n),
                        **{k.replace(" ", "_"): v.reshape(-1).astype(int) for k, v in masks.items()}})
@@ -122,24 +118,19 @@ def section_reach():
 
 # ============================================================================ ③ a real model with the window
 def section_model():
-    lm = models.get(models.chosen("rope-decoder"))
-    url.text("text", TEXT, max_chars=2000)
+    lm = page.model("rope-decoder")
     url.int("mwin", 4, lo=1, hi=E.MAX_MODEL_TOKENS)
     top = st.container() if not presenting() else st.expander("⚙️ Settings", expanded=False)
     c = top.columns([5, 1.4, 1, 1], vertical_alignment="bottom")
-    text = c[0].text_area("Text", key=url.key("text"), height=68, max_chars=2000)
+    with c[0]:
+        text = page.text_input(TEXT, height=68, max_chars=2000,
+                               prompt="Type a sentence above to run the model with and without the window.")
     window = c[1].number_input("Sliding window", 1, E.MAX_MODEL_TOKENS, key=url.key("mwin"),
                                help="Each token sees itself and the window − 1 tokens before it.")
-    cleaned = clean(text)
-    for note in cleaned.notes:
-        st.info(note, icon="ℹ️")
-    if lm is None:
-        return
-    if cleaned.empty:
-        st.info("Type a sentence above to run the model with and without the window.", icon="✍️")
+    if lm is None or text.empty:
         return
     with guard("the model with a sliding window"):
-        r = cached.window_run(lm, cleaned.text, int(window))
+        r = cached.window_run(lm, text.text, int(window))
         n_layers, n_heads = r.attn_full.shape[:2]
         url.int("layer", n_layers - 1, lo=0, hi=n_layers - 1)
         url.int("head", 0, lo=0, hi=n_heads - 1)
@@ -163,9 +154,9 @@ def model_view(lm, r: E.WindowRun, layer: int, head: int):
     st.caption(f"**{md(lm.spec.display_name)}**, {n} tokens, window {r.window}, layer {layer}, head {head}: "
                f"imposed by {how}. The orange staircase is the window's left edge.")
     m = st.columns(3)
-    m[0].metric("Largest weight outside the window", f"{r.outside_max:g}", "exactly zero" if r.outside_max == 0 else
+    m[0].metric("Attention outside the window", f"{r.outside_max:g}", "exactly zero" if r.outside_max == 0 else
                 "not zero", delta_color="off", delta_arrow="off", border=True,
-                help="over every layer, head, query and masked key")
+                help="largest share of any attention row (every layer, head and query) on keys outside the window")
     m[1].metric("Top prediction changed at", f"{int(r.argmax_changed.sum())} / {n}", "positions",
                 delta_color="off", delta_arrow="off", border=True,
                 help="positions where the most likely next token with the window differs from the one without it")
@@ -221,6 +212,7 @@ def section_tiles():
     url.int("step", n_steps, lo=0, hi=n_steps)
 
     @st.fragment(run_every=1.0 / st.session_state[url.key("speed")] if cached.playing() else None)
+    @guarded("the tiling animation")
     def player():
         """The animation: each tick re-draws only this fragment (controls, figure, result)."""
         if st.session_state.pop(RESTART, False):
@@ -248,10 +240,12 @@ def section_tiles():
 RESTART = "eff_restart"
 
 
+@callback("the animation's timer")
 def restart():
     st.session_state[RESTART] = True
 
 
+@callback("play / pause")
 def play():
     step_key = url.key("step")
     if not cached.playing() and st.session_state.get(step_key, 0) >= st.session_state.get("eff_n_steps", 0):
@@ -260,6 +254,7 @@ def play():
     restart()
 
 
+@callback("the step")
 def step_by(by: int):
     st.session_state[url.key("step")] = int(np.clip(st.session_state[url.key("step")] + by, 0,
                                                     st.session_state["eff_n_steps"]))
@@ -338,11 +333,7 @@ def section_traffic():
 
 
 # ============================================================================ the page
-view = url.choice("view", "mask", list(SECTIONS))
-st.segmented_control("Section", list(SECTIONS), format_func=SECTIONS.get, key=url.key("view"), required=True,
-                     label_visibility="collapsed")
+view = page.sections(SECTIONS)
 {"mask": section_mask, "reach": section_reach, "model": section_model, "tiles": section_tiles,
  "traffic": section_traffic}[view]()
-url.sync()
-with notices:
-    show_notices()
+page.finish()

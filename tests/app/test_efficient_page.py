@@ -65,7 +65,7 @@ def test_real_model_gives_exactly_zero_weight_outside_the_window():
     at = run_page(PAGE, query={"view": "model", "mwin": "3"})
     assert_clean(at)
     m = metrics(at)
-    assert m["Largest weight outside the window"] == ("0", "exactly zero")
+    assert m["Attention outside the window"] == ("0", "exactly zero")
     changed, total = m["Top prediction changed at"][0].split(" / ")
     assert 0 < int(changed) <= int(total)
     assert "explicit mask" in text_of(at)

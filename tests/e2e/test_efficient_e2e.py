@@ -44,8 +44,10 @@ def test_presenter_mode_at_projector_size_keeps_the_figure_on_the_first_screen(o
     page = visit(open_page, "present=1&view=tiles", size=(1920, 1080))
     assert errors_on(page) == []
     page.wait_for_function("""() => {
-        const p = document.querySelector('[data-testid="stMain"] [data-testid="stMarkdownContainer"] p');
-        return p && parseFloat(getComputedStyle(p).fontSize) >= 20; }""", timeout=20_000)
+        const cap = document.querySelector('[data-testid="stMain"] [data-testid="stCaptionContainer"] p');
+        const h1 = document.querySelector('[data-testid="stMain"] h1');
+        return cap && h1 && parseFloat(getComputedStyle(cap).fontSize) >= 18
+            && parseFloat(getComputedStyle(h1).fontSize) >= 40; }""", timeout=60_000)
     assert page.get_by_text("Settings").count() == 1      # the controls are tucked into an expander
     page.wait_for_selector(".js-plotly-plot", timeout=120_000)
     box = page.locator(".js-plotly-plot").first.bounding_box()

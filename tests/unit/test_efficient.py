@@ -20,8 +20,7 @@ def test_window_of_three_by_hand():
 def test_window_of_one_is_the_diagonal_and_a_long_window_is_the_causal_mask():
     assert np.array_equal(E.window_mask(6, 1), np.eye(6, dtype=bool))
     for w in (6, 7, 100, None):
-        assert np.array_equal(E.window_mask(6, w), E.causal_mask(6))
-    assert np.array_equal(E.causal_mask(3), np.array([[1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=bool))
+        assert np.array_equal(E.window_mask(6, w), E.causal_mask(6).astype(bool))
 
 
 def test_window_must_hold_a_token():
