@@ -13,19 +13,20 @@ HEATMAP_ALT = "Cividis"
 DIVERGING = "RdBu"       # blue-white-red (not red-green); used for signed values
 
 FONT = "Inter, 'Source Sans Pro', Arial, sans-serif"
-_TEMPLATE: dict | None = None
+TEMPLATE = "explorer_white"
 
 
-def template() -> dict:
-    """plotly_white without its scattermapbox defaults: plotly 6 deprecates that trace type and warns
-    each time a figure is given a template naming it (every figure, every rerun). We draw no maps."""
-    global _TEMPLATE
-    if _TEMPLATE is None:
-        import plotly.io as pio
+def template() -> str:
+    """plotly_white without its scattermapbox defaults, registered once under TEMPLATE: plotly 6
+    deprecates that trace type and warns each time a figure is given a template naming it (every
+    figure, every rerun). We draw no maps. A registered name costs what "plotly_white" cost; a
+    template dict would be validated again for every figure (~1 s)."""
+    import plotly.io as pio
+    if TEMPLATE not in pio.templates:
         t = pio.templates["plotly_white"].to_plotly_json()
         t.get("data", {}).pop("scattermapbox", None)
-        _TEMPLATE = t
-    return _TEMPLATE
+        pio.templates[TEMPLATE] = go.layout.Template(t)
+    return TEMPLATE
 
 
 def categorical(n: int) -> list[str]:
