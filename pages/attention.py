@@ -203,19 +203,18 @@ def draw_layer(w, c):
 
 def draw_model(w, c):
     r, lm = c.result, loaded[w]
-    p = prepared(c, r.attn)
     ent = c.stats["entropy"]
     thumb = 24 if r.n_layers * r.n_heads > 64 else 32
-    fig = charts.model_thumbnails(p.attn, ent, "entropy (bits)", thumb=thumb, selected=(layer, head))
+    pooled, n_shown, _ = cached.thumbnails(lm, c, text.text, limit, hide, renorm, merge, thumb)
+    fig = charts.model_thumbnails(pooled, ent, "entropy (bits)", thumb=thumb, selected=(layer, head))
     fig.update_layout(title=f"{lm.spec.display_name} · {r.n_layers} layers × {r.n_heads} heads")
-    pooled = charts.pool(p.attn, thumb)
     s = pooled.shape[-1]
     show(fig, f"{w} attention whole model", height=fig.layout.height, key=FIG_KEYS["model"].format(w),
          on_select="rerun",
          data=cached.long_table(pooled, [str(i) for i in range(s)], [str(i) for i in range(s)],
                                 lead={"layer": np.repeat(np.arange(r.n_layers), r.n_heads),
                                       "head": np.tile(np.arange(r.n_heads), r.n_layers)}))
-    if p.attn.shape[-1] > thumb:
+    if n_shown > thumb:
         st.caption(f"Each thumbnail averages blocks of tokens down to {s}×{s} cells; click one to open that head.")
     else:
         st.caption("Click a thumbnail to open that head.")

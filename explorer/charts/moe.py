@@ -6,7 +6,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.charts.attention import unique_labels
+from explorer.charts.attention import fast_figure, unique_labels
 from explorer.charts.theme import HEATMAP, OKABE_ITO, categorical
 
 GREY = "#9a9a9a"
@@ -71,12 +71,12 @@ def router_heatmap(probs: np.ndarray, chosen: np.ndarray, weights: np.ndarray, t
     for t in range(T):
         for s in range(chosen.shape[1]):
             text[t, chosen[t, s]] = f"{weights[t, s]:.2f}"
-    fig = go.Figure(go.Heatmap(
-        z=np.round(probs.astype(np.float32), 4), x=cols, y=rows, colorscale=HEATMAP, zmin=0, zmax=1,
-        text=text, texttemplate="<b>%{text}</b>", textfont=dict(color="white", size=14),
-        colorbar=dict(title=dict(text="router<br>probability"), thickness=14),
-        hovertemplate="token %{y}<br>%{x}: probability %{z:.3f}<br>mixing weight %{text}<extra></extra>",
-        xgap=1, ygap=1))
+    heat = dict(type="heatmap",
+                z=np.round(probs.astype(np.float32), 4), x=cols, y=rows, colorscale=HEATMAP, zmin=0, zmax=1,
+                text=text, texttemplate="<b>%{text}</b>", textfont=dict(color="white", size=14),
+                colorbar=dict(title=dict(text="router<br>probability"), thickness=14),
+                hovertemplate="token %{y}<br>%{x}: probability %{z:.3f}<br>mixing weight %{text}<extra></extra>",
+                xgap=1, ygap=1)
     # each chosen cell framed: a black frame with a white one inside, visible on both ends of viridis
     shapes = []
     for t in range(T):
@@ -85,9 +85,12 @@ def router_heatmap(probs: np.ndarray, chosen: np.ndarray, weights: np.ndarray, t
             for color, width, inset in ((INK, 3, 0.02), ("white", 1.5, 0.08)):
                 shapes.append(dict(type="rect", xref="x", yref="y", x0=e - 0.5 + inset, x1=e + 0.5 - inset,
                                    y0=t - 0.5 + inset, y1=t + 0.5 - inset, line=dict(color=color, width=width)))
-    fig.update_layout(shapes=shapes)
     if highlight is not None and 0 <= highlight < T:
-        fig.add_hrect(y0=highlight - 0.5, y1=highlight + 0.5, line=dict(color=INK, width=2, dash="dot"))
+        shapes.append(dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, y0=highlight - 0.5,
+                           y1=highlight + 0.5, line=dict(color=INK, width=2, dash="dot")))
+    # 2 k shapes per token, given at once and unvalidated: validating (or adding one by one) thousands of
+    # shapes is what made this figure slow on long texts
+    fig = fast_figure([heat], dict(shapes=shapes))
     fig.update_yaxes(autorange="reversed", title="token", type="category")
     fig.update_xaxes(title="expert", side="top", type="category")
     fig.update_layout(title=title, height=int(min(1400, max(320, 26 * T + 160))))

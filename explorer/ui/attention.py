@@ -28,6 +28,24 @@ def _compute(key: str, text: str, max_tokens: int, _lm) -> Computed:
     return Computed(r, A.head_summary(r), A.rollout(A.combine_heads(r.attn, "mean")).astype(np.float32))
 
 
+@st.cache_data(max_entries=12, ttl=3600, show_spinner=False)
+def _thumbnails(key: str, text: str, max_tokens: int, hide: bool, renorm: bool, merge: bool, thumb: int,
+                _c: Computed) -> tuple[np.ndarray, int, list[str]]:
+    r = _c.result
+    p = A.prepare(r.attn, r.tokens, r.special, hide, renorm, merge, r.scheme)
+    from explorer.charts.attention import pool
+    return pool(p.attn, thumb), p.attn.shape[-1], p.notes
+
+
+def thumbnails(lm, c: Computed, text: str, max_tokens: int, hide: bool, renorm: bool, merge: bool,
+               thumb: int) -> tuple[np.ndarray, int, list[str]]:
+    """The whole model's patterns with the view options applied, pooled to thumb x thumb:
+    (float32 [layer, head, s, s], tokens before pooling, notes). Once per text and options: the
+    [layer, head, T, T] patterns are read once, not on every rerun (300 MB at 1,024 GPT-2 tokens)."""
+    return _thumbnails(model_key(lm), text, int(min(max_tokens, lm.max_length)), bool(hide), bool(renorm),
+                       bool(merge), int(thumb), c)
+
+
 def compute(lm, text: str, max_tokens: int) -> Computed:
     return _compute(lm.key, text, int(min(max_tokens, lm.max_length)), lm)
 

@@ -12,6 +12,49 @@ from explorer.charts.theme import export_config, style
 from explorer.ui.presenter import presenting
 
 
+# Plotly renders a small HTML subset in every text of a figure; <a href>, <span style> and anything
+# else with attributes could make a link or load a resource. Tokens, words and model names are data:
+# every tag in them except plain formatting (<br>, <b>, <i>, <em>, <sup>, <sub>) is shown as text.
+_TAG = re.compile(r"<(?!/?(?:br|b|i|em|sup|sub)\s*/?>)", re.IGNORECASE)
+_TEXT_FIELDS = ("x", "y", "text", "hovertext", "labels", "ids", "customdata", "meta")
+
+
+def _safe(v):
+    if isinstance(v, str):
+        return _TAG.sub("&lt;", v) if "<" in v else v
+    if isinstance(v, (list, tuple)) or (isinstance(v, np.ndarray) and v.dtype == object):
+        if any(isinstance(x, str) and "<" in x for x in np.asarray(v, dtype=object).ravel()) or \
+                any(isinstance(x, (list, tuple)) for x in v):
+            return type(v)(_safe(x) for x in v) if not isinstance(v, np.ndarray) else \
+                np.array([_safe(x) for x in v], dtype=object)
+    return v
+
+
+def sanitize(fig: go.Figure) -> go.Figure:
+    """Every text of a figure that may hold a visitor's or a model's text, made inert (see _TAG)."""
+    for trace in fig.data:
+        for name in _TEXT_FIELDS:
+            if name in trace and trace[name] is not None:
+                safe = _safe(trace[name])
+                if safe is not trace[name]:
+                    trace[name] = safe
+        for part in ("node", "link"):               # sankey labels
+            if part in trace and trace[part] is not None and trace[part].label is not None:
+                trace[part].label = _safe(trace[part].label)
+    lay = fig.layout
+    if lay.title and lay.title.text:
+        lay.title.text = _safe(lay.title.text)
+    for ann in lay.annotations or ():
+        if ann.text:
+            ann.text = _safe(ann.text)
+    for axis in [a for k in lay if k.startswith(("xaxis", "yaxis")) for a in [lay[k]]]:
+        if axis.ticktext is not None:
+            axis.ticktext = _safe(axis.ticktext)
+        if axis.title and axis.title.text:
+            axis.title.text = _safe(axis.title.text)
+    return fig
+
+
 def show(fig: go.Figure, name: str, data: dict | None = None, height: int | None = None,
          on_select=None, key: str | None = None):
     """Draw `fig` (styled for the current mode) with a hi-res PNG button and CSV/JSON downloads.
@@ -19,6 +62,7 @@ def show(fig: go.Figure, name: str, data: dict | None = None, height: int | None
     data: the numbers behind the figure, {column: 1-D sequence} (CSV and JSON) or any JSON-able
     mapping (JSON only). on_select: "rerun" to get click selections back (returns the state).
     """
+    sanitize(fig)
     style(fig, present=presenting(), height=height)
     # theme=None: our styling is what is drawn (Streamlit's chart theme greys axis text out on a projector)
     kwargs = dict(config=export_config(slug(name)), key=key or f"fig_{slug(name)}", theme=None)
