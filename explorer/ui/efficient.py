@@ -8,7 +8,6 @@ import numpy as np
 import streamlit as st
 
 from explorer import efficient as E
-from explorer.ui.attention import model_key
 from explorer.ui.player import Player
 
 
@@ -19,7 +18,7 @@ def _window_run(key: str, text: str, window: int, max_tokens: int, _lm) -> E.Win
 
 
 def window_run(lm, text: str, window: int, max_tokens: int = E.MAX_MODEL_TOKENS) -> E.WindowRun:
-    return _window_run(model_key(lm), text, window, max_tokens, lm)
+    return _window_run(lm.key, text, window, max_tokens, lm)
 
 
 @dataclass
