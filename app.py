@@ -6,6 +6,7 @@ import streamlit as st
 from explorer import runtime
 from explorer.ui import models as ui_models
 from explorer.ui import presenter
+from explorer.ui import tour
 from explorer.ui.errors import guard
 from explorer.ui.nav import HOME, existing
 from explorer.ui.state import UrlState
@@ -20,6 +21,7 @@ pages = [st.Page(HOME.path, title=HOME.title, icon=HOME.icon, url_path="index", 
          st.Page(HOME.path, title=HOME.title, icon=HOME.icon, url_path=HOME.url_path, visibility="hidden")]
 pages += [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in existing()]
 nav = st.navigation(pages)
+tour.bar(nav)   # a lesson tour's bar (and its step's view) when the link or the session runs one
 
 url = UrlState()
 with st.sidebar:

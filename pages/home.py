@@ -3,6 +3,7 @@ import streamlit as st
 
 from explorer.models import loader, registry
 from explorer.ui import models as ui_models
+from explorer.ui import tour
 from explorer.ui.nav import existing
 from explorer.ui.presenter import explain, presenting
 from explorer.ui.shell import ensure_app_shell
@@ -23,6 +24,8 @@ for i, page in enumerate(pages):
     with cols[i % len(cols)].container(border=True):
         st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
         st.write(page.blurb)
+
+tour.listing()
 
 st.subheader("Models")
 explain("Each page uses the model chosen in the sidebar for its family. A real model (GPT-2, BERT) is used "

@@ -19,7 +19,7 @@ the page).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import streamlit as st
 
@@ -28,6 +28,7 @@ from explorer.text import md
 KEEP = "_keep_"            # session_state prefix of values kept across page switches
 NOTICES = "_url_notices"   # notices of this run, shown by show_notices()
 FAILURES = "_failures"     # sentences of callbacks that failed (explorer.ui.errors.callback)
+REGISTERED = "_url_registered"   # {session key: URL name} of every control this session has registered
 MAX_URL_TEXT = 2000        # characters of free text a URL may carry
 
 
@@ -157,6 +158,7 @@ class UrlState:
         key = self.key(name)
         self.controls[name] = (key, to_url, default)
         ss = st.session_state
+        ss.setdefault(REGISTERED, {})[key] = name
         if key not in ss:
             raw = st.query_params.get(name)
             if raw is not None:
@@ -195,6 +197,24 @@ class UrlState:
                     del st.query_params[name]
             elif st.query_params.get(name) != text:
                 st.query_params[name] = text
+
+
+def registered_names() -> set[str]:
+    """URL names of every control registered in this session so far (a page's and the app shell's)."""
+    return set(st.session_state.get(REGISTERED, {}).values())
+
+
+def reset_controls(names: Iterable[str] = ()) -> None:
+    """Forget every page's controls and the values kept across page switches (app-shell controls, which
+    have no prefix, stay unless named in `names`), so that the next page reads its view from the link
+    and its defaults: a lesson tour opens exactly a step's view this way. Call before any widget is drawn."""
+    names = set(names)
+    ss = st.session_state
+    for key, name in ss.get(REGISTERED, {}).items():
+        if key != name or name in names:
+            for k in (key, KEEP + key):
+                if k in ss:
+                    del ss[k]
 
 
 def notice(message: str) -> None:
