@@ -141,19 +141,19 @@ def _reveal(where: tuple[str, int]) -> None:
 
 
 def _draw(tour: T.Tour, n: int) -> None:
+    """The bar: two lines (title and counter, the caption) beside the buttons; a question line when the step asks."""
     step, N = tour.steps[n - 1], len(tour)
     st.markdown(_CSS, unsafe_allow_html=True)     # our own static stylesheet
     with st.container(border=True, key="tour_bar"):
-        c = st.columns([7, 1.4, 1.4, 1.5], vertical_alignment="center")
+        c = st.columns([7.2, 1.3, 1.3, 1.5], vertical_alignment="center")
         title = f" · {md(step.title)}" if step.title else ""
-        c[0].markdown(f"🎓 **{md(tour.title)}** · step **{n} of {N}**{title}")
+        c[0].markdown(f"🎓 **{md(tour.title)}** · step **{n} of {N}**{title}  \n{md(step.caption)}")
         c[1].button("Back", key="tour_back", icon="⬅️", shortcut="PageUp", disabled=n == 1, on_click=_go,
                     args=(n - 1,), width="stretch", help="Previous step (PageUp or ←)")
         c[2].button("Next", key="tour_next", icon="➡️", shortcut="PageDown", disabled=n == N, on_click=_go,
                     args=(n + 1,), width="stretch", type="primary", help="Next step (PageDown or →)")
         c[3].button("Leave tour", key="tour_leave", icon="✖️", on_click=_leave, width="stretch",
                     help="Stay on this view without the tour")
-        st.markdown(md(step.caption))
         if step.ask is not None:
             _ask(tour, n, step.ask)
     with st.container(key="tour_keys"):          # the arrow keys, on buttons nobody needs to see
@@ -169,15 +169,21 @@ def _draw(tour: T.Tour, n: int) -> None:
                     st.caption(md(skip))
 
 
+LETTERS = "ABCDEF"
+
+
 def _ask(tour: T.Tour, n: int, check: T.Check) -> None:
-    letters = "ABCDEF"
-    st.markdown(f"❓ **Ask the class:** {md(check.question)}")
-    st.markdown("  \n".join(f"**{letters[i]}.** {md(c)}" for i, c in enumerate(check.choices)))
-    if st.session_state.get(REVEALED) == (tour.id, n):
+    """An "ask the class" line: the question and its choices; the answer (and why) revealed on demand."""
+    revealed = st.session_state.get(REVEALED) == (tour.id, n)
+    c = st.columns([8.7, 1.5], vertical_alignment="center")
+    choices = " · ".join(f"**{LETTERS[i]}.** {md(x)}" for i, x in enumerate(check.choices))
+    c[0].markdown(f"❓ **Ask the class:** {md(check.question)}  \n{choices}")
+    if revealed:
         why = f" — {md(check.why)}" if check.why else ""
-        st.success(f"**{letters[check.answer_index]}. {md(check.answer)}**{why}", icon="✅")
+        st.success(f"**{LETTERS[check.answer_index]}. {md(check.answer)}**{why}", icon="✅")
     else:
-        st.button("Reveal the answer", key="tour_reveal", icon="💡", on_click=_reveal, args=((tour.id, n),))
+        c[1].button("Reveal", key="tour_reveal", icon="💡", on_click=_reveal, args=((tour.id, n),),
+                    width="stretch", help="Show the answer and why")
 
 
 # ============================================================================ the home page's list

@@ -6,6 +6,7 @@ parameter the step sets and accepted its value, and each text in the step's `sho
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -29,12 +30,17 @@ def open_step(tour_id: str, n: int, timeout: float = 300, query: dict | None = N
     return at
 
 
+HIDDEN = {"hovertemplate", "hovertext", "customdata", "hoverinfo", "meta", "ids", "uid", "template"}   # never on screen
+
+
 def _strings(x) -> Iterator[str]:
+    """The texts of a figure's JSON that can be on screen (titles, labels, annotations; not hover texts)."""
     if isinstance(x, str):
         yield x
     elif isinstance(x, dict):
-        for v in x.values():
-            yield from _strings(v)
+        for k, v in x.items():
+            if k not in HIDDEN:
+                yield from _strings(v)
     elif isinstance(x, list):
         for v in x:
             yield from _strings(v)
@@ -57,11 +63,9 @@ def texts(at) -> list[str]:
                 out.append(v.to_string())
         if kind == "plotly_chart":
             try:
-                spec = json.loads(node.proto.spec)
+                out.extend(_strings(json.loads(node.proto.spec)))
             except (AttributeError, ValueError):
-                spec = {}
-            spec.get("layout", {}).pop("template", None)      # plotly's theme: no text of ours
-            out.extend(_strings(spec))
+                pass
         for child in getattr(node, "children", {}).values():
             walk(child)
 
@@ -113,8 +117,20 @@ def check_file(path: str | Path, render: bool = True, out: IO[str] = sys.stdout)
     if not render:
         return 0
     problems = 0
-    for n, step in enumerate(ready.steps, 1):
-        found = step_problems(open_step(ready.id, n), step)
-        problems += len(found)
-        print(f"  step {n} ({step.page}): " + ("ok" if not found else "; ".join(found)), file=out)
+    with lessons_from(Path(path).parent):
+        for n, step in enumerate(ready.steps, 1):
+            found = step_problems(open_step(ready.id, n), step)
+            problems += len(found)
+            print(f"  step {n} ({step.page}): " + ("ok" if not found else "; ".join(found)), file=out)
     return problems
+
+
+@contextlib.contextmanager
+def lessons_from(folder: Path):
+    """The app (run in this process by AppTest) reads its tours from `folder` meanwhile: a teacher's draft
+    is checked where it is, before it is copied to assets/lessons."""
+    saved, T.LESSONS = T.LESSONS, Path(folder)
+    try:
+        yield
+    finally:
+        T.LESSONS = saved

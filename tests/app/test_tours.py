@@ -25,16 +25,21 @@ def bar_text(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown if m.value.startswith("🎓"))
 
 
-def step_of(at: AppTest) -> str:
-    return at.query_params.get(T.STEP_PARAM, [""])[0]
+def param(at: AppTest, name: str) -> str | None:
+    """A link parameter after the run, as the browser's address bar would have it."""
+    v = at.query_params.get(name)
+    return v[0] if isinstance(v, list) else v
+
+
+def step_of(at: AppTest) -> str | None:
+    return param(at, T.STEP_PARAM)
 
 
 def test_the_bar_shows_title_counter_caption_and_clicker_buttons():
     at = open_step("gqa-mqa", 1)
     tour = T.read(T.LESSONS / "gqa-mqa.toml")
     assert bar_text(at) == f"🎓 **{ui_tour.md(tour.title)}** · step **1 of {len(tour)}** · " \
-                           f"{ui_tour.md(tour.steps[0].title)}"
-    assert ui_tour.md(tour.steps[0].caption) in [m.value for m in at.markdown]
+                           f"{ui_tour.md(tour.steps[0].title)}  \n{ui_tour.md(tour.steps[0].caption)}"
     shortcuts = {b.key: b.proto.shortcut for b in at.button if b.key and b.key.startswith("tour_")}
     assert shortcuts == {"tour_back": "pageup", "tour_next": "pagedown", "tour_leave": "",
                          "tour_next_arrow": "right", "tour_back_arrow": "left", "tour_reveal": ""}
@@ -49,7 +54,7 @@ def test_next_crosses_pages_and_back_returns_to_the_exact_view():
     at.button(key="tour_next").click().run()
     assert_clean(at)
     assert shown_page(at) == "rope" and step_of(at) == str(rope_step)
-    assert at.query_params["view"] == ["model"]
+    assert param(at, "view") == "model"
     assert f"step **{rope_step} of {len(tour)}**" in bar_text(at)
     at.button(key="tour_back").click().run()
     assert_clean(at)
@@ -62,7 +67,7 @@ def test_a_step_opens_its_exact_view_whatever_the_class_changed_before():
     at.select_slider(key="kv_kv").set_value(2).run()           # the teacher plays with the slider
     assert at.session_state["kv_kv"] == 2
     at.button(key="tour_next").click().run()                   # step 3: kv = 1
-    assert at.session_state["kv_kv"] == 1 and at.query_params["kv"] == ["1"]
+    assert at.session_state["kv_kv"] == 1 and param(at, "kv") == "1"
     at.button(key="tour_back").click().run()                   # back to step 2: the step's 8, not the 2
     assert_clean(at)
     assert at.session_state["kv_kv"] == 8 and "kv" not in at.query_params
@@ -79,7 +84,7 @@ def test_the_arrow_buttons_walk_like_next_and_back():
 
 def test_a_tour_turns_presenter_mode_on_unless_the_link_turns_it_off():
     at = open_step("rope", 1)
-    assert at.session_state["present"] is True and at.query_params["present"] == ["1"]
+    assert at.session_state["present"] is True and param(at, "present") == "1"
     at.button(key="tour_next").click().run()
     assert at.session_state["present"] is True
     off = open_step("rope", 1, query={"present": "0"})
@@ -109,7 +114,7 @@ def test_ask_the_class_reveals_the_answer_on_demand_and_hides_it_on_the_next_ste
     assert not at.success
     assert any(ui_tour.md(ask.question) in m.value for m in at.markdown)
     at.button(key="tour_reveal").click().run()
-    letter = "ABCDEF"[ask.answer_index]
+    letter = ui_tour.LETTERS[ask.answer_index]
     assert [s.value for s in at.success] == [f"**{letter}. {ui_tour.md(ask.answer)}** — {ui_tour.md(ask.why)}"]
     at.button(key="tour_next").click().run()
     at.button(key="tour_back").click().run()
@@ -185,7 +190,7 @@ def test_tour_text_from_a_file_is_shown_as_typed_never_as_markup(lessons):
     (lessons / "hostile.toml").write_text(HOSTILE)
     at = open_step("hostile", 1)
     assert_clean(at)
-    shown = "\n".join(m.value for m in at.markdown)
+    shown = "\n".join(m.value for m in at.markdown if "<style>" not in m.value)
     assert "<script>" not in shown and "<b>" not in shown
     assert r"\<script\>alert\(1\)\</script\> \*look\* \`here\` 🎓 مرحبا 中文" in shown
     at.button(key="tour_reveal").click().run()
@@ -198,7 +203,7 @@ def test_a_step_on_a_page_not_built_is_skipped_with_a_note_for_the_teacher(lesso
     assert_clean(at)
     assert "step **2 of 2**" in bar_text(at) and at.session_state["rope_view"] == "full"
     notes = [c.value for c in at.sidebar.caption]
-    assert any("1 step of this tour waits for a page not built yet (Someday)" in n for n in notes), notes
+    assert ui_tour.md("1 step of this tour waits for a page not built yet (Someday) and is left out.") in notes
     home = run_page()
     assert any("1 step of this tour waits" in c.value for c in home.caption)
 
@@ -217,3 +222,67 @@ def test_the_tour_bar_hook_is_one_call_in_app_py():
     source = (ROOT / "app.py").read_text()
     assert source.count("tour.bar(nav)") == 1
     assert source.index("tour.bar(nav)") < source.index("url = UrlState()")   # before the presenter toggle
+
+
+CHECKED = '''
+title = "Checked"
+
+[[steps]]
+page = "kv-cache"
+params = { view = "sharing", kv = 1 }
+caption = "Fine."
+shows = ["MQA: 1 KV head shared by all 32 query heads"]
+
+[[steps]]
+page = "kv-cache"
+params = { view = "sharing", zzz = 3 }
+caption = "A parameter the page does not read."
+
+[[steps]]
+page = "kv-cache"
+params = { view = "growth", kv = 3 }
+caption = "A value the page rejects (3 does not divide 32 query heads)."
+
+[[steps]]
+page = "kv-cache"
+params = { view = "growth" }
+caption = "A promise the view does not keep."
+shows = ["7.00 GiB"]
+
+[[steps]]
+page = "someday"
+caption = "Not built yet: skipped."
+'''
+
+
+def test_the_checker_finds_unread_parameters_rejected_values_and_broken_promises(tmp_path, monkeypatch):
+    """`python -m explorer.tours check` on a draft outside assets/lessons: one line per step, problems named."""
+    import io
+    from explorer.ui import tour_check
+    monkeypatch.setattr(ui_tour, "PLANNED", (*ui_tour.PLANNED, "someday"))
+    draft = tmp_path / "draft.toml"
+    draft.write_text(CHECKED)
+    out = io.StringIO()
+    assert tour_check.check_file(draft, out=out) == 3
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"{draft}: 'Checked', 5 steps"
+    assert "1 step of this tour waits for a page not built yet" in lines[1]
+    assert lines[2] == "  step 1 (kv-cache): ok"
+    assert lines[3] == "  step 2 (kv-cache): page 'kv-cache' does not read the link parameter `zzz` in this view"
+    assert lines[4].startswith("  step 3 (kv-cache): notice: Ignored the link's `kv` value")
+    assert lines[5] == "  step 4 (kv-cache): does not show '7.00 GiB'"
+    assert T.LESSONS == ROOT / "assets" / "lessons"            # the app reads the shipped tours again
+
+
+def test_the_checker_reports_schema_and_page_problems_without_opening_the_app(tmp_path):
+    import io
+    from explorer.ui import tour_check
+    draft = tmp_path / "draft.toml"
+    draft.write_text('title = "x"\n[[steps]]\npage = "nowhere"\ncaption = "c"\n[[steps]]\npage = "rope"\n')
+    out = io.StringIO()
+    assert tour_check.check_file(draft, out=out) == 1
+    assert out.getvalue() == f"{draft}: step 2: `caption` is missing\n"
+    draft.write_text('title = "x"\n[[steps]]\npage = "nowhere"\ncaption = "c"\n')
+    out = io.StringIO()
+    assert tour_check.check_file(draft, out=out) == 1
+    assert out.getvalue().startswith(f"{draft}: step 1: no page 'nowhere' (pages: ")
