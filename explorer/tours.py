@@ -335,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, value)
     import warnings
     warnings.filterwarnings("ignore", category=FutureWarning)
+    import streamlit.logger
+    streamlit.logger.set_log_level("error")
     from explorer.ui import tour_check      # Streamlit's AppTest is needed from here on
     problems = sum(tour_check.check_file(p, render=not a.no_render, out=sys.stdout) for p in a.files)
     print("every tour checks out" if not problems else f"{problems} problem(s)")

@@ -20,7 +20,7 @@ import streamlit as st
 from explorer import tours as T
 from explorer.ui import models as ui_models
 from explorer.ui import presenter
-from explorer.ui.attention import md
+from explorer.text import md
 from explorer.ui.nav import PageInfo, existing
 from explorer.ui.state import REGISTERED, notice, reset_controls
 
@@ -120,7 +120,7 @@ def _open(tour: T.Tour, n: int, nav) -> None:
     ss[ACTIVE] = ss[OPENED] = (tour.id, n)
     ss.pop(REVEALED, None)
     if step.page != nav.url_path:
-        st.switch_page(pages()[step.page].file, query_params=params)
+        st.switch_page(pages()[step.page].path, query_params=params)
     qp.from_dict(params)
 
 
@@ -200,7 +200,7 @@ def listing() -> None:
         for i, t in enumerate(tours):
             with cols[i % len(cols)].container(border=True):
                 if t.runnable:
-                    st.page_link(pages()[t.steps[0].page].file, label=f"**{md(t.title)}**", icon="▶️",
+                    st.page_link(pages()[t.steps[0].page].path, label=f"**{md(t.title)}**", icon="▶️",
                                  query_params=link(t))
                     where = ", ".join(dict.fromkeys(titles.get(s.page, s.page) for s in t.steps))
                     st.write(f"{len(t)} steps · {where}")

@@ -110,7 +110,7 @@ def check_file(path: str | Path, render: bool = True, out: IO[str] = sys.stdout)
     if wrong:
         return len(wrong)
     ready = T.resolve(tour, ui_tour.pages())
-    print(f"{tour.source}: {tour.title!r}, {len(tour.steps)} steps", file=out)
+    print(f"{tour.source}: {tour.title!r}, {len(tour.steps)} step{'s' if len(tour.steps) != 1 else ''}", file=out)
     note = ready.skip_note(ui_tour.page_titles())
     if note:
         print(f"  note: {note} (file steps {', '.join(str(s.number) for s in ready.skipped)})", file=out)
