@@ -23,13 +23,13 @@ elements of the four T x d tensors and the T x T matrices (`Traffic`), times byt
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from explorer import hf
 from explorer.families import causal_mask, mass_outside
 
 MISTRAL_WINDOW = 4096        # Mistral-7B v0.1's config.json: "sliding_window": 4096
@@ -400,78 +400,63 @@ class WindowRun:
 TOP_K = 8
 
 
-def has_sliding_window_config(config) -> bool:
-    """Does the architecture take a `sliding_window` from its config (Mistral, Mixtral) for every layer?"""
-    return getattr(config, "model_type", "") in ("mistral", "mixtral")
-
-
-def windowed_config(config, window: int):
-    """A copy of the config with `sliding_window` set (the shared model's own config is never touched)."""
-    cfg = copy.deepcopy(config)
-    cfg.sliding_window = int(window)
-    return cfg
-
-
 def model_mask(model, n_tokens: int, window: int | None):
     """The 4-D additive mask [1, 1, T, T] the eager attention adds to its scores (0 or the dtype's min).
 
-    Mistral-style configs: built by transformers' own `create_sliding_window_causal_mask` from a copy
-    of the config with the window, exactly as the model builds it internally. Other decoders (Llama):
-    an explicit mask from `window_mask`. A 4-D mask is passed through the model unchanged.
-    Returns (mask, mechanism).
+    Mistral-style configs: transformers' own sliding-window mask, built from a copy of the config with
+    the window, exactly as the model builds it internally (explorer.hf). Other decoders (Llama): an
+    explicit mask from `window_mask`. Returns (mask, mechanism: "config" or "mask").
     """
     import torch
-    config = model.config
-    if window is not None and has_sliding_window_config(config):
-        from transformers.masking_utils import create_sliding_window_causal_mask
-        cfg = windowed_config(config, window)
-        embeds = torch.zeros(1, n_tokens, 1, dtype=model.dtype)
-        mask = create_sliding_window_causal_mask(config=cfg, inputs_embeds=embeds,
-                                                 attention_mask=torch.ones(1, n_tokens, dtype=torch.long),
-                                                 cache=None, position_ids=torch.arange(n_tokens)[None])
-        return mask, "config"
+    if window is not None and hf.has_sliding_window(model.config):
+        return hf.sliding_window_mask(model.config, n_tokens, window, model.dtype), "config"
     allowed = torch.from_numpy(window_mask(n_tokens, window))
     mask = torch.where(allowed, torch.zeros((), dtype=model.dtype), torch.finfo(model.dtype).min)
     return mask[None, None], "mask"
 
 
-def window_forward(model, ids: list[int], window: int | None):
-    """One eager forward pass with attentions under the window (None: plain causal). -> model output."""
-    import torch
-    t = torch.tensor([ids])
-    mask, _ = model_mask(model, len(ids), window)
-    with torch.no_grad():
-        return model(input_ids=t, attention_mask=mask, output_attentions=True)
+def window_forward(lm, enc, window: int | None):
+    """One eager forward pass (explorer.forward) with attentions under the window; None: the model's own
+    causal mask, untouched.
+
+    enc: an Encoded text or a list of ids. -> forward.Run (run.output has logits and attentions).
+    """
+    from explorer.forward import forward
+    if window is None:
+        return forward(lm, enc, attentions=True)
+    n = len(enc.ids) if hasattr(enc, "ids") else len(enc)
+    mask, _ = model_mask(lm.model, n, window)
+    return forward(lm, enc, attentions=True, attention_mask=mask)
 
 
-def windowed_decode(model, model_id: str, ids: list[int], window: int):
+def windowed_decode(lm, ids: list[int], window: int):
     """Feed the text one token per step through a DynamicCache whose layers keep only the window.
 
     The cache comes from transformers (`DynamicSlidingWindowLayer`, made from a config copy with
-    `sliding_window`); its bytes are read after every step with kvcache's own counter. Returns
-    (kvcache.Measurement, logits float32 [T, vocab]).
+    `sliding_window`, explorer.hf); its bytes are read after every step with kvcache's own counter.
+    Returns (kvcache.Measurement, logits float32 [T, vocab]).
     """
     import torch
-    from transformers import DynamicCache
 
     from explorer import kvcache
-    cfg = windowed_config(model.config, window)
-    cache = DynamicCache(config=cfg)
+    from explorer.forward import forward
+    cfg = hf.with_sliding_window(lm.model.config, window)
+    cache = hf.new_cache(cfg)
     lengths, measured, logits = [], [], []
     t0 = time.perf_counter()
-    with torch.no_grad():
-        for pos, tok in enumerate(ids):
-            out = model(input_ids=torch.tensor([[tok]]), cache=cache, use_cache=True,
-                        position_ids=torch.tensor([[pos]]))
-            lengths.append(cache.get_seq_length())
-            measured.append(kvcache.layer_bytes(cache))
-            logits.append(out.logits[0, -1].float())
+    for pos, tok in enumerate(ids):
+        run = forward(lm, [tok], cache=cache, position_ids=torch.tensor([[pos]]))
+        cache = run.cache
+        lengths.append(hf.cache_length(cache))
+        measured.append(kvcache.layer_bytes(cache))
+        logits.append(run.output.logits[0, -1].float())
     seconds = time.perf_counter() - t0
-    k0, v0 = cache.layers[0].keys, cache.layers[0].values
-    m = kvcache.Measurement(model_id, kvcache.shape_from_config(cfg), 1, np.asarray(lengths, dtype=np.int64),
+    layers = hf.cache_layers(cache)
+    k0, v0 = layers[0]
+    m = kvcache.Measurement(lm.spec.id, kvcache.shape_from_config(cfg), 1, np.asarray(lengths, dtype=np.int64),
                             np.asarray(measured, dtype=np.int64), k0.element_size(),
                             str(k0.dtype).replace("torch.", ""), tuple(k0.shape), tuple(v0.shape), (),
-                            len(cache.layers), seconds)
+                            len(layers), seconds)
     return m, torch.stack(logits).numpy()
 
 
@@ -486,19 +471,18 @@ def run_window(lm, text: str, window: int, max_tokens: int = MAX_MODEL_TOKENS) -
     through a sliding-window KV cache. Raises ValueError for an encoder (no causal mask to window)."""
     import torch
 
-    from explorer.text import display_token, encode
+    from explorer.forward import encode
+    from explorer.text import display_token
     if lm.spec.family == "encoder":
         raise ValueError("a sliding window is a decoder's mask; choose a decoder")
     if window < 1:
         raise ValueError("a sliding window holds at least one token")
-    model, tok = lm.model, lm.tokenizer
-    enc = encode(tok, text, min(max_tokens, lm.max_length))
-    if not enc.ids:
-        raise ValueError("the text has no tokens")
+    tok = lm.tokenizer
+    enc = encode(lm, text, max_tokens)
     t0 = time.perf_counter()
-    full = window_forward(model, enc.ids, None)
-    win = window_forward(model, enc.ids, window)
-    _, mechanism = model_mask(model, len(enc.ids), window)
+    full = window_forward(lm, enc, None).output
+    win = window_forward(lm, enc, window).output
+    _, mechanism = model_mask(lm.model, len(enc.ids), window)
     attn_full = torch.stack(full.attentions)[:, 0].float().numpy()
     attn_win = torch.stack(win.attentions)[:, 0].float().numpy()
     outside_max = mass_outside(attn_win, window_mask(len(enc.ids), window))
@@ -507,7 +491,7 @@ def run_window(lm, text: str, window: int, max_tokens: int = MAX_MODEL_TOKENS) -
     k = min(TOP_K, pf.shape[-1])
     vf, idf = _top(pf, k)
     vw, idw = _top(pw, k)
-    cache, dec_logits = windowed_decode(model, lm.spec.id, enc.ids, window)
+    cache, dec_logits = windowed_decode(lm, enc.ids, window)
     names = lambda ids: [[display_token(t) for t in tok.convert_ids_to_tokens(row.tolist())] for row in ids]  # noqa: E731
     return WindowRun(
         lm.spec.id, [display_token(t) for t in enc.tokens], enc.ids, window, mechanism,

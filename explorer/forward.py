@@ -116,12 +116,13 @@ def _wanted(hooks: Iterable[str], point: str, n_layers: int) -> list[int]:
 @torch.no_grad()
 def forward(lm: "LoadedModel", enc: Encoded | list[int], hooks: Iterable[str] = (), *, attentions: bool = False,
             hidden_states: bool = False, router_logits: bool = False, cache=None, use_cache: bool = False,
-            position_ids: torch.Tensor | None = None) -> Run:
+            position_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> Run:
     """One forward pass over `enc` (or ids), recording the named capture points asked for in `hooks`.
 
     attentions / hidden_states / router_logits switch on the model's own outputs (and the capture points
     made from them); cache (a KV cache to extend) / use_cache / position_ids pass through for step-by-step decoding,
-    where `enc` holds only the ids the cache lacks.
+    where `enc` holds only the ids the cache lacks. attention_mask: a 4-D additive mask [1, 1, T, T] used as
+    it is (e.g. a sliding window, explorer.efficient) instead of the model's plain one.
     """
     model = lm.model
     if not isinstance(enc, Encoded):   # ids already made (decoding steps): no token pieces are looked up
@@ -182,7 +183,7 @@ def forward(lm: "LoadedModel", enc: Encoded | list[int], hooks: Iterable[str] = 
         kwargs.update(hf.cache_argument(cache))
         kwargs["position_ids"] = position_ids
     else:
-        kwargs["attention_mask"] = torch.ones_like(kwargs["input_ids"])
+        kwargs["attention_mask"] = torch.ones_like(kwargs["input_ids"]) if attention_mask is None else attention_mask
         if position_ids is not None:
             kwargs["position_ids"] = position_ids
     t0 = time.perf_counter()

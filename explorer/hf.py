@@ -159,6 +159,35 @@ def crop_cache(cache, length: int) -> None:
         cache.crop(-extra)
 
 
+# ------------------------------------------------------------------ sliding windows
+SLIDING_WINDOW_TYPES = ("mistral", "mixtral")   # every layer takes `config.sliding_window`
+
+
+def has_sliding_window(config) -> bool:
+    """Does the architecture take a `sliding_window` from its config for every layer (Mistral, Mixtral)?"""
+    return getattr(config, "model_type", "") in SLIDING_WINDOW_TYPES
+
+
+def with_sliding_window(config, window: int):
+    """A copy of the config with `sliding_window` set (the shared model's own config is never touched);
+    `new_cache` of it makes sliding-window cache layers (`DynamicSlidingWindowLayer`)."""
+    import copy
+    cfg = copy.deepcopy(config)
+    cfg.sliding_window = int(window)
+    return cfg
+
+
+def sliding_window_mask(config, n_tokens: int, window: int, dtype) -> torch.Tensor:
+    """The 4-D additive mask [1, 1, T, T] transformers builds for a config with `sliding_window = window`
+    (`create_sliding_window_causal_mask`, eager: 0 where seen, the dtype's min where hidden). A 4-D mask
+    passed to a model is used as it is."""
+    from transformers.masking_utils import create_sliding_window_causal_mask
+    return create_sliding_window_causal_mask(
+        config=with_sliding_window(config, window), inputs_embeds=torch.zeros(1, n_tokens, 1, dtype=dtype),
+        attention_mask=torch.ones(1, n_tokens, dtype=torch.long), cache=None,
+        position_ids=torch.arange(n_tokens)[None])
+
+
 # ------------------------------------------------------------------ tokenizers
 def subword_scheme(tokenizer) -> str:
     """'wordpiece' when continuation pieces carry '##' (BERT), else 'bpe' (words start with 'Ġ')."""

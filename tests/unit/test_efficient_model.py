@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from explorer import efficient as E
+from explorer import hf
 from explorer import kvcache as kv
 from tests.conftest import bundled_model
 
@@ -18,11 +19,15 @@ def ids_of(lm, text=TEXT):
 def test_explicit_causal_mask_is_the_models_own():
     lm = bundled_model("tiny-llama")
     ids = ids_of(lm)
-    mine = E.window_forward(lm.model, ids, None)
+    mask, how = E.model_mask(lm.model, len(ids), None)
+    assert how == "mask" and torch.equal(mask[0, 0] == 0, torch.from_numpy(E.window_mask(len(ids), None)))
     with torch.no_grad():
         own = lm.model(input_ids=torch.tensor([ids]), output_attentions=True)
+        mine = lm.model(input_ids=torch.tensor([ids]), attention_mask=mask, output_attentions=True)
     assert torch.equal(mine.logits, own.logits)
     assert all(torch.equal(a, b) for a, b in zip(mine.attentions, own.attentions))
+    plain = E.window_forward(lm, ids, None).output           # no window: the model's own mask, untouched
+    assert torch.equal(plain.logits, own.logits)
 
 
 def test_a_window_at_least_the_length_changes_nothing():
@@ -60,14 +65,14 @@ def test_explicit_mask_on_llama_equals_transformers_sliding_window_in_mistral():
         assert not twin.load_state_dict(lm.model.state_dict(), strict=True).missing_keys
         with torch.no_grad():
             ref = twin(input_ids=torch.tensor([ids]), output_attentions=True)
-        mine = E.window_forward(lm.model, ids, window)
+        mine = E.window_forward(lm, ids, window).output
         assert torch.allclose(mine.logits, ref.logits, atol=1e-5)
         assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(mine.attentions, ref.attentions))
 
 
 def test_mixtral_takes_the_window_through_its_config():
     lm = bundled_model("tiny-mixtral")
-    assert E.has_sliding_window_config(lm.model.config)
+    assert hf.has_sliding_window(lm.model.config) and not hf.has_sliding_window(bundled_model('tiny-llama').model.config)
     mask, how = E.model_mask(lm.model, 9, 3)
     assert how == "config" and mask.shape == (1, 1, 9, 9)
     assert torch.equal(mask[0, 0] == 0, torch.from_numpy(E.window_mask(9, 3)))
