@@ -203,10 +203,14 @@ def lora_config(model_type: str, c: ArchConfig, s: Strategy):
 
 
 def apply_strategy(model, s: Strategy, c: ArchConfig):
-    """Set `requires_grad` on `model` (changed in place: pass a copy) for a strategy; LoRA returns peft's wrapper."""
+    """Set `requires_grad` on `model` for a strategy, in place (pass a copy); returns the model.
+
+    LoRA: peft's LoraModel injects the adapters into the model's own modules and leaves only them
+    trainable (what `peft.get_peft_model` builds inside its PeftModel wrapper, without the wrapper).
+    """
     if s.kind == "lora":
-        from peft import get_peft_model
-        return get_peft_model(model, lora_config(model.config.model_type, c, s))
+        from peft import LoraModel
+        return LoraModel(model, lora_config(model.config.model_type, c, s), "default").model
     n = c.n_layers
     k = min(s.layers, n)
     for name, p in model.named_parameters():
@@ -350,11 +354,10 @@ class FineTune:
         self.arms: list[Arm] = []
         for s in strategies:
             m = apply_strategy(copy.deepcopy(model), s, c)
-            net = m.get_base_model() if s.kind == "lora" else m
-            net.train()
-            params = [q for q in net.parameters() if q.requires_grad]
+            m.train()
+            params = [q for q in m.parameters() if q.requires_grad]
             trainable, total = count_trainable(m)
-            self.arms.append(Arm(s, net, torch.optim.AdamW(params, lr=LR[s.kind], weight_decay=0.0),
+            self.arms.append(Arm(s, m, torch.optim.AdamW(params, lr=LR[s.kind], weight_decay=0.0),
                                  trainable, total))
         self.before = greedy_continuation(self.arms[0].model, tokenizer, self.prompt_ids, new_tokens)
         self.loss_before = self._loss(self.arms[0].model)
@@ -392,7 +395,7 @@ class FineTune:
             if not arm.step_seconds:
                 arm.adam_bytes = sum(v.numel() * v.element_size() for st in arm.optimizer.state.values()
                                      for k, v in st.items() if k in ("exp_avg", "exp_avg_sq"))
-            arm.losses.append(float(loss))
+            arm.losses.append(loss.item())
             arm.step_seconds.append(dt)
             self.elapsed += dt
         if self.done_steps >= self.steps:

@@ -13,6 +13,7 @@ weights per scenario are product decisions, not facts about models.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 
 from explorer.presets import PRESETS, param_count
@@ -49,6 +50,11 @@ class Run:
     params: float
     tokens: float
     source: str
+
+    @property
+    def key(self) -> str:
+        """A short name for links: "Lesson: 7B on 140B tokens" -> "lesson-7b-on-140b-tokens"."""
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
 
     @property
     def tokens_per_param(self) -> float:
@@ -227,3 +233,15 @@ def clamp(c: Candidate) -> Candidate:
             return lo
         return min(max(v, lo), hi) if math.isfinite(v) else lo
     return replace(c, name=clean_name(c.name), licence_ok=bool(c.licence_ok), **{k: fit(k) for k in LIMITS})
+
+
+def apply_edits(cands: list[Candidate], edited_rows: dict) -> list[Candidate]:
+    """Fold a table editor's edits ({row: {column: value}}) into the candidates, clamped to the allowed ranges."""
+    rows = list(cands)
+    for i, change in edited_rows.items():
+        i = int(i)
+        if not 0 <= i < len(rows):
+            continue
+        fields = {k: v for k, v in change.items() if v is not None and k in Candidate.__dataclass_fields__}
+        rows[i] = clamp(replace(rows[i], **fields))
+    return rows

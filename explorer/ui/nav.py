@@ -46,6 +46,8 @@ PAGES = [
     PageInfo("pages/efficient.py", "Efficient attention", "⚡", "efficient",
              "Sliding windows and FlashAttention's tiling, shown exactly and applied to a real model.",
              ("rope-decoder",)),
+    PageInfo("pages/adapt.py", "Train & adapt", "🏋️", "adapt",
+             "Tokens per parameter, choosing a model, what fine-tuning trains — and a LoRA fine-tune you can watch."),
 ]
 
 

@@ -27,14 +27,19 @@ def test_the_config_formula_counts_every_parameter_of_the_bundled_model(name):
 @pytest.mark.parametrize("rank", [4, 16])
 @pytest.mark.parametrize("targets", ["qv", "all"])
 def test_lora_formula_equals_peft_trainable_parameters(name, rank, targets):
+    from peft import get_peft_model
     lm, c = bundled_model(name), arch(name)
     s = A.Strategy("lora", rank=rank, alpha=2 * rank, targets=targets)
-    wrapped = A.apply_strategy(copy.deepcopy(lm.model), s, c)
+    # peft's own count, through the wrapper people use, with the page's LoRA settings
+    wrapped = get_peft_model(copy.deepcopy(lm.model), A.lora_config(lm.model.config.model_type, c, s))
     peft_trainable, peft_total = wrapped.get_nb_trainable_parameters()
     assert A.trainable_formula(c, s) == peft_trainable > 0
     assert peft_total == param_count(c)[0] + peft_trainable
-    names = [n for n, p in wrapped.named_parameters() if p.requires_grad]
-    assert names and all("lora_" in n for n in names)     # only the adapters train
+    # the page's own application (peft's LoraModel, no wrapper) trains exactly the adapters
+    applied = A.apply_strategy(copy.deepcopy(lm.model), s, c)
+    assert A.count_trainable(applied) == (peft_trainable, peft_total)
+    names = [n for n, p in applied.named_parameters() if p.requires_grad]
+    assert names and all("lora_" in n for n in names)
 
 
 def test_lora_count_by_hand_for_tiny_gpt2():

@@ -81,3 +81,13 @@ def test_edited_candidates_are_clamped_and_named_safely():
     c = s.clamp(s.Candidate("a;b:<script>\x00", float("nan"), -5, 1e9, 1))
     assert c.name == "ab<script>" and (c.quality, c.p95_ms, c.cost, c.licence_ok) == (0.0, 0.0, 1000.0, True)
     assert s.clean_name("") == "model" and len(s.clean_name("x" * 100)) == 40
+
+
+def test_table_edits_fold_into_the_candidates_clamped():
+    rows = s.apply_edits(s.CANDIDATES, {"0": {"quality": 10, "cost": None}, 1: {"p95_ms": -3, "name": "a:b"},
+                                        9: {"quality": 1}, 2: {"licence_ok": False, "unknown": 1}})
+    assert rows[0] == s.Candidate("hosted-fast", 10.0, 150.0, 0.375, True)
+    assert (rows[1].name, rows[1].p95_ms) == ("ab", 0.0)
+    assert not rows[2].licence_ok and rows[3:] == s.CANDIDATES[3:]
+    w = s.winner(rows, s.SCENARIOS["live"])      # hosted-deep renamed, with no latency: 91 - 0 - 8 x 0.75
+    assert (w.candidate.name, f"{w.score:.2f}") == ("ab", "85.00")

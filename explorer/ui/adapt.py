@@ -1,0 +1,96 @@
+"""Train & adapt page helpers: strategies counted on the bundled models (cached), and the live fine-tune.
+
+The fine-tune is a per-session `explorer.adapt.FineTune` in `st.session_state` (its model copies are
+the session's own and are dropped when the run ends). A fragment advances it a slice at a time and
+redraws the curves; slices of all sessions take turns through one process-wide lock, so a class
+pressing Start together shares the CPU instead of thrashing it, and step times stay honest.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict
+
+import streamlit as st
+
+from explorer import adapt
+from explorer.models import registry
+from explorer.presets import PRESETS, ArchConfig, from_hf_config
+from explorer.ui import models
+
+BUNDLED = {"tiny-gpt2": "tiny GPT-2 (bundled)", "tiny-llama": "tiny Llama (bundled)", "tiny-bert": "tiny BERT (bundled)"}
+RUN_KEY = "ad_finetune"          # session_state: the session's one FineTune
+SLICE_SECONDS = 0.4              # training time per fragment run, between redraws
+REDRAW_SECONDS = 0.5
+_train_lock = threading.Lock()
+
+
+def architectures() -> dict[str, str]:
+    """{key: label} of the architectures the Adapt section offers: the bundled models, then the presets."""
+    return {**BUNDLED, **{name: f"{name} (config.json)" for name in PRESETS}}
+
+
+@st.cache_resource(show_spinner=False)
+def _bundled_arch(model_id: str) -> ArchConfig:
+    lm = models.get(model_id)
+    return from_hf_config(model_id, lm.model.config, source=f"assets/models/{model_id}/config.json")
+
+
+def arch(key: str) -> ArchConfig | None:
+    """The ArchConfig of a preset, or of a bundled model read from its loaded config (None if it fails to load)."""
+    if key in PRESETS:
+        return PRESETS[key]
+    if models.get(key) is None:
+        return None
+    return _bundled_arch(key)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _counted(model_id: str, strategy: dict) -> tuple[int, int]:
+    lm = models.get(model_id)
+    return adapt.counted(lm.model, adapt.Strategy(**strategy), _bundled_arch(model_id))
+
+
+def counted(model_id: str, s: adapt.Strategy) -> tuple[int, int] | None:
+    """(trainable, total) with the strategy applied to a copy of the bundled model; None for presets."""
+    if model_id not in BUNDLED or registry.get(model_id) is None:
+        return None
+    with st.spinner("Applying the strategy to a copy of the model and counting requires_grad…"):
+        return _counted(model_id, asdict(s))
+
+
+# ---------------------------------------------------------------- the live fine-tune
+def current() -> adapt.FineTune | None:
+    return st.session_state.get(RUN_KEY)
+
+
+def start(text: str, prompt: str, steps: int, lora: adapt.Strategy) -> str | None:
+    """Start this session's run on a copy of the bundled tiny GPT-2; an error sentence, or None."""
+    run = current()
+    if run is not None and run.running:
+        return "A fine-tune is already running in this tab: stop it first."
+    lm = models.get("tiny-gpt2")
+    if lm is None:
+        return "The bundled tiny GPT-2 could not be loaded."
+    try:
+        st.session_state[RUN_KEY] = adapt.FineTune(lm.model, lm.tokenizer, _bundled_arch("tiny-gpt2"), text, prompt,
+                                                   steps=steps, lora=lora)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def stop() -> None:
+    run = current()
+    if run is not None:
+        run.stop()
+
+
+def advance(run: adapt.FineTune) -> bool:
+    """Train one slice if the lock is free within a moment; False when another session's slice held it."""
+    if not _train_lock.acquire(timeout=2.0):
+        return False
+    try:
+        run.run_for(SLICE_SECONDS)
+    finally:
+        _train_lock.release()
+    return True
