@@ -64,7 +64,7 @@ class Strategy:
     @property
     def label(self) -> str:
         if self.kind == "lower":
-            return f"Frozen lower {self.layers} layers"
+            return f"Frozen lower {self.layers} layer{'s' if self.layers != 1 else ''}"
         if self.kind == "last":
             return f"Last {self.layers} layer{'s' if self.layers != 1 else ''} only"
         if self.kind == "lora":

@@ -50,10 +50,12 @@ def section_scale():
     opt_n, opt_d = sc.compute_optimal(mine.flops)
     cols = st.columns(4)
     cols[0].metric("Tokens per parameter D / N", f"{mine.tokens_per_param:.1f}", border=True)
-    cols[1].metric("Compute proxy N·D", f"{mine.compute:.1f}x", "of 7B on 140B tokens", delta_color="off",
-                   delta_arrow="off", border=True)
-    cols[2].metric("Training compute ≈ 6·N·D", f"{mine.flops:.2e} FLOPs", border=True)
-    cols[3].metric("Same compute at 20 tokens/param", f"{sc.human(opt_n)} on {sc.human(opt_d)}", border=True)
+    cols[1].metric("N·D vs 7B·140B", f"{mine.compute:.1f}x", border=True,
+                   help="The lessons' compute proxy: N·D relative to 7B parameters on 140B tokens.")
+    cols[2].metric("FLOPs ≈ 6·N·D", f"{mine.flops:.2e}".replace("e+", "e"), border=True)
+    cols[3].metric("Compute-optimal N/D", f"{sc.human(opt_n)}/{sc.human(opt_d)}", border=True,
+                   help="N and D that spend the same 6·N·D FLOPs at 20 tokens per parameter (D = 20·N): "
+                        "N = √(FLOPs / 120).")
     points = [{"name": r.name, "params": r.params, "tokens": r.tokens, "position": LABEL_POS.get(k, "top center")}
               for k, r in RUNS.items() if k in LABEL_POS]
     show(charts.scaling_plane(points, {"params": n, "tokens": d, "label": mine.name}), "tokens per parameter",
@@ -167,12 +169,13 @@ def section_adapt():
         if a is None:
             page.stop()
         url.choice("dt", "bf16", list(adapt.BYTES))
-        url.int("k", max(1, a.n_layers // 2), lo=1, hi=a.n_layers)
+        url.int("k", max(1, a.n_layers // 4), lo=1, hi=a.n_layers)
         url.choice("r", 8, [1, 2, 4, 8, 16, 32, 64])
         url.choice("tg", "all", list(adapt.LORA_TARGETS))
         url.choice("alpha", 16, [1, 2, 4, 8, 16, 32, 64, 128])
         dtype = c[1].selectbox("Weights", list(adapt.BYTES), key=url.key("dt"))
-        k = c[2].slider("Layers (frozen / trained)", 1, a.n_layers, key=url.key("k")) if a.n_layers > 1 else 1
+        k = c[2].slider("Layers k", 1, a.n_layers, key=url.key("k"), help="Frozen lower k layers: the lowest "
+                        "k blocks and the embeddings are frozen. Last k layers only: only the top k blocks train.")
         rank = c[3].select_slider("LoRA rank r", [1, 2, 4, 8, 16, 32, 64], key=url.key("r"))
         alpha = c[4].select_slider("LoRA alpha", [1, 2, 4, 8, 16, 32, 64, 128], key=url.key("alpha"))
         targets = c[5].selectbox("LoRA adapts", list(adapt.LORA_TARGETS), key=url.key("tg"),
@@ -182,7 +185,7 @@ def section_adapt():
     rows = adapt.compare(a, strategies, dtype)
     full, lora = rows[0], rows[-1]
     cols = st.columns(3)
-    cols[0].metric(f"{md(a.name)}: parameters", f"{full.trainable:,}", border=True)
+    cols[0].metric(f"{md(archs[key])}: parameters", f"{full.trainable:,}", border=True)
     cols[1].metric(f"LoRA r={rank} trains", f"{lora.trainable:,}", f"{lora.fraction:.3%} of the model",
                    delta_color="off", delta_arrow="off", border=True)
     cols[2].metric("Training memory, LoRA vs full", adapt.format_bytes(lora.memory.total),
@@ -251,7 +254,7 @@ def section_watch():
             notice(error)
 
     b = st.columns([1, 1, 4])
-    b[0].button("▶ Start fine-tuning", key="ad_start", type="primary", disabled=busy or not train_text.strip(),
+    b[0].button("▶ Start", key="ad_start", type="primary", disabled=busy or not train_text.strip(),
                 on_click=start)
     b[1].button("■ Stop", key="ad_stop", on_click=ui.stop, disabled=not busy)
     b[2].caption(f"Full fine-tuning and LoRA (r={rank}, attention + MLP) train side by side on the session's own "
@@ -266,7 +269,8 @@ def watch_fragment():
     def live():
         r = ui.current()
         if r is None:
-            st.info("Press **Start** to fine-tune: the loss curves grow here as the model trains.", icon="🏋️")
+            show(charts.loss_curves([], int(st.session_state[url.key("steps")])), "fine-tuning loss", height=360, key="fig_fine_tuning_loss")
+            st.caption("Press **Start**: the loss curves of both sides grow here as the models train.")
             return
         was_running = r.running
         if r.running and not ui.advance(r):

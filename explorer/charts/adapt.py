@@ -41,6 +41,10 @@ def scaling_plane(runs: Sequence[dict], current: dict, ratio: float = 20.0) -> g
     line_x = np.array([x_lo, x_hi])
     fig.add_trace(go.Scatter(x=line_x, y=ratio * line_x, mode="lines", name=f"{ratio:g} tokens per parameter",
                              line=dict(color=INK, width=2.5, dash="dash"), hoverinfo="skip"))
+    x_note = x_lo * 1.3
+    fig.add_annotation(x=np.log10(x_note), y=np.log10(ratio * x_note), text=f"{ratio:g} tokens per parameter "
+                       "(compute-optimal)", showarrow=False, yshift=14, textangle=0, xanchor="left",
+                       font=dict(color=INK))
     fig.add_trace(go.Scatter(
         x=[r["params"] for r in runs], y=[r["tokens"] for r in runs], mode="markers+text", name="published runs",
         text=[r["name"] for r in runs], textposition=[r.get("position", "top center") for r in runs],
@@ -99,20 +103,23 @@ def memory_bars(rows: Sequence[dict]) -> go.Figure:
     rows: [{"label", "weights", "gradients", "adam", "trainable", "total"}], in display order.
     """
     labels = [r["label"] for r in rows][::-1]
+    totals = [sum(r[k] for k, *_ in MEMORY_PARTS) for r in rows][::-1]
+    scale, unit = next(((s, u) for s, u in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB"))
+                        if max(totals) >= 2 * s), (1, "bytes"))
     fig = go.Figure()
     for key, name, color, pattern in MEMORY_PARTS:
         fig.add_trace(go.Bar(
-            y=labels, x=[r[key] / 2 ** 30 for r in rows][::-1], orientation="h", name=name,
+            y=labels, x=[r[key] / scale for r in rows][::-1], orientation="h", name=name,
             marker=dict(color=color, pattern=dict(shape=pattern, fgcolor=INK), line=dict(color=INK, width=1)),
-            hovertemplate=f"%{{y}}<br>{name}: %{{x:,.3f}} GiB<extra></extra>"))
-    totals = [sum(r[k] for k, *_ in MEMORY_PARTS) for r in rows][::-1]
-    share = [f"{_gib(t)}   ·   {r['trainable'] / r['total']:.2%} trainable" for t, r in zip(totals, rows[::-1])]
-    fig.add_trace(go.Scatter(y=labels, x=[t / 2 ** 30 for t in totals], mode="text", text=share,
+            hovertemplate=f"%{{y}}<br>{name}: %{{x:,.3f}} {unit}<extra></extra>"))
+    share = [f"  {_gib(t)} · {r['trainable'] / r['total']:.2%} trainable" for t, r in zip(totals, rows[::-1])]
+    fig.add_trace(go.Scatter(y=labels, x=[t / scale for t in totals], mode="text", text=share,
                              textposition="middle right", showlegend=False, hoverinfo="skip", cliponaxis=False))
-    fig.update_xaxes(title="training memory (GiB, activations not included)", range=[0, max(totals) / 2 ** 30 * 1.6])
+    fig.update_xaxes(title=f"training memory ({unit}; activations not included)", range=[0, max(totals) / scale * 1.9])
     fig.update_yaxes(automargin=True)
     fig.update_layout(barmode="stack", title="What training holds in memory, per strategy",
-                      legend=dict(orientation="h", y=-0.2), bargap=0.3)
+                      legend=dict(x=0.99, xanchor="right", y=0.02, yanchor="bottom", traceorder="normal",
+                                  bgcolor="rgba(255,255,255,0.85)"), bargap=0.3)
     return fig
 
 
@@ -129,7 +136,7 @@ def loss_curves(arms: Sequence[dict], steps: int) -> go.Figure:
     arms: [{"kind": "full" | "lora", "label", "losses"}].
     """
     fig = go.Figure()
-    top = 1.0
+    top = 1.0 if arms else 10.0
     for a in arms:
         color, dash = ARM_STYLE.get(a["kind"], (INK, "solid"))
         y = np.asarray(a["losses"], dtype=float)
@@ -139,10 +146,11 @@ def loss_curves(arms: Sequence[dict], steps: int) -> go.Figure:
                                  hovertemplate=f"{a['label']}<br>step %{{x}}: loss %{{y:.3f}}<extra></extra>"))
         if y.size:
             fig.add_trace(go.Scatter(x=[y.size], y=[y[-1]], mode="markers+text", text=[f" {y[-1]:.3f}"],
-                                     textposition="middle right", showlegend=False, hoverinfo="skip",
+                                     textposition="top right" if a["kind"] == "full" else "bottom right", showlegend=False, hoverinfo="skip",
                                      marker=dict(color=color, size=10, line=dict(color=INK, width=1)),
                                      textfont=dict(color=color), cliponaxis=False))
     fig.update_xaxes(title="training step", range=[0, steps * 1.08])
-    fig.update_yaxes(type="log", title="training loss (log scale)", range=[np.log10(0.003), np.log10(top * 1.5)])
+    fig.update_yaxes(type="log", title="training loss (log scale)", range=[np.log10(0.003), np.log10(top * 1.5)],
+                     tickvals=[0.01, 0.1, 1, 10], ticktext=["0.01", "0.1", "1", "10"])
     fig.update_layout(title="Training loss on your text", legend=dict(orientation="h", y=-0.2), hovermode="x unified")
     return fig

@@ -31,8 +31,8 @@ def test_the_default_view_is_the_lessons_first_row():
     assert_clean(at)
     assert at.title[0].value == "🏋️ Train & adapt"
     m = metrics(at)
-    assert m["Tokens per parameter D / N"] == "20.0" and m["Compute proxy N·D"] == "1.0x"
-    assert m["Training compute ≈ 6·N·D"] == "5.88e+21 FLOPs"
+    assert m["Tokens per parameter D / N"] == "20.0" and m["N·D vs 7B·140B"] == "1.0x"
+    assert m["FLOPs ≈ 6·N·D"] == "5.88e21" and m["Compute-optimal N/D"] == "7B/140B"
     assert len(at.get("plotly_chart")) == 1
     table = at.dataframe[0].value
     assert list(table["tokens / parameter"]) == ["20.0", "1.7"] and list(table["compute proxy N·D"]) == ["1.0x", "53.6x"]
@@ -45,7 +45,7 @@ def test_the_gpt3_row_and_sliders_change_the_numbers_and_the_link():
     at.selectbox(key="ad_run").set_value(sc.LESSON[1].key).run()
     assert_clean(at)
     m = metrics(at)
-    assert (m["Tokens per parameter D / N"], m["Compute proxy N·D"]) == ("1.7", "53.6x")
+    assert (m["Tokens per parameter D / N"], m["N·D vs 7B·140B"]) == ("1.7", "53.6x")
     assert (at.select_slider(key="ad_n").value, at.select_slider(key="ad_d").value) == (175e9, 300e9)
     at.select_slider(key="ad_d").set_value(3_000_000_000_000).run()
     assert metrics(at)["Tokens per parameter D / N"] == "17.1"
