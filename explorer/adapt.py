@@ -291,11 +291,12 @@ def blocks(ids: list[int], block: int = BLOCK) -> torch.Tensor:
 def greedy_continuation(model, tokenizer, prompt_ids: list[int], n: int = 24) -> str:
     """The model's greedy continuation of the prompt (explorer.generation's decoder, KV cache and all)."""
     from explorer.generation import Generation, Sampling
+    from explorer.models.loader import LoadedModel
     was_training = model.training
-    model.eval()
     try:
-        g = Generation(model, tokenizer, list(prompt_ids), Sampling(greedy=True), max_new_tokens=n)
-        g.run(n)
+        lm = LoadedModel.in_memory(model, tokenizer, name="fine-tuned copy")   # (puts the copy in eval mode)
+        g = Generation(lm, list(prompt_ids), Sampling(greedy=True), max_new_tokens=n)
+        g.run(lm, n)
         return g.text(g.branch.generated)
     finally:
         model.train(was_training)
@@ -328,14 +329,16 @@ class Arm:
 class FineTune:
     """Full fine-tuning and LoRA side by side on copies of one model, a step of each at a time.
 
-    `model` is never changed: each arm trains its own deep copy, and `finish()` drops the copies.
+    The shared model is never changed: each arm trains its own deep copy, and `finish()` drops the copies.
     The run ends after `steps` steps, when the compute budget (seconds spent in steps) is used up,
     or on `stop()`.
     """
 
-    def __init__(self, model, tokenizer, c: ArchConfig, text: str, prompt: str, steps: int = 200,
+    def __init__(self, lm, c: ArchConfig, text: str, prompt: str, steps: int = 200,
                  lora: Strategy | None = None, seed: int = 0, budget: float | None = None, new_tokens: int = 24):
+        """lm: the shared LoadedModel (read, copied, never changed); c: its ArchConfig."""
         from explorer.text import encode
+        model, tokenizer = lm.model, lm.tokenizer
         enc = encode(tokenizer, text, MAX_TEXT_TOKENS, add_special_tokens=False)
         if len(enc.ids) < 2:
             raise ValueError("The training text needs at least two tokens.")

@@ -5,9 +5,9 @@ import streamlit as st
 from explorer import adapt
 from explorer import scaling as sc
 from explorer.charts import adapt as charts
+from explorer.text import md
 from explorer.ui import adapt as ui
-from explorer.ui.attention import md
-from explorer.ui.errors import guard
+from explorer.ui.errors import callback, guard, guarded
 from explorer.ui.figures import show
 from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
@@ -31,6 +31,7 @@ def controls(label: str):
 def section_scale():
     n_vals, d_vals = sc.slider_values("params"), sc.slider_values("tokens")
 
+    @callback("the preset run")
     def load_run():
         r = RUNS[st.session_state[url.key("run")]]
         url.set("n", int(round(r.params)))
@@ -118,6 +119,7 @@ def section_choose():
          data={"model": [r.candidate.name for r in ranked], "score": [round(r.score, 4) for r in ranked],
                "licence_ok": [r.eligible for r in ranked]})
 
+    @callback("your edit of the table")
     def edited(editor_key: str):
         rows = sc.apply_edits(cands, st.session_state[editor_key]["edited_rows"])
         url.set("cands", sc.format_candidates(rows))
@@ -248,15 +250,17 @@ def section_watch():
         rank = c[3].select_slider("LoRA rank", [1, 2, 4, 8, 16, 32, 64], key=url.key("r"), disabled=busy)
     train_text = text.text if own else text
 
+    @callback("the fine-tune")
     def start():
         error = ui.start(train_text, prompt, int(steps), adapt.Strategy("lora", rank=rank))
         if error:
-            notice(error)
+            notice(md(error))
 
     b = st.columns([1, 1, 4])
     b[0].button("▶ Start", key="ad_start", type="primary", disabled=busy or not train_text.strip(),
                 on_click=start)
-    b[1].button("■ Stop", key="ad_stop", on_click=ui.stop, disabled=not busy)
+    b[1].button("■ Stop", key="ad_stop", on_click=callback("stopping the fine-tune")(ui.stop),
+                disabled=not busy)
     b[2].caption(f"Full fine-tuning and LoRA (r={rank}, attention + MLP) train side by side on the session's own "
                  f"copies of the bundled tiny GPT-2; at most {adapt.budget_seconds():.0f} s of compute per run.")
     watch_fragment()
@@ -266,6 +270,7 @@ def watch_fragment():
     run = ui.current()
 
     @st.fragment(run_every=ui.REDRAW_SECONDS if run is not None and run.running else None)
+    @guarded("the fine-tune")
     def live():
         r = ui.current()
         if r is None:

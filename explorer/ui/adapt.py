@@ -72,8 +72,8 @@ def start(text: str, prompt: str, steps: int, lora: adapt.Strategy) -> str | Non
     if lm is None:
         return "The bundled tiny GPT-2 could not be loaded."
     try:
-        st.session_state[RUN_KEY] = adapt.FineTune(lm.model, lm.tokenizer, _bundled_arch("tiny-gpt2"), text, prompt,
-                                                   steps=steps, lora=lora)
+        st.session_state[RUN_KEY] = adapt.FineTune(lm, _bundled_arch("tiny-gpt2"), text, prompt, steps=steps,
+                                                   lora=lora)
     except ValueError as e:
         return str(e)
     return None

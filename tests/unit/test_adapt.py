@@ -124,7 +124,7 @@ def test_a_30_step_fine_tune_lowers_the_loss_for_full_and_lora_and_leaves_the_sh
     before = _snapshot(lm.model)
     flags = [p.requires_grad for p in lm.model.parameters()]
     label, text, prompt = A.TEXTS["fact"]
-    ft = A.FineTune(lm.model, lm.tokenizer, arch("tiny-gpt2"), text, prompt, steps=30, seed=0, budget=600)
+    ft = A.FineTune(lm, arch("tiny-gpt2"), text, prompt, steps=30, seed=0, budget=600)
     assert [a.strategy.kind for a in ft.arms] == ["full", "lora"]
     while ft.running:
         ft.run_for(1.0)
@@ -150,11 +150,11 @@ def test_a_30_step_fine_tune_lowers_the_loss_for_full_and_lora_and_leaves_the_sh
 
 def test_stop_ends_the_run_and_the_budget_bounds_it():
     lm = bundled_model("tiny-gpt2")
-    ft = A.FineTune(lm.model, lm.tokenizer, arch("tiny-gpt2"), "a short text about refunds", "a", steps=400)
+    ft = A.FineTune(lm, arch("tiny-gpt2"), "a short text about refunds", "a", steps=400)
     ft.step()
     ft.stop()
     assert ft.status == "stopped" and ft.done_steps == 1 and not ft.step()
-    ft = A.FineTune(lm.model, lm.tokenizer, arch("tiny-gpt2"), "a short text about refunds", "a", steps=400,
+    ft = A.FineTune(lm, arch("tiny-gpt2"), "a short text about refunds", "a", steps=400,
                     budget=0.05)
     while ft.running:
         ft.run_for(1.0)
@@ -165,7 +165,7 @@ def test_stop_ends_the_run_and_the_budget_bounds_it():
 def test_too_short_texts_are_refused_with_a_sentence(text, prompt):
     lm = bundled_model("tiny-gpt2")
     with pytest.raises(ValueError):
-        A.FineTune(lm.model, lm.tokenizer, arch("tiny-gpt2"), text, prompt)
+        A.FineTune(lm, arch("tiny-gpt2"), text, prompt)
 
 
 def test_figures_carry_their_numbers():
