@@ -202,6 +202,13 @@ def _auto_class(config: dict, family: str):
     return transformers.AutoModelForCausalLM
 
 
+# transformers 5.24's from_pretrained is not thread-safe: models loaded at the same moment in one process
+# (two sessions of the app) came out with their tied weights left on the meta device (measured with the
+# bundled tiny-gpt2, tiny-bert and tiny-t5 loaded from four threads), and a lazy import failed.
+# Loads are therefore one at a time; forward passes are not affected.
+_LOAD_LOCK = threading.Lock()
+
+
 def load_folder(folder: str | Path, spec: ModelSpec | None = None, source: str = "local folder",
                 family: str | None = None, name: str | None = None) -> LoadedModel:
     """Load a Hugging Face-format folder (bundled, local, or a hub snapshot) for inspection.
@@ -210,7 +217,6 @@ def load_folder(folder: str | Path, spec: ModelSpec | None = None, source: str =
     name: how the visitor named the folder (as typed: messages never show the expanded path).
     """
     import torch
-    from transformers import AutoTokenizer
 
     folder = Path(folder)
     given = name if name is not None else (spec.id if spec else folder.name)
@@ -221,10 +227,12 @@ def load_folder(folder: str | Path, spec: ModelSpec | None = None, source: str =
     if spec is None:
         spec = ModelSpec(str(given), family_found, name, None, False)
     try:
-        model = _auto_class(config, family_found).from_pretrained(
-            folder, attn_implementation="eager", use_safetensors=True, trust_remote_code=False,
-            dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        with _LOAD_LOCK:
+            from transformers import AutoTokenizer   # (transformers' lazy imports race too)
+            model = _auto_class(config, family_found).from_pretrained(
+                folder, attn_implementation="eager", use_safetensors=True, trust_remote_code=False,
+                dtype=torch.float32)
+            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     except Exception as e:  # noqa: BLE001 - a broken or incompatible checkpoint: one sentence, not a traceback
         first = (str(e).strip().splitlines() or [""])[0]
         raise ModelLoadError(f"Could not load {name}: {type(e).__name__}: {shown(first)}") from e

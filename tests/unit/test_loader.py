@@ -148,3 +148,24 @@ def test_hub_id_found_in_the_local_hf_cache_loads_from_there(monkeypatch, tmp_pa
     lm = load("gpt2")
     assert lm.source == "local cache" and lm.spec.id == "gpt2" and lm.notice is None
     assert loader.default_model("decoder") == "gpt2"   # "when it can be had": cached counts
+
+
+def test_models_loaded_at_the_same_time_keep_their_tied_weights():
+    """Two sessions may load models at once; every parameter must come out real (none left on `meta`)."""
+    import threading
+    names = ["tiny-bert", "tiny-gpt2", "tiny-llama", "tiny-mixtral"]
+    loaded, errors = {}, []
+
+    def go(name):
+        try:
+            loaded[name] = load_folder(registry.get(name).path, registry.get(name))
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"{name}: {e}")
+    threads = [threading.Thread(target=go, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for name, lm in loaded.items():
+        assert [k for k, p in lm.model.named_parameters() if p.is_meta] == [], name
