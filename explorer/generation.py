@@ -345,22 +345,31 @@ def final_norm(model):
 
 
 @torch.no_grad()
-def logit_lens(model, hidden: np.ndarray, inputs: list[str], first_position: int, piece) -> LensTable:
-    """hidden: [position, layer + 1, d]. Each layer's residual stream through the final norm and the
-    unembedding, as the model treats its last layer (skipping the norm makes early layers look wrong).
+def lens_topk(model, hidden: np.ndarray | torch.Tensor, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The logit lens itself: hidden [layer + 1, position, d], the model's hidden states as transformers
+    returns them (row 0 the embedding output, the LAST row already through the final norm). Every other
+    row goes through the model's own final norm, then the unembedding, as the model treats its last
+    layer (skipping the norm makes early layers look wrong). The last row then reads out exactly the
+    model's own prediction.
 
-    transformers returns the LAST hidden state already normalised, so the norm is applied to the
-    others only; the last row then equals the model's own prediction.
+    Returns (ids int64 [layer + 1, position, k], probs float32 [layer + 1, position, k]), best first.
     """
-    h = torch.from_numpy(hidden.astype(np.float32)).transpose(0, 1)     # [layer + 1, position, d]
+    h = torch.as_tensor(hidden).float()
     normed = torch.cat([final_norm(model)(h[:-1]), h[-1:]], 0)
     logits = model.get_output_embeddings()(normed).float()
-    probs, ids = torch.softmax(logits, -1).max(-1)
-    n_layers = h.shape[0] - 1
-    ids = ids.numpy().astype(np.int64)
+    probs, ids = torch.topk(torch.softmax(logits, -1), k, dim=-1)
+    return ids.numpy().astype(np.int64), probs.numpy().astype(np.float32)
+
+
+def logit_lens(model, hidden: np.ndarray, inputs: list[str], first_position: int, piece) -> LensTable:
+    """hidden: [position, layer + 1, d] (as a Branch keeps them) -> the top prediction of every layer at
+    every position (lens_topk with k = 1)."""
+    ids, probs = lens_topk(model, hidden.astype(np.float32).transpose(1, 0, 2), 1)
+    ids, probs = ids[..., 0], probs[..., 0]
+    n_layers = ids.shape[0] - 1
     return LensTable(["embeddings"] + [f"layer {i}" for i in range(1, n_layers + 1)],
-                     list(range(first_position, first_position + h.shape[1])), inputs, ids,
-                     [[piece(int(i)) for i in row] for row in ids], probs.numpy().astype(np.float32))
+                     list(range(first_position, first_position + ids.shape[1])), inputs, ids,
+                     [[piece(int(i)) for i in row] for row in ids], probs)
 
 
 # ------------------------------------------------------------------ fill-mask (encoders)

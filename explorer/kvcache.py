@@ -270,6 +270,23 @@ def layer_bytes(cache) -> int:
     return sum(t.numel() * t.element_size() for pair in hf.cache_layers(cache) for t in pair if t is not None)
 
 
+def layer_shapes(cache) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """(key shape, value shape) of every layer of a DynamicCache: [batch, kv_heads, tokens, head_dim] each."""
+    return [(tuple(k.shape), tuple(v.shape)) for k, v in hf.cache_layers(cache)]
+
+
+def stacked_shape(cache) -> tuple[int, ...]:
+    """Shape of all cached keys and values stacked: (layers, 2 for K and V, batch, kv_heads, tokens, head_dim).
+
+    The lessons write the cache this way; every layer holds the same shape in a plain (non-sliding) cache.
+    """
+    pairs = layer_shapes(cache)
+    shapes = {s for pair in pairs for s in pair}
+    if len(shapes) != 1:
+        raise ValueError(f"layers cache different shapes: {sorted(shapes)}")
+    return (len(pairs), 2) + shapes.pop()
+
+
 def measure(lm, n_tokens: int, batch: int = 1, start_id: int | None = None) -> Measurement:
     """Greedy-decode n_tokens, one token per forward pass, reading the DynamicCache after every step.
 

@@ -1,0 +1,406 @@
+"""One prompt through a decoder: text -> tokens -> embeddings -> blocks -> final norm -> logits -> pick -> append.
+
+`trace()` runs ONE forward pass over the prompt with named capture points and keeps every number the
+Pipeline page shows; a second, one-token pass appends the picked token through the KV cache, as
+decoding does. Everything else (per-layer changes of the residual stream, the distribution at any
+temperature, the logit lens at another position) is cheap arithmetic on what the trace holds: moving
+between the page's stages never runs the model again.
+
+Capture points (TransformerLens-style names; batch 1, T prompt tokens, d = hidden size):
+
+    hook_embed                   token embeddings (the embedding table's rows)      [1, T, d]
+    hook_pos_embed               learned position embeddings (GPT-2 only)           [1, T, d]
+    blocks.{i}.hook_attn_out     what block i's attention adds to the stream        [1, T, d]
+    blocks.{i}.hook_mlp_out      what block i's MLP adds to the stream              [1, T, d]
+    ln_final.hook_normalized     the final norm's output (what the unembedding reads) [1, T, d]
+
+In these pre-norm decoders the residual stream is exactly
+    stream_0 = token embedding (+ position embedding)
+    stream_{i+1} = stream_i + attn_out_i + mlp_out_i
+and the logits are unembed(final_norm(stream_L)); the unit tests re-assemble it and compare with the
+model's own hidden states.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from explorer import kvcache
+from explorer.generation import final_norm, lens_topk
+from explorer.text import display_token, encode
+
+MAX_TOKENS = 128      # the page follows one prompt; longer ones are cut (with a notice)
+LENS_K = 5            # next-token candidates read off after each layer
+
+
+# ------------------------------------------------------------------ where the capture points sit
+@dataclass(frozen=True)
+class Arch:
+    tok_embed: str            # module whose output is the token embeddings
+    pos_embed: str | None     # learned position table (None: position enters inside attention, RoPE)
+    blocks: str               # the list of decoder blocks
+    attn: str                 # a block's attention module (its output[0] is added to the stream)
+    mlp: str                  # a block's MLP module (its output is added to the stream)
+
+
+_GPT2 = Arch("transformer.wte", "transformer.wpe", "transformer.h", "attn", "mlp")
+_LLAMA = Arch("model.embed_tokens", None, "model.layers", "self_attn", "mlp")
+# model types whose blocks are exactly "stream + attn(norm(stream)), then + mlp(norm(stream))" with an
+# unscaled embedding (Gemma scales its embeddings and adds post-norms: not this shape, so not listed)
+ARCHS = {"gpt2": _GPT2, "llama": _LLAMA, "mistral": _LLAMA, "qwen2": _LLAMA, "qwen3": _LLAMA, "smollm3": _LLAMA}
+
+
+def arch_of(model) -> Arch:
+    model_type = getattr(model.config, "model_type", "")
+    if model_type not in ARCHS:
+        raise ValueError(f"the pipeline view supports GPT-2 and Llama-style decoders, not {model_type!r}")
+    return ARCHS[model_type]
+
+
+def _module(model, path: str):
+    obj = model
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def hook_names(n_layers: int, learned_positions: bool) -> list[str]:
+    """Every capture point of a model, in the order the forward pass reaches them."""
+    names = ["hook_embed"] + (["hook_pos_embed"] if learned_positions else [])
+    for i in range(n_layers):
+        names += [f"blocks.{i}.hook_attn_out", f"blocks.{i}.hook_mlp_out"]
+    return names + ["ln_final.hook_normalized"]
+
+
+@contextlib.contextmanager
+def capture(model):
+    """Forward hooks at every capture point; yields {hook name: tensor}, filled by the next forward pass.
+
+    The hooks are removed on leaving, whatever happens inside.
+    """
+    arch = arch_of(model)
+    got: dict[str, torch.Tensor] = {}
+
+    def keep(name: str, first: bool = False):
+        def hook(_module, _inputs, output):
+            got[name] = (output[0] if first else output).detach()
+        return hook
+
+    points = [(_module(model, arch.tok_embed), keep("hook_embed"))]
+    if arch.pos_embed:
+        points.append((_module(model, arch.pos_embed), keep("hook_pos_embed")))
+    for i, block in enumerate(_module(model, arch.blocks)):
+        points.append((getattr(block, arch.attn), keep(f"blocks.{i}.hook_attn_out", first=True)))
+        points.append((getattr(block, arch.mlp), keep(f"blocks.{i}.hook_mlp_out")))
+    points.append((final_norm(model), keep("ln_final.hook_normalized")))
+    handles = [m.register_forward_hook(h) for m, h in points]
+    try:
+        yield got
+    finally:
+        for h in handles:
+            h.remove()
+
+
+# ------------------------------------------------------------------ tokens
+@dataclass(frozen=True)
+class Split:
+    """A piece of the text that became several tokens: a word, or one character's UTF-8 bytes."""
+    text: str
+    tokens: list[str]         # readable pieces
+    n_bytes: int              # UTF-8 bytes of `text`
+    kind: str                 # "word" | "character"
+
+
+def token_spans(tokenizer, text: str, n: int) -> list[tuple[int, int]] | None:
+    """Character span (start, end) of each of the first n tokens, or None when the tokenizer has no offsets."""
+    try:
+        offsets = tokenizer(text, return_offsets_mapping=True, add_special_tokens=True)["offset_mapping"]
+    except (NotImplementedError, ValueError, TypeError, KeyError):
+        return None
+    return [tuple(map(int, o)) for o in offsets[:n]]
+
+
+def splits(text: str, spans: list[tuple[int, int]], pieces: list[str]) -> list[Split]:
+    """Where the tokenizer cut the text finer than words: characters spread over several byte tokens
+    (an emoji, a CJK character), and words made of several tokens."""
+    out: list[Split] = []
+    by_span: dict[tuple[int, int], list[int]] = {}
+    for i, s in enumerate(spans):
+        by_span.setdefault(s, []).append(i)
+    for (a, b), idx in by_span.items():
+        if len(idx) > 1 and b > a:
+            out.append(Split(text[a:b], [pieces[i] for i in idx], len(text[a:b].encode("utf-8")), "character"))
+    for m in re.finditer(r"\S+", text):
+        idx = [i for i, (a, b) in enumerate(spans) if a < m.end() and b > m.start() and b > a]
+        if len({spans[i] for i in idx}) > 1:
+            out.append(Split(m.group(), [pieces[i] for i in idx], len(m.group().encode("utf-8")), "word"))
+    return out
+
+
+# ------------------------------------------------------------------ the trace
+@dataclass
+class Appended:
+    """The next step of decoding: the picked token goes in alone; every earlier K and V comes from the cache."""
+    token_id: int
+    piece: str
+    position: int                       # its position (= prompt length)
+    attention: np.ndarray               # float32 [layer, head, T + 1]: the new query row of every head
+    shapes: dict[str, tuple[int, ...]]  # input ids, attention per layer, cached K/V after appending
+    layer_shapes: list[tuple[tuple[int, ...], tuple[int, ...]]]   # per layer (K, V) after appending
+    cache_bytes: int                    # measured: numel x element_size of every cached tensor
+    next_ids: np.ndarray                # int64 [LENS_K]: what the model predicts after the appended token
+    next_probs: np.ndarray              # float32 [LENS_K]
+
+
+@dataclass
+class Trace:
+    """Everything the Pipeline page shows about one prompt. T tokens, d hidden size, L blocks, V vocabulary."""
+    model_type: str
+    n_layers: int
+    d_model: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    ids: list[int]
+    pieces: list[str]                   # readable token pieces (␣ for a leading space)
+    tok_embed: np.ndarray               # float32 [T, d]
+    pos_embed: np.ndarray | None        # float32 [T, d] (None: RoPE, position enters inside attention)
+    attn_out: np.ndarray                # float32 [L, T, d]
+    mlp_out: np.ndarray                 # float32 [L, T, d]
+    hidden: np.ndarray                  # float32 [L + 1, T, d]: the model's own hidden states (last: normalized)
+    final_normed: np.ndarray            # float32 [T, d]: the final norm's output (capture point)
+    logits: np.ndarray                  # float32 [V]: last position
+    prob_sum: float                     # sum of softmax(logits) over the whole vocabulary (float64 sum)
+    lens_ids: np.ndarray                # int64 [L + 1, LENS_K]: logit lens at the last position
+    lens_probs: np.ndarray              # float32 [L + 1, LENS_K]
+    kv_shape: tuple[int, ...]           # (L, 2, 1, kv_heads, T, head_dim) after the prompt
+    layer_shapes: list[tuple[tuple[int, ...], tuple[int, ...]]]   # per layer (K, V) after the prompt
+    cache_bytes: int                    # measured after the prompt
+    cache_formula_bytes: int            # the KV-cache formula at T tokens, with the cache's element size
+    shapes: dict[str, tuple[int, ...]]  # every shape the page shows, read from the real tensors
+    appended: Appended | None           # None when the prompt fills the model's positions
+    text: str = ""
+    spans: list[tuple[int, int]] | None = None
+    truncated: bool = False
+    total_tokens: int = 0
+    hooks: list[str] = field(default_factory=list)
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.ids)
+
+    @property
+    def picked(self) -> int:
+        """The greedy pick: the most likely next token."""
+        return int(np.argmax(self.logits))
+
+    @property
+    def learned_positions(self) -> bool:
+        return self.pos_embed is not None
+
+
+def _config_ints(config) -> tuple[int, int, int, int, int]:
+    shape = kvcache.shape_from_config(config)
+    d = int(getattr(config, "hidden_size", None) or config.n_embd)
+    return shape.n_layers, d, shape.n_heads, shape.n_kv_heads, shape.head_dim
+
+
+@torch.no_grad()
+def trace_ids(model, ids: list[int], piece=lambda i: str(i), append: bool = True) -> Trace:
+    """The whole pipeline for prompt ids: one captured forward pass, then (append=True) one more token.
+
+    piece: id -> readable label of a token.
+    """
+    from transformers import DynamicCache
+
+    if not ids:
+        raise ValueError("the prompt has no tokens")
+    config = model.config
+    n_layers, d, n_heads, n_kv, head_dim = _config_ints(config)
+    x = torch.tensor([ids])
+    cache = DynamicCache(config=config)
+    with capture(model) as got:
+        out = model(input_ids=x, cache=cache, use_cache=True, output_hidden_states=True,
+                    logits_to_keep=1)
+    cache = out.past_key_values
+    T = x.shape[1]
+    last_logits = out.logits[:, -1].float()                            # [1, V]
+    probs = torch.softmax(last_logits, -1)
+    hidden = torch.stack(out.hidden_states, 0)[:, 0]                   # [L + 1, T, d]
+    lens_ids, lens_probs = lens_topk(model, hidden[:, -1:], LENS_K)
+    kv_shape = kvcache.stacked_shape(cache)
+    cache_bytes = kvcache.layer_bytes(cache)
+    element = cache.layers[0].keys.element_size()
+    attn = [got[f"blocks.{i}.hook_attn_out"] for i in range(n_layers)]
+    mlp = [got[f"blocks.{i}.hook_mlp_out"] for i in range(n_layers)]
+    pos = got.get("hook_pos_embed")
+    shapes = {"input ids": tuple(x.shape), "token embeddings": tuple(got["hook_embed"].shape)}
+    if pos is not None:
+        shapes["position embeddings"] = tuple(pos.shape)
+    shapes.update({"block input (the residual stream)": tuple(out.hidden_states[0].shape),
+                   "attention output (each block)": tuple(attn[0].shape),
+                   "MLP output (each block)": tuple(mlp[0].shape),
+                   "final normalized states": tuple(got["ln_final.hook_normalized"].shape),
+                   "last-position logits": tuple(last_logits.shape),
+                   "next-token probabilities": tuple(probs.shape),
+                   "cached K/V (layers, K and V, batch, KV heads, tokens, head_dim)": kv_shape})
+    t = Trace(
+        model_type=config.model_type, n_layers=n_layers, d_model=d, n_heads=n_heads, n_kv_heads=n_kv,
+        head_dim=head_dim, vocab_size=int(last_logits.shape[-1]), ids=[int(i) for i in ids],
+        pieces=[piece(int(i)) for i in ids],
+        tok_embed=got["hook_embed"][0].float().numpy(), pos_embed=None if pos is None else pos[0].float().numpy(),
+        attn_out=torch.stack(attn, 0)[:, 0].float().numpy(), mlp_out=torch.stack(mlp, 0)[:, 0].float().numpy(),
+        hidden=hidden.float().numpy(), final_normed=got["ln_final.hook_normalized"][0].float().numpy(),
+        logits=last_logits[0].numpy(), prob_sum=float(probs.double().sum()),
+        lens_ids=lens_ids[:, 0], lens_probs=lens_probs[:, 0], kv_shape=kv_shape,
+        layer_shapes=kvcache.layer_shapes(cache), cache_bytes=cache_bytes,
+        cache_formula_bytes=int(kvcache.cache_bytes(kvcache.shape_from_config(config), T, 1, 8 * element)),
+        shapes=shapes, appended=None, hooks=sorted(got, key=hook_names(n_layers, pos is not None).index))
+    if append and T < max_positions(model):
+        t.appended = _append(model, cache, int(last_logits.argmax()), T, piece)
+    return t
+
+
+def _append(model, cache, token_id: int, position: int, piece) -> Appended:
+    """Feed the picked token alone: one query row per head, reading T cached keys and values plus its own."""
+    x = torch.tensor([[token_id]])
+    out = model(input_ids=x, position_ids=torch.tensor([[position]]), cache=cache, use_cache=True,
+                output_attentions=True, logits_to_keep=1)
+    cache = out.past_key_values
+    attn = torch.stack([a[0, :, -1, :] for a in out.attentions], 0).float()   # [L, heads, T + 1]
+    p = torch.softmax(out.logits[0, -1].float(), -1)
+    vals, top = torch.topk(p, LENS_K)
+    shapes = {"new token's input ids": tuple(x.shape),
+              "new query's attention (each layer)": tuple(out.attentions[0].shape),
+              "cached K/V after appending": kvcache.stacked_shape(cache)}
+    return Appended(token_id, piece(token_id), position, attn.numpy(), shapes, kvcache.layer_shapes(cache),
+                    kvcache.layer_bytes(cache), top.numpy().astype(np.int64), vals.numpy().astype(np.float32))
+
+
+def max_positions(model) -> int:
+    cfg = model.config
+    return int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 0) or 1024)
+
+
+def trace(lm, text: str, max_tokens: int = MAX_TOKENS) -> Trace:
+    """The pipeline for a text on a LoadedModel: tokenize (at most max_tokens, leaving room to append), trace."""
+    tok = lm.tokenizer
+    limit = max(1, min(max_tokens, max_positions(lm.model) - 1))
+    enc = encode(tok, text, limit)
+    if not enc.ids:
+        raise ValueError("the text gives no tokens")
+    pieces = {}
+
+    def piece(i: int) -> str:
+        if i not in pieces:
+            pieces[i] = display_token(tok.convert_ids_to_tokens(int(i)))
+        return pieces[i]
+
+    t = trace_ids(lm.model, enc.ids, piece)
+    t.text, t.truncated, t.total_tokens = text, enc.truncated, enc.total_tokens
+    t.spans = token_spans(tok, text, len(enc.ids))
+    return t
+
+
+# ------------------------------------------------------------------ what the page computes from a trace
+def stream(t: Trace) -> np.ndarray:
+    """The residual stream re-assembled from the captures -> float32 [L + 1, T, d].
+
+    Row 0 is the embeddings (token + position), row i + 1 adds block i's attention and MLP outputs;
+    the last row is the stream before the final norm.
+    """
+    emb = t.tok_embed + (t.pos_embed if t.pos_embed is not None else 0)
+    steps = (t.attn_out + t.mlp_out).astype(np.float64)
+    return np.concatenate([emb[None], emb[None] + np.cumsum(steps, 0)], 0).astype(np.float32)
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine of matching rows [n, d] x [n, d] -> [n] (0 where a vector is zero)."""
+    den = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    return np.where(den > 0, (a * b).sum(-1) / np.where(den > 0, den, 1), 0.0)
+
+
+@dataclass
+class BlockChanges:
+    """For one token: how much each sub-layer writes into the residual stream. Arrays over blocks [L]."""
+    position: int
+    attn_norm: np.ndarray      # |attention output|
+    mlp_norm: np.ndarray       # |MLP output|
+    attn_cos: np.ndarray       # cosine of the attention output with the stream it is added to
+    mlp_cos: np.ndarray        # cosine of the MLP output with the stream it is added to (after attention)
+    stream_norm: np.ndarray    # [L + 1]: |stream| entering each block, and before the final norm
+
+
+def block_changes(t: Trace, position: int) -> BlockChanges:
+    s = stream(t)[:, position].astype(np.float64)          # [L + 1, d]
+    a, m = t.attn_out[:, position].astype(np.float64), t.mlp_out[:, position].astype(np.float64)
+    mid = s[:-1] + a                                        # the stream between attention and MLP
+    return BlockChanges(position, np.linalg.norm(a, axis=-1), np.linalg.norm(m, axis=-1),
+                        _cos(a, s[:-1]), _cos(m, mid), np.linalg.norm(s, axis=-1))
+
+
+def lens_at(model, t: Trace, position: int, k: int = LENS_K) -> tuple[np.ndarray, np.ndarray]:
+    """Logit lens of one position: (ids int64 [L + 1, k], probs float32 [L + 1, k]); the last position is stored."""
+    if position == t.n_tokens - 1 and k == LENS_K:
+        return t.lens_ids, t.lens_probs
+    ids, probs = lens_topk(model, t.hidden[:, position:position + 1], k)
+    return ids[:, 0], probs[:, 0]
+
+
+def lens_labels(n_layers: int) -> list[str]:
+    return ["embeddings"] + [f"after block {i}" for i in range(1, n_layers + 1)]
+
+
+@dataclass
+class NextToken:
+    ids: np.ndarray            # int64 [k]: most likely first (the same order at every temperature)
+    probs: np.ndarray          # float32 [k] at the temperature
+    probs_t1: np.ndarray       # float32 [k] at temperature 1 (the model's own distribution)
+    cum: np.ndarray            # float32 [k]: running sum of `probs`
+    total: float               # sum over the whole vocabulary at the temperature (float64)
+    entropy: float             # bits, at the temperature
+
+
+def next_token(logits: np.ndarray, temperature: float, k: int) -> NextToken:
+    """Softmax of the last-position logits at a temperature, and its top k (greedy picks ids[0] at any T)."""
+    z = torch.from_numpy(np.asarray(logits, dtype=np.float32))
+    logp = torch.log_softmax(z / temperature, -1)
+    p = logp.exp()
+    top = torch.topk(z, k).indices
+    p1 = torch.softmax(z, -1)[top]
+    ent = float(-(p * logp).sum() / np.log(2.0))
+    return NextToken(top.numpy().astype(np.int64), p[top].numpy(), p1.numpy(), torch.cumsum(p[top], 0).numpy(),
+                     float(p.double().sum()), ent)
+
+
+def vector_preview(v: np.ndarray, n: int = 6) -> str:
+    """'[0.12, -0.03, …, 0.40]' — the first n and the last value of a vector."""
+    v = np.asarray(v, dtype=np.float64)
+    head = ", ".join(f"{x:.3f}" for x in v[:n])
+    return f"[{head}, …, {v[-1]:.3f}]" if v.size > n + 1 else f"[{', '.join(f'{x:.3f}' for x in v)}]"
+
+
+# ------------------------------------------------------------------ the lessons' toy decoder
+LESSON_PROMPT = "Where is my order?"
+LESSON_TOY = dict(hidden_size=8, num_hidden_layers=4, num_attention_heads=2, num_key_value_heads=2, head_dim=4,
+                  intermediate_size=16, vocab_size=6, max_position_embeddings=16)
+LESSON_IDS = [1, 2, 3, 4, 5]      # five tokens, as the lessons' walk-through has them
+
+
+def lesson_toy(seed: int = 0):
+    """The lessons' toy decoder (Llama-style: 4 blocks, d = 8, 2 heads of 4, vocab 6), randomly initialised."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(seed)
+    config = LlamaConfig(**LESSON_TOY, bos_token_id=0, eos_token_id=0, pad_token_id=None)
+    config._attn_implementation = "eager"
+    return LlamaForCausalLM(config).eval()
+
+
+def lesson_trace() -> Trace:
+    """The lessons' shape trace, reproduced by running the toy decoder on five tokens."""
+    return trace_ids(lesson_toy(), LESSON_IDS, append=True)
