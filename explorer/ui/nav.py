@@ -48,6 +48,9 @@ PAGES = [
              ("rope-decoder",)),
     PageInfo("pages/adapt.py", "Train & adapt", "🏋️", "adapt",
              "Tokens per parameter, choosing a model, what fine-tuning trains — and a LoRA fine-tune you can watch."),
+    PageInfo("pages/pipeline.py", "Pipeline", "🛤️", "pipeline",
+             "Follow one prompt through a decoder: tokens, embeddings, blocks, logits, the pick, the KV cache.",
+             ("decoder", "rope-decoder")),
 ]
 
 
