@@ -227,7 +227,7 @@ def trace_ids(model, ids: list[int], piece=lambda i: str(i), append: bool = True
     with capture(model) as got:
         out = model(input_ids=x, cache=cache, use_cache=True, output_hidden_states=True,
                     logits_to_keep=1)
-    cache = out.past_key_values
+    cache = out.cache
     T = x.shape[1]
     last_logits = out.logits[:, -1].float()                            # [1, V]
     probs = torch.softmax(last_logits, -1)
@@ -271,7 +271,7 @@ def _append(model, cache, token_id: int, position: int, piece) -> Appended:
     x = torch.tensor([[token_id]])
     out = model(input_ids=x, position_ids=torch.tensor([[position]]), cache=cache, use_cache=True,
                 output_attentions=True, logits_to_keep=1)
-    cache = out.past_key_values
+    cache = out.cache
     attn = torch.stack([a[0, :, -1, :] for a in out.attentions], 0).float()   # [L, heads, T + 1]
     p = torch.softmax(out.logits[0, -1].float(), -1)
     vals, top = torch.topk(p, LENS_K)

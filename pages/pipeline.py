@@ -4,21 +4,18 @@ import streamlit as st
 
 from explorer import pipeline as P
 from explorer.charts import generation as gen_charts
-from explorer.kvcache import format_bytes
 from explorer.charts import pipeline as charts
-from explorer.text import clean, display_token
+from explorer.kvcache import format_bytes
+from explorer.text import display_token, md
 from explorer.ui import models
 from explorer.ui import pipeline as cached
-from explorer.ui.errors import guard
+from explorer.ui.errors import callback, guard
 from explorer.ui.figures import show
+from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
-from explorer.ui.shell import ensure_app_shell
-from explorer.ui.state import UrlState, show_notices
 
-ensure_app_shell()
-st.title("🛤️ Pipeline: text → next token")
-notices = st.container()    # filled at the end, once every link value has been checked
-url = UrlState(prefix="pipe_")
+page = Page("🛤️ Pipeline: text → next token", prefix="pipe_")
+url = page.url
 
 FAMILIES = {"decoder": "GPT-2 family", "rope-decoder": "Llama family"}
 STAGES = {"tokens": "① Tokenize", "embed": "② Embed", "blocks": "③ Blocks", "output": "④ Output",
@@ -28,15 +25,10 @@ VIEW = url.key("view")
 NEW_IDS = "new token's input ids"
 
 url.choice("model", "decoder", list(FAMILIES))
-url.text("text", P.LESSON_PROMPT)
-stage = url.choice("view", "tokens", KEYS)
+url.choice("view", KEYS[0], KEYS)      # registered early: the diagram above the stage control needs it
 
 
-def code(s: str) -> str:
-    """A token or user text as an inline code span (markdown cannot act on it)."""
-    return "`" + s.replace("`", "ˋ").replace("\n", "⏎") + "`"
-
-
+@callback("the next stage")
 def go_to(delta: int):
     i = KEYS.index(st.session_state[VIEW]) + delta
     st.session_state[VIEW] = KEYS[max(0, min(len(KEYS) - 1, i))]
@@ -63,26 +55,20 @@ with controls:
     family = c1.selectbox("Model", list(FAMILIES), key=url.key("model"),
                           format_func=lambda f: f"{FAMILIES[f]} · {models.label(models.chosen(f))}",
                           help="The model of each family is chosen in the sidebar.")
-    c2.text_input("Prompt", key=url.key("text"), max_chars=2000,
-                  help=f"At most {P.MAX_TOKENS} tokens are followed through the model.")
-lm = models.get(models.chosen(family))
-prompt = clean(st.session_state[url.key("text")])
-for note in prompt.notes:
-    st.caption(note)
+    with c2:
+        prompt = page.text_input(P.LESSON_PROMPT, label="Prompt", height=None,
+                                 prompt="Type a prompt above — for example *Where is my order?* — and follow it "
+                                        "through the model.",
+                                 help=f"At most {P.MAX_TOKENS} tokens are followed through the model.")
+lm = page.model(family)
 if lm is None or prompt.empty:
-    if lm is not None:
-        st.info("✍️ Type a prompt above — for example *Where is my order?* — and follow it through the model.")
-    url.sync()
-    with notices:
-        show_notices()
-    st.stop()
+    page.stop()
 
 t = None
 with guard("this prompt's trip through the model"):
     t = cached.trace(lm, prompt.text)
 if t is None:
-    url.sync()
-    st.stop()
+    page.stop()
 if t.truncated:
     st.warning(f"Following the first {t.n_tokens} of {t.total_tokens} tokens.", icon="✂️")
 
@@ -100,9 +86,10 @@ nodes = [("tokens", "Tokens", str(t.shapes["input ids"])),
          ("append", "Append<br>+ KV cache", str(t.kv_shape))]
 show(charts.path_diagram(nodes, stage), "pipeline path", height=150, on_select="rerun", key="pipe_diagram")
 b1, b2, b3 = st.columns([1, 6, 1], vertical_alignment="center")
-b1.button("◂ Back", key="pipe_back", on_click=go_to, args=(-1,), disabled=stage == KEYS[0], width="stretch")
-b2.segmented_control("Stage", KEYS, format_func=STAGES.get, key=VIEW, required=True, label_visibility="collapsed")
-b3.button("Next ▸", key="pipe_next", on_click=go_to, args=(1,), disabled=stage == KEYS[-1], type="primary",
+b1.button("◂ Back", key="pipe_go_back", on_click=go_to, args=(-1,), disabled=stage == KEYS[0], width="stretch")
+with b2:
+    page.sections(STAGES)
+b3.button("Next ▸", key="pipe_go_next", on_click=go_to, args=(1,), disabled=stage == KEYS[-1], type="primary",
           width="stretch")
 
 
@@ -155,7 +142,7 @@ def section_embed():
     if t.learned_positions:
         rows[f"position embedding (row {pos})"] = t.pos_embed[pos]
         rows["sum: block 1's input"] = t.tok_embed[pos] + t.pos_embed[pos]
-    show(charts.embedding_strip(rows, f"Token {pos} ({charts._esc(t.pieces[pos])}): {t.d_model} numbers each"),
+    show(charts.embedding_strip(rows, pos, t.pieces[pos]),
          "pipeline embeddings", data={k: v for k, v in rows.items()}, height=150 + 45 * len(rows))
     st.code("\n".join(f"{k:<32} {P.vector_preview(v)}  |v| = {np.linalg.norm(v):.3f}" for k, v in rows.items()),
             language=None)
@@ -249,7 +236,7 @@ def section_append():
     show(charts.query_row(a.attention, keys), "pipeline append query row", height=170 + 34 * t.n_layers,
          data={"attention_mean_of_heads": a.attention.mean(1), "keys": keys})
     nxt = [display_token(w) for w in lm.tokenizer.convert_ids_to_tokens(a.next_ids.tolist())]
-    st.markdown("**Then the model predicts again:** " + ", ".join(f"{code(w)} {p:.1%}" for w, p in zip(nxt, a.next_probs)))
+    st.markdown("**Then the model predicts again:** " + " · ".join(f"{md(w)} {p:.1%}" for w, p in zip(nxt, a.next_probs)))
     with st.expander("The cache, layer by layer"):
         st.dataframe([{"layer": i + 1, "K before": str(kb), "V before": str(vb), "K after": str(ka),
                        "V after": str(va)} for i, ((kb, vb), (ka, va)) in enumerate(zip(t.layer_shapes, a.layer_shapes))],
@@ -291,7 +278,4 @@ SECTIONS = {"tokens": section_tokens, "embed": section_embed, "blocks": section_
             "append": section_append, "shapes": section_shapes}
 with guard(f"the {STAGES[stage]} stage"):
     SECTIONS[stage]()
-
-url.sync()
-with notices:
-    show_notices()
+page.finish()

@@ -112,15 +112,16 @@ def _short(t: str, n: int = 10) -> str:
 
 
 # ------------------------------------------------------------------ embeddings
-def embedding_strip(rows: dict[str, np.ndarray], title: str = "") -> go.Figure:
-    """Vectors as a heatmap strip: one row per vector, one column per dimension (blue < 0 < red)."""
+def embedding_strip(rows: dict[str, np.ndarray], position: int, token: str) -> go.Figure:
+    """Vectors of one token as a heatmap strip: one row per vector, one column per dimension (blue < 0 < red)."""
     names = list(rows)
     z = np.stack([np.asarray(rows[k], dtype=np.float32) for k in names])
     lim = float(np.abs(z).max()) or 1.0
     fig = go.Figure(go.Heatmap(z=z, y=names, x=np.arange(z.shape[1]), colorscale=DIVERGING, zmid=0, zmin=-lim,
                                zmax=lim, reversescale=True, colorbar=dict(title="value", thickness=12),
                                hovertemplate="%{y}, dimension %{x}: %{z:.4f}<extra></extra>"))
-    fig.update_layout(title=title, xaxis=dict(title="dimension"), yaxis=dict(autorange="reversed"))
+    fig.update_layout(title=f"Token {position} ({_esc(token)}): {z.shape[1]} numbers each",
+                      xaxis=dict(title="dimension"), yaxis=dict(autorange="reversed"))
     return fig
 
 

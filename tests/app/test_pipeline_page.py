@@ -60,7 +60,7 @@ def test_default_view_is_the_lessons_prompt_tokenized():
     m = metrics(at)
     assert m["Tokens"][0] == str(len(ids)) and m["Characters"][0] == str(len(P.LESSON_PROMPT))
     assert len(figures(at)) == 2          # the whole path and the token strip
-    assert at.button(key="pipe_back").disabled and not at.button(key="pipe_next").disabled
+    assert at.button(key="pipe_go_back").disabled and not at.button(key="pipe_go_next").disabled
     assert not at.query_params            # defaults stay out of the link
 
 
@@ -88,12 +88,12 @@ def test_next_and_back_step_through_every_stage_without_a_forward_pass(monkeypat
         return original(self, *args, **kwargs)
     monkeypatch.setattr(GPT2LMHeadModel, "forward", counting)
     for stage in STAGES[1:]:
-        at.button(key="pipe_next").click().run()
+        at.button(key="pipe_go_next").click().run()
         assert_clean(at)
         assert at.button_group(key="pipe_view").value == stage and param(at, "view") == stage
-    assert at.button(key="pipe_next").disabled
+    assert at.button(key="pipe_go_next").disabled
     for stage in reversed(STAGES[:-1]):
-        at.button(key="pipe_back").click().run()
+        at.button(key="pipe_go_back").click().run()
         assert at.button_group(key="pipe_view").value == stage
     assert param(at, "view") is None       # back at the default stage: the link is short again
     assert calls == []
@@ -119,7 +119,7 @@ def test_the_numbers_shown_are_the_models(family):
     table = at.dataframe[0].value
     rows = {r["tensor"]: r for r in table.to_dict("records")}
     col = next(c for c in table.columns if "this prompt" in c)
-    cache = out.past_key_values
+    cache = out.cache
     kv = torch.stack([torch.stack([c.keys, c.values]) for c in cache.layers])
     assert rows["input ids"][col] == str((1, len(ids)))
     assert rows["final normalized states"][col] == str(tuple(out.hidden_states[-1].shape))
@@ -175,8 +175,8 @@ def test_junk_links_fall_back_with_a_notice(query):
 def test_hostile_text_is_shown_as_text(stage, text):
     at = run_page(PAGE, query={"view": stage, "text": text})
     assert_clean(at)
-    for md in at.markdown:       # model or user text reaches markdown only inside code spans
-        assert "<script>" not in md.value.replace("`<script>", "")
+    for m in at.markdown:        # model or user text reaches markdown only escaped (explorer.text.md)
+        assert "<script>" not in m.value
     if len(text) > 1000:
         assert any("Following the first" in w.value for w in at.warning)
 

@@ -61,7 +61,7 @@ def test_shapes_shown_are_the_tensors_shapes(traced):
     lm, t = traced
     ref = plain(lm.model, t.ids)
     T, d = t.n_tokens, t.d_model
-    cache = ref.past_key_values
+    cache = ref.cache
     stacked = torch.stack([torch.stack([layer.keys, layer.values]) for layer in cache.layers])
     assert t.shapes["input ids"] == (1, T)
     assert t.shapes["token embeddings"] == tuple(lm.model.get_input_embeddings()(torch.tensor([t.ids])).shape)
@@ -91,7 +91,7 @@ def test_the_lessons_shape_trace_on_a_toy_decoder_built_to_match(arch):
     assert t.kv_shape == (4, 2, 1, 2, 5, 4)
     # and the same shapes straight from the toy model's own outputs
     ref = plain(model, P.LESSON_IDS)
-    cache = ref.past_key_values
+    cache = ref.cache
     assert tuple(torch.stack([torch.stack([c.keys, c.values]) for c in cache.layers]).shape) == (4, 2, 1, 2, 5, 4)
     assert tuple(ref.hidden_states[-1].shape) == (1, 5, 8) and tuple(ref.logits[:, -1].shape) == (1, 6)
     assert t.appended.shapes["cached K/V after appending"] == (4, 2, 1, 2, 6, 4)
