@@ -9,7 +9,11 @@
 Capture points (names in TransformerLens' spirit; `i` is the block index; every tensor is for the one
 sequence of the pass, so the batch axis is gone; float32 unless noted):
 
+    hook_embed                       [pos, d_model]       token embeddings (rows of the embedding table)
+    hook_pos_embed                   [pos, d_model]       learned position embeddings (GPT-2; absent with RoPE)
     blocks.{i}.hook_resid_pre        [pos, d_model]       residual stream entering block i (i = 0: embeddings)
+    blocks.{i}.hook_attn_out         [pos, d_model]       what block i's attention adds to the stream
+    blocks.{i}.hook_mlp_out          [pos, d_model]       what block i's MLP adds to the stream
     ln_final.hook_normalized         [pos, d_model]       last block's output after the final norm
     blocks.{i}.attn.hook_q           [pos, head, d_head]  queries before any rotary step (after q_norm if any)
     blocks.{i}.attn.hook_k           [pos, kv_head, d_head] keys before any rotary step
@@ -44,6 +48,10 @@ if TYPE_CHECKING:
     from explorer.models.loader import LoadedModel
 
 POINTS = {   # name pattern -> (shape, what)
+    "hook_embed": ("[pos, d_model]", "token embeddings"),
+    "hook_pos_embed": ("[pos, d_model]", "learned position embeddings (GPT-2 only)"),
+    "blocks.{i}.hook_attn_out": ("[pos, d_model]", "what block i's attention sub-layer adds to the stream"),
+    "blocks.{i}.hook_mlp_out": ("[pos, d_model]", "what block i's MLP sub-layer adds to the stream"),
     "blocks.{i}.hook_resid_pre": ("[pos, d_model]", "residual stream entering block i (block 0: the embeddings)"),
     "ln_final.hook_normalized": ("[pos, d_model]", "the last block's output after the final norm"),
     "blocks.{i}.attn.hook_q": ("[pos, head, d_head]", "queries before any rotary step (after q_norm if any)"),
@@ -116,13 +124,15 @@ def _wanted(hooks: Iterable[str], point: str, n_layers: int) -> list[int]:
 @torch.no_grad()
 def forward(lm: "LoadedModel", enc: Encoded | list[int], hooks: Iterable[str] = (), *, attentions: bool = False,
             hidden_states: bool = False, router_logits: bool = False, cache=None, use_cache: bool = False,
-            position_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> Run:
+            position_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+            logits_to_keep: int = 0) -> Run:
     """One forward pass over `enc` (or ids), recording the named capture points asked for in `hooks`.
 
     attentions / hidden_states / router_logits switch on the model's own outputs (and the capture points
     made from them); cache (a KV cache to extend) / use_cache / position_ids pass through for step-by-step decoding,
     where `enc` holds only the ids the cache lacks. attention_mask: a 4-D additive mask [1, 1, T, T] used as
-    it is (e.g. a sliding window, explorer.efficient) instead of the model's plain one.
+    it is (e.g. a sliding window, explorer.efficient) instead of the model's plain one. logits_to_keep:
+    compute the logits of the last n positions only (0: all), when only the next token matters.
     """
     model = lm.model
     if not isinstance(enc, Encoded):   # ids already made (decoding steps): no token pieces are looked up
@@ -133,6 +143,9 @@ def forward(lm: "LoadedModel", enc: Encoded | list[int], hooks: Iterable[str] = 
     want_q = _wanted(hooks, "attn.hook_q", n_layers)
     want_k = _wanted(hooks, "attn.hook_k", n_layers)
     want_in = _wanted(hooks, "mlp.hook_in", n_layers)
+    want_attn_out = _wanted(hooks, "hook_attn_out", n_layers)
+    want_mlp_out = _wanted(hooks, "hook_mlp_out", n_layers)
+    want_embed = [name for name in ("hook_embed", "hook_pos_embed") if any(fnmatch.fnmatchcase(name, h) for h in hooks)]
     want_route = sorted(set(_wanted(hooks, "mlp.hook_route_weights", n_layers))
                         | set(_wanted(hooks, "mlp.hook_route_experts", n_layers)))
     attentions = attentions or bool(_wanted(hooks, "attn.hook_pattern", n_layers))
@@ -174,7 +187,23 @@ def forward(lm: "LoadedModel", enc: Encoded | list[int], hooks: Iterable[str] = 
         for i in want_route:
             handles.append(moe[i].gate.register_forward_hook(record(f"_route{i}", hf.router_choice)))
 
+    if want_embed:
+        tok, pos = hf.embeddings(model)
+        for name, module in zip(("hook_embed", "hook_pos_embed"), (tok, pos)):
+            if name in want_embed and module is not None:
+                handles.append(module.register_forward_hook(record(name, lambda o: o.detach())))
+    if want_attn_out or want_mlp_out:
+        subs = hf.sublayers(model)
+        for i in want_attn_out:
+            handles.append(subs[i][0].register_forward_hook(record(f"blocks.{i}.hook_attn_out",
+                                                                   lambda o: o[0].detach())))
+        for i in want_mlp_out:
+            handles.append(subs[i][1].register_forward_hook(record(f"blocks.{i}.hook_mlp_out",
+                                                                  lambda o: (o[0] if isinstance(o, tuple) else o).detach())))
+
     kwargs = dict(input_ids=torch.tensor([enc.ids]), output_attentions=attentions, use_cache=use_cache)
+    if logits_to_keep:
+        kwargs["logits_to_keep"] = int(logits_to_keep)
     if hidden_states:
         kwargs["output_hidden_states"] = True
     if router_logits:
@@ -212,8 +241,8 @@ def forward(lm: "LoadedModel", enc: Encoded | list[int], hooks: Iterable[str] = 
                 caps[f"blocks.{i}.mlp.hook_route_experts"] = t[1].detach().reshape(T, -1).long()
         elif name.endswith("attn.hook_q") or name.endswith("attn.hook_k"):
             caps[name] = t.reshape(T, -1, head_dim).float()           # [pos, head, d_head]
-        elif name.endswith("mlp.hook_in"):
-            caps[name] = t.reshape(T, -1).float()
+        elif name.endswith("mlp.hook_in") or name.endswith("_out") or name.startswith("hook_"):
+            caps[name] = t.reshape(T, -1).float()                     # [pos, d_model]
     for i in _wanted(hooks, "attn.hook_pattern", n_layers):
         caps[f"blocks.{i}.attn.hook_pattern"] = out.attentions[i][0]
     if hidden_states:

@@ -80,6 +80,39 @@ def softmax_scale(model, head_dim: int) -> float:
         return head_dim ** -0.5
 
 
+# model types whose blocks are exactly "stream + attn(norm(stream)), then + mlp(norm(stream))", with an
+# unscaled token embedding (+ GPT-2's learned positions): the residual stream is the sum of the sub-layer
+# outputs. Gemma scales its embeddings and adds post-norms, so it is not listed.
+PRE_NORM_SUM = ("gpt2", "llama", "mistral", "qwen2", "qwen3", "smollm3", "mixtral")
+
+
+def embeddings(model) -> tuple[Any, Any | None]:
+    """(token embedding module, learned position embedding module or None): GPT-2 `wte`/`wpe`,
+    Llama family `embed_tokens` (no position table: RoPE acts inside attention)."""
+    base = getattr(model, "base_model", model)
+    tok = getattr(base, "wte", None) or getattr(base, "embed_tokens", None)
+    if tok is None:
+        raise ValueError(f"{type(model).__name__}: no token embedding found (wte / embed_tokens)")
+    return tok, getattr(base, "wpe", None)
+
+
+def sublayers(model) -> list[tuple[Any, Any]]:
+    """Per block, (attention module, MLP module): the two modules whose outputs are added to the residual
+    stream in a pre-norm decoder (GPT-2 `attn`/`mlp`, Llama family `self_attn`/`mlp`). The attention
+    module returns (output, weights); the MLP returns its output."""
+    if getattr(model.config, "model_type", "") not in PRE_NORM_SUM:
+        raise ValueError("this view follows GPT-2 and Llama-style decoders (stream + attention + MLP), "
+                         f"not {getattr(model.config, 'model_type', type(model).__name__)!r}")
+    out = []
+    for b in blocks(model):
+        attn = getattr(b, "self_attn", None) or getattr(b, "attn", None)
+        mlp = getattr(b, "mlp", None) or getattr(b, "block_sparse_moe", None)
+        if attn is None or mlp is None:
+            raise ValueError(f"{type(b).__name__}: no attention / MLP sub-layers found")
+        out.append((attn, mlp))
+    return out
+
+
 def moe_blocks(model) -> list:
     """The sparse MoE block of every decoder layer (Mixtral: `mlp` with `.gate` and `.experts`)."""
     out = []

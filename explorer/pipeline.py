@@ -1,18 +1,19 @@
 """One prompt through a decoder: text -> tokens -> embeddings -> blocks -> final norm -> logits -> pick -> append.
 
-`trace()` runs ONE forward pass over the prompt with named capture points and keeps every number the
-Pipeline page shows; a second, one-token pass appends the picked token through the KV cache, as
-decoding does. Everything else (per-layer changes of the residual stream, the distribution at any
-temperature, the logit lens at another position) is cheap arithmetic on what the trace holds: moving
-between the page's stages never runs the model again.
+`trace()` runs ONE forward pass over the prompt (explorer.forward, with named capture points) and keeps
+every number the Pipeline page shows; a second, one-token pass appends the picked token through the
+KV cache, as decoding does. Everything else (per-layer changes of the residual stream, the distribution
+at any temperature, the logit lens at another position) is cheap arithmetic on what the trace holds:
+moving between the page's stages never runs the model again.
 
-Capture points (TransformerLens-style names; batch 1, T prompt tokens, d = hidden size):
+Capture points used (see explorer.forward; T prompt tokens, d hidden size):
 
-    hook_embed                   token embeddings (the embedding table's rows)      [1, T, d]
-    hook_pos_embed               learned position embeddings (GPT-2 only)           [1, T, d]
-    blocks.{i}.hook_attn_out     what block i's attention adds to the stream        [1, T, d]
-    blocks.{i}.hook_mlp_out      what block i's MLP adds to the stream              [1, T, d]
-    ln_final.hook_normalized     the final norm's output (what the unembedding reads) [1, T, d]
+    hook_embed                   token embeddings (the embedding table's rows)        [T, d]
+    hook_pos_embed               learned position embeddings (GPT-2 only)             [T, d]
+    blocks.{i}.hook_resid_pre    the residual stream entering block i                 [T, d]
+    blocks.{i}.hook_attn_out     what block i's attention adds to the stream          [T, d]
+    blocks.{i}.hook_mlp_out      what block i's MLP adds to the stream                [T, d]
+    ln_final.hook_normalized     the final norm's output (what the unembedding reads) [T, d]
 
 In these pre-norm decoders the residual stream is exactly
     stream_0 = token embedding (+ position embedding)
@@ -22,87 +23,28 @@ model's own hidden states.
 """
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from explorer import kvcache
-from explorer.generation import final_norm, lens_topk
-from explorer.text import display_token, encode
+from explorer import hf, kvcache
+from explorer.forward import encode, forward
+from explorer.generation import lens_topk
+from explorer.text import display_token
 
 MAX_TOKENS = 128      # the page follows one prompt; longer ones are cut (with a notice)
 LENS_K = 5            # next-token candidates read off after each layer
 
 
-# ------------------------------------------------------------------ where the capture points sit
-@dataclass(frozen=True)
-class Arch:
-    tok_embed: str            # module whose output is the token embeddings
-    pos_embed: str | None     # learned position table (None: position enters inside attention, RoPE)
-    blocks: str               # the list of decoder blocks
-    attn: str                 # a block's attention module (its output[0] is added to the stream)
-    mlp: str                  # a block's MLP module (its output is added to the stream)
-
-
-_GPT2 = Arch("transformer.wte", "transformer.wpe", "transformer.h", "attn", "mlp")
-_LLAMA = Arch("model.embed_tokens", None, "model.layers", "self_attn", "mlp")
-# model types whose blocks are exactly "stream + attn(norm(stream)), then + mlp(norm(stream))" with an
-# unscaled embedding (Gemma scales its embeddings and adds post-norms: not this shape, so not listed)
-ARCHS = {"gpt2": _GPT2, "llama": _LLAMA, "mistral": _LLAMA, "qwen2": _LLAMA, "qwen3": _LLAMA, "smollm3": _LLAMA}
-
-
-def arch_of(model) -> Arch:
-    model_type = getattr(model.config, "model_type", "")
-    if model_type not in ARCHS:
-        raise ValueError(f"the pipeline view supports GPT-2 and Llama-style decoders, not {model_type!r}")
-    return ARCHS[model_type]
-
-
-def _module(model, path: str):
-    obj = model
-    for part in path.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
+# ------------------------------------------------------------------ capture points
 def hook_names(n_layers: int, learned_positions: bool) -> list[str]:
-    """Every capture point of a model, in the order the forward pass reaches them."""
+    """The capture points one trace asks explorer.forward for, in the order the forward pass reaches them."""
     names = ["hook_embed"] + (["hook_pos_embed"] if learned_positions else [])
     for i in range(n_layers):
-        names += [f"blocks.{i}.hook_attn_out", f"blocks.{i}.hook_mlp_out"]
+        names += [f"blocks.{i}.hook_resid_pre", f"blocks.{i}.hook_attn_out", f"blocks.{i}.hook_mlp_out"]
     return names + ["ln_final.hook_normalized"]
-
-
-@contextlib.contextmanager
-def capture(model):
-    """Forward hooks at every capture point; yields {hook name: tensor}, filled by the next forward pass.
-
-    The hooks are removed on leaving, whatever happens inside.
-    """
-    arch = arch_of(model)
-    got: dict[str, torch.Tensor] = {}
-
-    def keep(name: str, first: bool = False):
-        def hook(_module, _inputs, output):
-            got[name] = (output[0] if first else output).detach()
-        return hook
-
-    points = [(_module(model, arch.tok_embed), keep("hook_embed"))]
-    if arch.pos_embed:
-        points.append((_module(model, arch.pos_embed), keep("hook_pos_embed")))
-    for i, block in enumerate(_module(model, arch.blocks)):
-        points.append((getattr(block, arch.attn), keep(f"blocks.{i}.hook_attn_out", first=True)))
-        points.append((getattr(block, arch.mlp), keep(f"blocks.{i}.hook_mlp_out")))
-    points.append((final_norm(model), keep("ln_final.hook_normalized")))
-    handles = [m.register_forward_hook(h) for m, h in points]
-    try:
-        yield got
-    finally:
-        for h in handles:
-            h.remove()
 
 
 # ------------------------------------------------------------------ tokens
@@ -210,42 +152,41 @@ def _config_ints(config) -> tuple[int, int, int, int, int]:
     return shape.n_layers, d, shape.n_heads, shape.n_kv_heads, shape.head_dim
 
 
-@torch.no_grad()
-def trace_ids(model, ids: list[int], piece=lambda i: str(i), append: bool = True) -> Trace:
+def trace_ids(lm, ids: list[int], piece=lambda i: str(i), append: bool = True) -> Trace:
     """The whole pipeline for prompt ids: one captured forward pass, then (append=True) one more token.
 
-    piece: id -> readable label of a token.
+    lm: a LoadedModel (LoadedModel.in_memory for a model built here); piece: id -> readable token label.
     """
-    from transformers import DynamicCache
-
     if not ids:
         raise ValueError("the prompt has no tokens")
+    model = lm.model
     config = model.config
+    hf.sublayers(model)               # a model this view cannot decompose is refused here, in one sentence
     n_layers, d, n_heads, n_kv, head_dim = _config_ints(config)
-    x = torch.tensor([ids])
-    cache = DynamicCache(config=config)
-    with capture(model) as got:
-        out = model(input_ids=x, cache=cache, use_cache=True, output_hidden_states=True,
-                    logits_to_keep=1)
-    cache = out.cache
-    T = x.shape[1]
+    learned = hf.embeddings(model)[1] is not None
+    hooks = hook_names(n_layers, learned)
+    cache = hf.new_cache(config)
+    run = forward(lm, list(ids), hooks, cache=cache, logits_to_keep=1)
+    cache, out = run.cache, run.output
+    T = len(ids)
     last_logits = out.logits[:, -1].float()                            # [1, V]
     probs = torch.softmax(last_logits, -1)
-    hidden = torch.stack(out.hidden_states, 0)[:, 0]                   # [L + 1, T, d]
+    normed = run["ln_final.hook_normalized"]
+    hidden = torch.cat([run.stack("blocks.*.hook_resid_pre"), normed[None]], 0)   # [L + 1, T, d]
     lens_ids, lens_probs = lens_topk(model, hidden[:, -1:], LENS_K)
     kv_shape = kvcache.stacked_shape(cache)
-    cache_bytes = kvcache.layer_bytes(cache)
-    element = cache.layers[0].keys.element_size()
-    attn = [got[f"blocks.{i}.hook_attn_out"] for i in range(n_layers)]
-    mlp = [got[f"blocks.{i}.hook_mlp_out"] for i in range(n_layers)]
-    pos = got.get("hook_pos_embed")
-    shapes = {"input ids": tuple(x.shape), "token embeddings": tuple(got["hook_embed"].shape)}
+    element = hf.cache_layers(cache)[0][0].element_size()
+    attn, mlp = run.stack("blocks.*.hook_attn_out"), run.stack("blocks.*.hook_mlp_out")   # [L, T, d]
+    pos = run["hook_pos_embed"] if learned else None
+    # every shape as the lessons write it, batch axis first: the tensors of this pass
+    batch = (1,)
+    shapes = {"input ids": batch + (T,), "token embeddings": batch + tuple(run["hook_embed"].shape)}
     if pos is not None:
-        shapes["position embeddings"] = tuple(pos.shape)
+        shapes["position embeddings"] = batch + tuple(pos.shape)
     shapes.update({"block input (the residual stream)": tuple(out.hidden_states[0].shape),
-                   "attention output (each block)": tuple(attn[0].shape),
-                   "MLP output (each block)": tuple(mlp[0].shape),
-                   "final normalized states": tuple(got["ln_final.hook_normalized"].shape),
+                   "attention output (each block)": batch + tuple(attn.shape[1:]),
+                   "MLP output (each block)": batch + tuple(mlp.shape[1:]),
+                   "final normalized states": tuple(out.hidden_states[-1].shape),
                    "last-position logits": tuple(last_logits.shape),
                    "next-token probabilities": tuple(probs.shape),
                    "cached K/V (layers, K and V, batch, KV heads, tokens, head_dim)": kv_shape})
@@ -253,47 +194,37 @@ def trace_ids(model, ids: list[int], piece=lambda i: str(i), append: bool = True
         model_type=config.model_type, n_layers=n_layers, d_model=d, n_heads=n_heads, n_kv_heads=n_kv,
         head_dim=head_dim, vocab_size=int(last_logits.shape[-1]), ids=[int(i) for i in ids],
         pieces=[piece(int(i)) for i in ids],
-        tok_embed=got["hook_embed"][0].float().numpy(), pos_embed=None if pos is None else pos[0].float().numpy(),
-        attn_out=torch.stack(attn, 0)[:, 0].float().numpy(), mlp_out=torch.stack(mlp, 0)[:, 0].float().numpy(),
-        hidden=hidden.float().numpy(), final_normed=got["ln_final.hook_normalized"][0].float().numpy(),
+        tok_embed=run["hook_embed"].numpy(), pos_embed=None if pos is None else pos.numpy(),
+        attn_out=attn.numpy(), mlp_out=mlp.numpy(), hidden=hidden.numpy(), final_normed=normed.numpy(),
         logits=last_logits[0].numpy(), prob_sum=float(probs.double().sum()),
         lens_ids=lens_ids[:, 0], lens_probs=lens_probs[:, 0], kv_shape=kv_shape,
-        layer_shapes=kvcache.layer_shapes(cache), cache_bytes=cache_bytes,
+        layer_shapes=kvcache.layer_shapes(cache), cache_bytes=kvcache.layer_bytes(cache),
         cache_formula_bytes=int(kvcache.cache_bytes(kvcache.shape_from_config(config), T, 1, 8 * element)),
-        shapes=shapes, appended=None, hooks=sorted(got, key=hook_names(n_layers, pos is not None).index))
-    if append and T < max_positions(model):
-        t.appended = _append(model, cache, int(last_logits.argmax()), T, piece)
+        shapes=shapes, appended=None, hooks=[h for h in hooks if h in run])
+    if append and T < lm.max_length:
+        t.appended = _append(lm, cache, int(last_logits.argmax()), T, piece)
     return t
 
 
-def _append(model, cache, token_id: int, position: int, piece) -> Appended:
+def _append(lm, cache, token_id: int, position: int, piece) -> Appended:
     """Feed the picked token alone: one query row per head, reading T cached keys and values plus its own."""
-    x = torch.tensor([[token_id]])
-    out = model(input_ids=x, position_ids=torch.tensor([[position]]), cache=cache, use_cache=True,
-                output_attentions=True, logits_to_keep=1)
-    cache = out.cache
+    run = forward(lm, [token_id], ("logits",), attentions=True, cache=cache,
+                  position_ids=torch.tensor([[position]]), logits_to_keep=1)
+    out, cache = run.output, run.cache
     attn = torch.stack([a[0, :, -1, :] for a in out.attentions], 0).float()   # [L, heads, T + 1]
-    p = torch.softmax(out.logits[0, -1].float(), -1)
+    p = torch.softmax(run["logits"][-1], -1)
     vals, top = torch.topk(p, LENS_K)
-    shapes = {"new token's input ids": tuple(x.shape),
+    shapes = {"new token's input ids": (1, 1),
               "new query's attention (each layer)": tuple(out.attentions[0].shape),
               "cached K/V after appending": kvcache.stacked_shape(cache)}
     return Appended(token_id, piece(token_id), position, attn.numpy(), shapes, kvcache.layer_shapes(cache),
                     kvcache.layer_bytes(cache), top.numpy().astype(np.int64), vals.numpy().astype(np.float32))
 
 
-def max_positions(model) -> int:
-    cfg = model.config
-    return int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 0) or 1024)
-
-
 def trace(lm, text: str, max_tokens: int = MAX_TOKENS) -> Trace:
     """The pipeline for a text on a LoadedModel: tokenize (at most max_tokens, leaving room to append), trace."""
     tok = lm.tokenizer
-    limit = max(1, min(max_tokens, max_positions(lm.model) - 1))
-    enc = encode(tok, text, limit)
-    if not enc.ids:
-        raise ValueError("the text gives no tokens")
+    enc = encode(lm, text, max(1, min(max_tokens, lm.max_length - 1)))
     pieces = {}
 
     def piece(i: int) -> str:
@@ -301,7 +232,7 @@ def trace(lm, text: str, max_tokens: int = MAX_TOKENS) -> Trace:
             pieces[i] = display_token(tok.convert_ids_to_tokens(int(i)))
         return pieces[i]
 
-    t = trace_ids(lm.model, enc.ids, piece)
+    t = trace_ids(lm, enc.ids, piece)
     t.text, t.truncated, t.total_tokens = text, enc.truncated, enc.total_tokens
     t.spans = token_spans(tok, text, len(enc.ids))
     return t
@@ -403,4 +334,5 @@ def lesson_toy(seed: int = 0):
 
 def lesson_trace() -> Trace:
     """The lessons' shape trace, reproduced by running the toy decoder on five tokens."""
-    return trace_ids(lesson_toy(), LESSON_IDS, append=True)
+    from explorer.models.loader import LoadedModel
+    return trace_ids(LoadedModel.in_memory(lesson_toy(), name="the lessons' toy decoder"), LESSON_IDS)

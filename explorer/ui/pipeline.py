@@ -5,7 +5,6 @@ import numpy as np
 import streamlit as st
 
 from explorer import pipeline
-from explorer.ui.generation import model_key
 
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner="Running the prompt through the model once, capturing every stage…")
@@ -15,7 +14,7 @@ def _trace(key: str, text: str, _lm) -> pipeline.Trace:
 
 def trace(lm, text: str) -> pipeline.Trace:
     """The prompt's trace (model key + text key the cache; the model object is not hashed)."""
-    return _trace(model_key(lm), text, lm)
+    return _trace(lm.key, text, lm)
 
 
 @st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
@@ -25,7 +24,7 @@ def _lens(key: str, text: str, position: int, _lm) -> tuple[np.ndarray, np.ndarr
 
 def lens_at(lm, text: str, position: int) -> tuple[np.ndarray, np.ndarray]:
     """Logit lens at one position: read from the trace (no forward pass; the unembedding only)."""
-    return _lens(model_key(lm), text, position, lm)
+    return _lens(lm.key, text, position, lm)
 
 
 @st.cache_resource(show_spinner=False)

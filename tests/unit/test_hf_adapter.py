@@ -100,3 +100,31 @@ def test_rotary_module_and_learned_positions():
     with pytest.raises(ValueError):
         hf.learned_positions(llama.model)
     assert hf.softmax_scale(llama.model, 32) == pytest.approx(float(np.float32(hf.self_attention(llama.model).scaling)))
+
+
+@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
+def test_embeddings_are_the_token_table_and_gpt2s_position_table(name):
+    lm = bundled_model(name)
+    tok, pos = hf.embeddings(lm.model)
+    assert tok is lm.model.get_input_embeddings()
+    if name == "tiny-gpt2":
+        assert pos is not None and pos.weight is hf.learned_positions(lm.model)
+    else:
+        assert pos is None
+
+
+@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
+def test_sublayers_are_each_blocks_attention_and_mlp(name):
+    lm = bundled_model(name)
+    subs = hf.sublayers(lm.model)
+    assert len(subs) == len(hf.blocks(lm.model))
+    d = lm.model.config.hidden_size
+    attn, mlp = subs[0]
+    assert mlp(torch.zeros(1, 3, d)).shape == (1, 3, d)          # the MLP returns what it adds to the stream
+    block = hf.blocks(lm.model)[0]
+    assert any(m is attn for m in block.children()) and any(m is mlp for m in block.children())
+
+
+def test_sublayers_refuse_an_encoder_in_one_sentence():
+    with pytest.raises(ValueError, match="GPT-2 and Llama-style decoders"):
+        hf.sublayers(bundled_model("tiny-bert").model)

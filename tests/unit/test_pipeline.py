@@ -8,6 +8,7 @@ import torch
 from explorer import kvcache
 from explorer import pipeline as P
 from explorer.generation import final_norm
+from explorer.models.loader import LoadedModel
 from tests.conftest import bundled_model
 
 MODELS = ["tiny-gpt2", "tiny-llama"]
@@ -84,7 +85,7 @@ def test_the_lessons_shape_trace_on_a_toy_decoder_built_to_match(arch):
         config = GPT2Config(n_embd=8, n_layer=4, n_head=2, vocab_size=6, n_positions=16)
         config._attn_implementation = "eager"
         model = GPT2LMHeadModel(config).eval()
-    t = P.trace_ids(model, P.LESSON_IDS)
+    t = P.trace_ids(LoadedModel.in_memory(model), P.LESSON_IDS)
     assert t.shapes["final normalized states"] == (1, 5, 8)
     assert t.shapes["last-position logits"] == (1, 6)
     assert abs(t.prob_sum - 1.0) < 1e-6
@@ -194,8 +195,6 @@ def test_capture_hooks_are_removed_and_named_in_forward_order():
     t = P.trace(lm, PROMPT)
     assert t.hooks == P.hook_names(t.n_layers, learned_positions=False)
     assert hooks() == before
-    with P.capture(lm.model):
-        assert len(hooks()) == len(before) + len(t.hooks)
 
 
 def test_long_prompts_are_cut_and_leave_room_to_append():
@@ -206,7 +205,7 @@ def test_long_prompts_are_cut_and_leave_room_to_append():
 
 def test_other_architectures_are_refused_with_a_sentence():
     lm = bundled_model("tiny-bert")
-    with pytest.raises(ValueError, match="GPT-2 and Llama-style"):
+    with pytest.raises(ValueError, match="GPT-2 and Llama-style decoders"):
         P.trace(lm, PROMPT)
 
 
