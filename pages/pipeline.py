@@ -7,7 +7,7 @@ from explorer.charts import generation as gen_charts
 from explorer.charts import pipeline as charts
 from explorer.kvcache import format_bytes
 from explorer.text import display_token, md
-from explorer.ui import models
+from explorer.ui import models, nav
 from explorer.ui import pipeline as cached
 from explorer.ui.errors import callback, guard
 from explorer.ui.figures import show
@@ -154,7 +154,7 @@ def section_embed():
         st.info("This model has **no position table**: the token embedding alone enters block 1. Position enters "
                 "inside every attention layer, where RoPE turns each query and key by an angle that grows with the "
                 "position.", icon="🌀")
-        st.page_link("pages/rope.py", label="See the rotation on this prompt (RoPE page)", icon="🌀",
+        st.page_link(nav.page("rope").path, label="See the rotation on this prompt (RoPE page)", icon="🌀",
                      query_params={"view": "model", "text": prompt.text})
 
 
@@ -242,9 +242,9 @@ def section_append():
                        "V after": str(va)} for i, ((kb, vb), (ka, va)) in enumerate(zip(t.layer_shapes, a.layer_shapes))],
                      hide_index=True, width="stretch")
     c1, c2 = st.columns(2)
-    c1.page_link("pages/kv_cache.py", label="How the cache grows (KV-cache page)", icon="🧮",
+    c1.page_link(nav.page("kv-cache").path, label="How the cache grows (KV-cache page)", icon="🧮",
                  query_params={"view": "measured"})
-    c2.page_link("pages/generation.py", label="Keep writing from this prompt (Generation page)", icon="✍️",
+    c2.page_link(nav.page("generation").path, label="Keep writing from this prompt (Generation page)", icon="✍️",
                  query_params={"prompt": prompt.text, "model": family})
     explain(f"Decoding the next token does not run the prompt again. The new token goes in **alone**: each layer "
             f"computes one query row for it, plus its own key and value, and reads the keys and values of the "

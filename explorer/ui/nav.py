@@ -59,3 +59,8 @@ HOME = PageInfo("pages/home.py", "Home", "🏠", "home", "What the explorer is, 
 
 def existing() -> list[PageInfo]:
     return [p for p in PAGES if p.exists]
+
+
+def page(url_path: str) -> PageInfo:
+    """A listed page by its link path ("kv-cache"); use its absolute `.path` for st.page_link."""
+    return next(p for p in PAGES if p.url_path == url_path)

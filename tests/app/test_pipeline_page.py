@@ -151,7 +151,7 @@ def test_embed_stage_links_the_rope_page_for_the_rope_model():
     assert_clean(at)
     assert "no position table" in texts(at)
     links = at.get("page_link")
-    assert links and "RoPE" in links[0].proto.label
+    assert [(x.proto.page, x.proto.query_string) for x in links] == [("rope", "view=model&text=Where+is+my+order%3F")]
     at = run_page(PAGE, query={"view": "embed"})
     assert "position embedding (row" in json.dumps(values(figures(at)[1]["data"][0]["y"]))
 
@@ -179,6 +179,13 @@ def test_hostile_text_is_shown_as_text(stage, text):
         assert "<script>" not in m.value
     if len(text) > 1000:
         assert any("Following the first" in w.value for w in at.warning)
+
+
+def test_append_stage_links_the_kv_cache_and_generation_pages_with_this_prompt():
+    at = run_page(PAGE, query={"view": "append", "text": "the cat sat"})
+    assert_clean(at)
+    links = {x.proto.page: x.proto.query_string for x in at.get("page_link")}
+    assert links == {"kv-cache": "view=measured", "generation": "prompt=the+cat+sat&model=decoder"}
 
 
 def test_empty_prompt_asks_for_one():
