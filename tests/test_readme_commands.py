@@ -32,6 +32,8 @@ COVERAGE: list[tuple[str, str, object]] = [
      "tests/app/test_custom_models.py::test_custom_model_folder_loads_through_the_sidebar"),
     (r"pip install -r requirements\.txt --extra-index-url https://download\.pytorch\.org/whl/cpu", TEST,
      "tests/app/test_cloud_entry.py::test_cloud_requirements_are_the_same_pins_with_the_cpu_index"),
+    (r"python -m explorer\.tours check assets/lessons/my-tour\.toml", TEST,
+     "tests/app/test_tours.py::test_the_readme_example_tour_passes_the_check_command"),
     (r"python -m explorer\.download", RUN, [PY, "-m", "explorer.download", "--js"]),
     (r"python -m explorer\.zoo\.train", RUN, [PY, "-m", "explorer.zoo.train", "--only", "tiny-gpt2", "--steps", "2",
                                                 "--out", "{tmp}"]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import IO, Iterator
@@ -92,8 +93,13 @@ def step_problems(at, step: T.Step) -> list[str]:
     problems += [f"notice: {i.value}" for i in at.info if str(i.value).startswith(IGNORED)]
     if step.shows:
         blob = "\n".join(texts(at))
-        problems += [f"does not show {s!r}" for s in step.shows if s not in blob]
+        problems += [f"does not show {s!r}" for s in step.shows if not shows(blob, s)]
     return problems
+
+
+def shows(blob: str, text: str) -> bool:
+    """`text` is in `blob` as a whole: "1.00 GiB" is not found in "21.00 GiB", nor "0.87" in "0.870"."""
+    return re.search(rf"(?<![\w.,\-]){re.escape(text)}(?!\w)", blob) is not None
 
 
 def check_file(path: str | Path, render: bool = True, out: IO[str] = sys.stdout) -> int:

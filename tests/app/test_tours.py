@@ -286,3 +286,25 @@ def test_the_checker_reports_schema_and_page_problems_without_opening_the_app(tm
     out = io.StringIO()
     assert tour_check.check_file(draft, out=out) == 1
     assert out.getvalue().startswith(f"{draft}: step 1: no page 'nowhere' (pages: ")
+
+
+def test_the_readme_example_tour_passes_the_check_command(tmp_path):
+    """The README's example, saved as a file and checked with the README's command (exit 0); a broken copy
+    exits 1 and names the problem."""
+    import os
+    import re
+    import subprocess
+    import sys
+    example = re.search(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    (tmp_path / "my-tour.toml").write_text(example)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, "-m", "explorer.tours", "check", str(tmp_path / "my-tour.toml")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines()[-2:] == ["  step 1 (kv-cache): ok", "every tour checks out"]
+    (tmp_path / "my-tour.toml").write_text(example.replace('"1.00 GiB"', '"2.00 GiB"'))
+    run = subprocess.run([sys.executable, "-m", "explorer.tours", "check", str(tmp_path / "my-tour.toml")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1
+    assert "step 1 (kv-cache): does not show '2.00 GiB'" in run.stdout
+    assert "Traceback" not in run.stderr

@@ -151,3 +151,19 @@ def test_the_lessons_numbers_are_promised_by_the_tours():
     assert {"0.936998", "-0.794779"} <= shows["rope"]
     assert {"46.7B", "12.9B"} <= shows["moe"]
     assert {"returns: refund 0.87", "shipping: delayed 0.818"} <= shows["moe"]
+
+
+@pytest.mark.parametrize("blob, text, found", [
+    ("MQA · 1 KV head\n1.00 GiB\n0.031 × MHA", "1.00 GiB", True),
+    ("MHA\n32.00 GiB", "2.00 GiB", False),
+    ("weight 0.870", "0.87", False),
+    ("returns: refund 0.87\nx", "returns: refund 0.87", True),
+    ("score -0.794779", "0.794779", False),
+    ("score -0.794779", "-0.794779", True),
+    ("Bidirectional: 12% of the weight", "Bidirectional:", True),
+    ("[MASK] #1 (token 3)", "[MASK] #1", True),
+    ("[MASK] #12", "[MASK] #1", False),
+])
+def test_a_promised_text_must_be_shown_whole(blob, text, found):
+    from explorer.ui.tour_check import shows
+    assert shows(blob, text) is found
