@@ -335,8 +335,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, value)
     import warnings
     warnings.filterwarnings("ignore", category=FutureWarning)
+    import logging
     import streamlit.logger
     streamlit.logger.set_log_level("error")
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        lambda record: "missing ScriptRunContext" not in record.getMessage())   # AppTest's bare mode, harmless
     from explorer.ui import tour_check      # Streamlit's AppTest is needed from here on
     problems = sum(tour_check.check_file(p, render=not a.no_render, out=sys.stdout) for p in a.files)
     print("every tour checks out" if not problems else f"{problems} problem(s)")
