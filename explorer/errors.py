@@ -14,5 +14,7 @@ class ExplainedError(Exception):
     """
 
 
-class NotSupported(ExplainedError):
-    """The chosen model cannot do what this view asks (e.g. fill blanks without an MLM head)."""
+class NotSupported(ExplainedError, ValueError):
+    """The chosen model cannot do what this view asks (e.g. fill blanks without an MLM head).
+
+    Also a ValueError, so code that already catches ValueError for "not this kind of model" still does."""

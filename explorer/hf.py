@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from explorer.errors import NotSupported
+
 
 # ------------------------------------------------------------------ blocks and their parts
 def blocks(model) -> list:
@@ -31,7 +33,7 @@ def blocks(model) -> list:
             continue
         if len(obj):
             return list(obj)
-    raise ValueError(f"{type(model).__name__}: no transformer blocks found (layers / h / encoder.layer)")
+    raise NotSupported(f"{type(model).__name__} has no transformer blocks this explorer can read (layers / h / encoder.layer).")
 
 
 @dataclass
@@ -60,7 +62,7 @@ def qk_sites(model) -> list[QKSite]:
         elif hasattr(b, "attn") and hasattr(b.attn, "c_attn"):
             sites.append(QKSite(b.attn.c_attn, None, fused=True))
         else:
-            raise ValueError(f"{type(b).__name__}: no query/key projections found")
+            raise NotSupported(f"{type(b).__name__} has no query/key projections this explorer can read.")
     return sites
 
 
@@ -68,7 +70,7 @@ def self_attention(model, layer: int = 0):
     """The attention module of a Llama-style block (`self_attn`): holds `scaling`, `head_dim`."""
     b = blocks(model)[layer]
     if not hasattr(b, "self_attn"):
-        raise ValueError("this model has no Llama-style decoder layers (model.layers[i].self_attn)")
+        raise NotSupported("This model has no Llama-style decoder layers (model.layers[i].self_attn), so its rotary queries and keys cannot be read; choose a Llama-family model.")
     return b.self_attn
 
 
@@ -119,7 +121,7 @@ def moe_blocks(model) -> list:
     for b in blocks(model):
         block = getattr(b, "mlp", None) or getattr(b, "block_sparse_moe", None)
         if block is None or not hasattr(block, "gate"):
-            raise ValueError("this model has no routed MoE block in its layers (expected Mixtral-style mlp.gate)")
+            raise NotSupported("This model has no routed mixture-of-experts block in its layers (a Mixtral-style mlp.gate); choose a Mixtral-family model.")
         out.append(block)
     return out
 
@@ -144,7 +146,7 @@ def learned_positions(model) -> torch.Tensor:
     """GPT-2's learned absolute position table `wpe.weight` [n_positions, n_embd]."""
     wpe = getattr(getattr(model, "base_model", model), "wpe", None)
     if wpe is None:
-        raise ValueError("this model has no learned position embeddings (transformer.wpe)")
+        raise NotSupported("This model has no learned position embeddings (transformer.wpe); choose a GPT-2-family model.")
     return wpe.weight
 
 
@@ -155,7 +157,7 @@ def final_norm(model):
         m = getattr(base, name, None)
         if m is not None:
             return m
-    raise ValueError(f"no final norm found on {type(model).__name__}")
+    raise NotSupported(f"{type(model).__name__} has no final norm this explorer can find.")
 
 
 # ------------------------------------------------------------------ the KV cache

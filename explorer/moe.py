@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from explorer import hf
+from explorer.errors import NotSupported
 from explorer.presets import ArchConfig, param_count
 
 # --------------------------------------------------------------------------- the lesson's toy router
@@ -261,7 +262,7 @@ def moe_settings(config) -> tuple[int, int, bool, float]:
     n_experts = getattr(config, "num_local_experts", None) or getattr(config, "num_experts", None)
     k = getattr(config, "num_experts_per_tok", None)
     if not n_experts or not k:
-        raise ValueError("the config names no experts (num_local_experts / num_experts_per_tok)")
+        raise NotSupported("This model's config names no experts (num_local_experts / num_experts_per_tok); choose a Mixtral-family model.")
     renorm = bool(getattr(config, "norm_topk_prob", True))   # Mixtral always renormalises
     return int(n_experts), int(k), renorm, float(getattr(config, "router_aux_loss_coef", 0.0) or 0.0)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from explorer import hf
+from explorer.errors import NotSupported
 
 PAIRINGS = ("half", "interleaved")
 
@@ -278,7 +279,7 @@ def settings_from_config(config, model=None) -> RopeSettings:
     # llama3, longrope, ...: we show them with the model's own buffer rather than re-deriving each variant
     rotary = hf.rotary_module(model) if model is not None else None
     if rotary is None:
-        raise ValueError(f"rope_type '{rope_type}' is not supported here")
+        raise NotSupported(f"This model's rope_type '{str(rope_type)[:40]}' is not supported here.")
     return RopeSettings(rotary.inv_freq.double().numpy(), head_dim, rope_type, theta,
                         float(getattr(rotary, "attention_scaling", 1.0)), source="model buffer")
 

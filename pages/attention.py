@@ -5,7 +5,7 @@ import streamlit as st
 from explorer import attention as A
 from explorer import bertviz_view
 from explorer.charts import attention as charts
-from explorer.text import clean
+from explorer.text import clean, md
 from explorer.ui import attention as cached
 from explorer.ui import models
 from explorer.ui.errors import guard
@@ -83,7 +83,7 @@ if text.empty:
     finish()
 
 shown = ["bert", "gpt2"] if which == "both" else [which]
-loaded = {w: models.get(models.chosen(FAMILY[w])) for w in shown}
+loaded = {w: models.get(models.chosen(FAMILY[w]), FAMILY[w]) for w in shown}
 loaded = {w: lm for w, lm in loaded.items() if lm is not None}
 if not loaded:
     finish()
@@ -226,7 +226,7 @@ def draw_focus(w, c):
     n = len(p.labels)
     key = f"tok_{w}"
     url.int(key, min(1, n - 1), lo=0, hi=n - 1)
-    tok = st.selectbox(f"Token ({lm.spec.display_name})", list(range(n)), key=url.key(key),
+    tok = st.selectbox(f"Token ({md(lm.spec.display_name)})", list(range(n)), key=url.key(key),
                        format_func=lambda i: f"{i}: {p.labels[i]}")
     fig = charts.token_focus(p.attn, p.labels, tok)
     fig.update_layout(title=f"{lm.spec.display_name} · layer {layer}, all heads")
@@ -254,7 +254,7 @@ def draw_summary(w, c):
     label, meaning = A.STATS[stat]
     values = c.stats[stat]
     if stat == "sep" and not any(r.special[1:]):
-        st.caption(f"{lm.spec.display_name} adds no [SEP] token to this text, so this share is 0 everywhere.")
+        st.caption(f"{md(lm.spec.display_name)} adds no \\[SEP\\] token to this text, so this share is 0 everywhere.")
     stats_named = {A.STATS[k][0]: v for k, v in c.stats.items()}
     fig = charts.head_summary(values, label, stats_named, selected=(layer, head))
     fig.update_layout(title=f"{lm.spec.display_name} · {label}")
@@ -264,7 +264,7 @@ def draw_summary(w, c):
                "head": np.tile(np.arange(r.n_heads), r.n_layers),
                **{k: np.round(v.reshape(-1), 6) for k, v in c.stats.items()}})
     best = np.unravel_index(np.argmax(values), values.shape)
-    st.caption(f"{label.capitalize()}: {meaning}. Highest here: layer {best[0]}, head {best[1]} "
+    st.caption(f"{label[:1].upper() + label[1:]}: {meaning}. Highest here: layer {best[0]}, head {best[1]} "
                f"({values[best]:.3f}). Click a square to open that head.")
 
 
@@ -284,7 +284,7 @@ def draw_bertviz(w, c):
         st.info(f"bertviz's JavaScript is not cached and could not be fetched ({why}); it will load from the CDN "
                 "if this browser is online. The plotly views above work offline.", icon="📴")
     cut = f"the first {cap} of {r.n_tokens} tokens" if cap < r.n_tokens else f"all {r.n_tokens} tokens"
-    st.caption(f"bertviz {BERTVIZ[kind]} of {lm.spec.display_name}: {cut} ({page.payload_bytes / 1e6:.1f} MB "
+    st.caption(f"bertviz {BERTVIZ[kind]} of {md(lm.spec.display_name)}: {cut} ({page.payload_bytes / 1e6:.1f} MB "
                "of HTML — bertviz sends every weight as text, so its input is capped).")
     st.iframe(page.html, height=page.height, alt=f"bertviz {BERTVIZ[kind]} of {lm.spec.display_name}")
     st.download_button("HTML", lambda: page.html, file_name=f"bertviz-{kind}-view-{w}.html", mime="text/html",

@@ -5,7 +5,7 @@ import streamlit as st
 from explorer import generation as G
 from explorer.charts import generation as charts
 from explorer.forward import encode
-from explorer.text import clean
+from explorer.text import clean, md
 from explorer.ui import generation as ui
 from explorer.ui import models
 from explorer.ui.errors import callback, guard, guarded
@@ -25,9 +25,9 @@ EXAMPLES = {"decoder": "a small animal that", "rope-decoder": "a small animal th
 
 url.choice("model", "decoder", list(FAMILIES))
 family = st.radio("Model", list(FAMILIES), key=url.key("model"), horizontal=True,
-                  format_func=lambda f: f"{FAMILIES[f]} · {models.label(models.chosen(f))}",
+                  format_func=lambda f: f"{FAMILIES[f]} · {md(models.label(models.chosen(f)))}",
                   help="The model of each family is chosen in the sidebar.")
-lm = models.get(models.chosen(family))
+lm = models.get(models.chosen(family), family)
 if lm is None:
     url.sync()
     st.stop()
@@ -105,7 +105,7 @@ sampling = G.Sampling(greedy=True) if mode == "greedy" else G.Sampling(
     temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), seed=int(seed))
 run = ui.run_for(lm, enc.ids, sampling, int(max_new))
 if run.capped:
-    st.warning(f"At most {run.max_new_tokens} new tokens here: {lm.spec.display_name} has "
+    st.warning(f"At most {run.max_new_tokens} new tokens here: {md(lm.spec.display_name)} has "
                f"{run.max_positions} positions and the prompt takes {len(enc.ids)}.", icon="📏")
 
 # view settings and the run's progress (the link restores both)

@@ -5,6 +5,7 @@ import streamlit as st
 from explorer import kvcache as kv
 from explorer.charts import kvcache as charts
 from explorer.presets import PRESETS, param_count
+from explorer.text import md
 from explorer.ui import kvcache as cached
 from explorer.ui.errors import callback, guard
 from explorer.ui.figures import show
@@ -203,7 +204,7 @@ elif view == "measured":
         cols = st.columns(len(runs))
         for col, r in zip(cols, runs):
             m, diff = r["m"], int(np.abs(r["measured"] - r["formula"]).max())
-            col.metric(f"{r['label']}: cache after {int(m.lengths[-1])} tokens", f"{int(m.measured[-1]):,} bytes",
+            col.metric(f"{md(r['label'])}: cache after {int(m.lengths[-1])} tokens", f"{int(m.measured[-1]):,} bytes",
                        f"formula {int(r['formula'][-1]):,} · largest difference over all steps {diff} bytes",
                        delta_color="off", delta_arrow="off", border=True)
         show(charts.measured_vs_formula(runs), "kv cache measured vs formula", height=440,

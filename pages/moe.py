@@ -6,7 +6,7 @@ import streamlit as st
 from explorer import moe
 from explorer.charts import moe as charts
 from explorer.presets import PRESETS
-from explorer.text import display_token
+from explorer.text import display_token, md
 from explorer.ui import moe as cached
 from explorer.ui.errors import guard
 from explorer.ui.figures import show
@@ -111,10 +111,10 @@ elif view == "model":
             layer = c1.slider("Layer", 0, L - 1, key=url.key("layer")) if L > 1 else 0
             tok = c2.slider("Follow the token at position", 0, T - 1, key=url.key("tok")) if T > 1 else 0
             same, werr = cap.agreement()
-            st.markdown(f"**{lm.spec.display_name}**: {L} layers, {E} experts per layer, top-{k} "
+            st.markdown(f"**{md(lm.spec.display_name)}**: {L} layers, {E} experts per layer, top-{k} "
                         f"(`num_experts_per_tok`), weights "
                         f"{'renormalised over the chosen experts' if cap.renormalized else 'not renormalised'}. "
-                        f"Following “{labels[tok]}” (position {tok}).")
+                        f"Following “{md(labels[tok])}” (position {tok}).")
 
             st.markdown(f"##### Router probabilities in layer {layer}")
             probs = cap.probs[layer]
@@ -140,7 +140,7 @@ elif view == "model":
                                          token_label=f"“{labels[tok]}”")
                 show(fig, "moe first choice flow", data={"transitions_layer_from_to": ps.transitions})
                 explain(f"Bands: how many tokens move from one first-choice expert to another between layers. The "
-                        f"dark band is “{labels[tok]}”. Routers of different layers are independent: expert E1 of "
+                        f"dark band is “{md(labels[tok])}”. Routers of different layers are independent: expert E1 of "
                         f"layer 0 and E1 of layer 1 share nothing but a number.")
 
             st.markdown(f"##### Load balance and capacity in layer {layer}")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer import rope
 from explorer.charts import rope as charts
-from explorer.text import clean, display_token
+from explorer.text import clean, display_token, md
 from explorer.ui import models
 from explorer.ui import rope as cached
 from explorer.ui.errors import guard
@@ -201,7 +201,7 @@ elif view == "extend":
 elif view == "model":
     st.subheader("A real model: q and k before and after the rotary step")
     model_id = models.chosen("rope-decoder")
-    lm = models.get(model_id)
+    lm = models.get(model_id, "rope-decoder")
     url.text("text", "The cat sat on the mat because it was tired, and then the cat slept on the mat all day long.",
              max_chars=2000)
     text = st.text_area("Text", key=url.key("text"), height=80, max_chars=2000)
@@ -236,9 +236,9 @@ elif view == "model":
             focus = c2.slider("Follow the token at position", 0, T - 1, key=url.key("tok")) if T > 1 else 0
             kv = cap.kv_head_of(head)
             st.markdown(
-                f"**{lm.spec.display_name}**: {cap.n_layers} layers, {cap.n_heads} query heads sharing "
+                f"**{md(lm.spec.display_name)}**: {cap.n_layers} layers, {cap.n_heads} query heads sharing "
                 f"{cap.n_kv_heads} key/value heads (query head {head} reads key head {kv}), head_dim {s.head_dim}, "
-                f"rope_theta {s.rope_theta:,.0f}, rope_type `{s.rope_type}`, frequencies from {s.source}.")
+                f"rope_theta {s.rope_theta:,.0f}, rope_type {md(s.rope_type)}, frequencies from {md(s.source)}.")
             m1, m2, m3 = st.columns(3)
             m1.metric("Our k vs the model's k", f"{check.k_error:.1e}",
                       help="max |our rotation of the captured pre-rotary keys − the keys in the model's KV cache|")
@@ -285,7 +285,7 @@ elif view == "gpt2":
     explain("GPT-2 adds a learned vector wpe[m] to the token at position m. Nothing forces the similarity of "
             "positions m and n to depend only on m − n; training makes neighbours similar, roughly.")
     model_id = models.chosen("decoder")
-    lm = models.get(model_id)
+    lm = models.get(model_id, "decoder")
     if lm is not None:
         with guard("GPT-2's position embeddings"):
             C_full = cached.position_cosines(lm)
@@ -309,7 +309,7 @@ elif view == "gpt2":
                 R_cos = rope.rope_cosines(head_dim, n)
                 st.metric("Diagonal spread, learned table",
                           f"{rope.diagonal_spread(C_full[:n, :n].astype(np.float64)):.2f}",
-                          help=f"{lm.spec.display_name}: largest (max − min) cosine along any diagonal of the first "
+                          help=f"{md(lm.spec.display_name)}: largest (max − min) cosine along any diagonal of the first "
                                f"{n} positions")
                 st.metric(f"Diagonal spread, RoPE (d = {head_dim})", f"{rope.diagonal_spread(R_cos):.0e}",
                           help="the same measure for one random vector rotated to every position")

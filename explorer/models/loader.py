@@ -35,9 +35,13 @@ NAME_CHARS = 60   # characters of a visitor's model id or folder quoted in a mes
 
 
 def shown(name: object) -> str:
-    """A visitor's model id or folder as quoted in a message: as typed (never expanded), cut short."""
+    """A visitor's model id or folder as quoted in a message: as typed (never expanded), cut short in
+    the middle."""
     s = " ".join(str(name).split())
-    return s if len(s) <= NAME_CHARS else s[: NAME_CHARS - 1] + "…"
+    if len(s) <= NAME_CHARS:
+        return s
+    tail = NAME_CHARS * 2 // 3                     # a folder's own name is at its end: keep it
+    return s[: NAME_CHARS - tail - 1] + "…" + s[-tail:]
 
 
 def looks_like_path(model_id: str) -> bool:

@@ -42,7 +42,7 @@ def thumbnails(lm, c: Computed, text: str, max_tokens: int, hide: bool, renorm: 
     """The whole model's patterns with the view options applied, pooled to thumb x thumb:
     (float32 [layer, head, s, s], tokens before pooling, notes). Once per text and options: the
     [layer, head, T, T] patterns are read once, not on every rerun (300 MB at 1,024 GPT-2 tokens)."""
-    return _thumbnails(model_key(lm), text, int(min(max_tokens, lm.max_length)), bool(hide), bool(renorm),
+    return _thumbnails(lm.key, text, int(min(max_tokens, lm.max_length)), bool(hide), bool(renorm),
                        bool(merge), int(thumb), c)
 
 
