@@ -302,6 +302,28 @@ def greedy_continuation(model, tokenizer, prompt_ids: list[int], n: int = 24) ->
         model.train(was_training)
 
 
+def optimizer_for(model, kind: str) -> torch.optim.Optimizer:
+    """AdamW over the parameters that train (requires_grad), at the side's learning rate."""
+    return torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=LR[kind], weight_decay=0.0)
+
+
+def train_step(model, optimizer, batch: torch.Tensor) -> tuple[float, float, int]:
+    """One causal-LM step on batch [rows, length]: (loss before the update, seconds, gradient bytes held)."""
+    t0 = time.perf_counter()
+    loss = model(input_ids=batch, labels=batch).loss
+    loss.backward()
+    grad_bytes = sum(q.grad.numel() * q.grad.element_size() for q in model.parameters() if q.grad is not None)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item(), time.perf_counter() - t0, grad_bytes
+
+
+def adam_state_bytes(optimizer) -> int:
+    """Bytes of Adam's two moment estimates (exp_avg, exp_avg_sq) that the optimizer holds."""
+    return sum(v.numel() * v.element_size() for state in optimizer.state.values()
+               for k, v in state.items() if k in ("exp_avg", "exp_avg_sq"))
+
+
 @dataclass
 class Arm:
     """One side of the comparison: a session's own copy of the model, trained one way."""
@@ -358,10 +380,8 @@ class FineTune:
         for s in strategies:
             m = apply_strategy(copy.deepcopy(model), s, c)
             m.train()
-            params = [q for q in m.parameters() if q.requires_grad]
             trainable, total = count_trainable(m)
-            self.arms.append(Arm(s, m, torch.optim.AdamW(params, lr=LR[s.kind], weight_decay=0.0),
-                                 trainable, total))
+            self.arms.append(Arm(s, m, optimizer_for(m, s.kind), trainable, total))
         self.before = greedy_continuation(self.arms[0].model, tokenizer, self.prompt_ids, new_tokens)
         self.loss_before = self._loss(self.arms[0].model)
 
@@ -386,19 +406,11 @@ class FineTune:
         if not self.running:
             return False
         for arm in self.arms:
-            t0 = time.perf_counter()
-            loss = arm.model(input_ids=self.batch, labels=self.batch).loss
-            loss.backward()
-            if not arm.step_seconds:
-                arm.grad_bytes = sum(q.grad.numel() * q.grad.element_size()
-                                     for q in arm.model.parameters() if q.grad is not None)
-            arm.optimizer.step()
-            arm.optimizer.zero_grad(set_to_none=True)
-            dt = time.perf_counter() - t0
-            if not arm.step_seconds:
-                arm.adam_bytes = sum(v.numel() * v.element_size() for st in arm.optimizer.state.values()
-                                     for k, v in st.items() if k in ("exp_avg", "exp_avg_sq"))
-            arm.losses.append(loss.item())
+            first = not arm.step_seconds
+            loss, dt, grad_bytes = train_step(arm.model, arm.optimizer, self.batch)
+            if first:
+                arm.grad_bytes, arm.adam_bytes = grad_bytes, adam_state_bytes(arm.optimizer)
+            arm.losses.append(loss)
             arm.step_seconds.append(dt)
             self.elapsed += dt
         if self.done_steps >= self.steps:
