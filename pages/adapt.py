@@ -79,13 +79,7 @@ def section_scale():
 # ============================================================================ ② choosing a model: the scorecard
 def section_choose():
     default = sc.format_candidates(sc.CANDIDATES)
-    url.text("cands", default, max_chars=600)
-    try:
-        cands = sc.parse_candidates(st.session_state[url.key("cands")])
-    except ValueError as e:
-        notice(f"Ignored the link's `cands` value ({e}); using the lessons' table.")
-        url.set("cands", default)
-        cands = sc.CANDIDATES
+    cands = url.parsed("cands", default, sc.parse_candidates, max_chars=600, fallback="the lessons' table")
     scn_key = url.choice("scn", "live", list(sc.SCENARIOS) + ["custom"])
     preset = sc.SCENARIOS.get(scn_key, sc.SCENARIOS["live"])
     with controls("Scenario and weights"):

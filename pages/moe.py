@@ -12,7 +12,6 @@ from explorer.ui.errors import guard
 from explorer.ui.figures import show
 from explorer.ui.page import Page
 from explorer.ui.presenter import explain
-from explorer.ui.state import notice
 
 page = Page("🔀 Mixture of experts: which expert gets which token", prefix="moe_")
 url = page.url
@@ -26,13 +25,7 @@ if view == "toy":
             "(the same as a softmax over all experts, renormalised over the chosen ones). The other experts never "
             "run for this token — that is where the saving comes from.")
     LESSON = moe.format_logits(moe.TOY_LOGITS)
-    url.text("logits", LESSON, max_chars=400)
-    try:
-        logits = moe.parse_logits(st.session_state[url.key("logits")])
-    except ValueError as e:
-        notice(f"Ignored the link's `logits` value ({e}); using the lesson's.")
-        url.set("logits", LESSON)
-        logits = moe.parse_logits(LESSON)
+    logits = url.parsed("logits", LESSON, moe.parse_logits, max_chars=400, fallback="the lesson's")
     E = len(moe.TOY_EXPERTS)
     url.int("k", moe.TOY_K, lo=1, hi=E)
     url.choice("norm", "topk", ["topk", "all"])

@@ -128,6 +128,20 @@ class UrlState:
     def text(self, name: str, default: str, max_chars: int = MAX_URL_TEXT) -> str:
         return self._register(name, default, parse_text(max_chars), str)
 
+    def parsed(self, name: str, default: str, parse: Callable[[str], Any], max_chars: int = MAX_URL_TEXT,
+               fallback: str = "the default") -> Any:
+        """A text control with a format of its own (a table, a matrix): the parsed value of its text.
+
+        Text that `parse` refuses (a ValueError whose message is our reason, never the text) falls back to
+        `default` with a notice, and the control is reset to it."""
+        self.text(name, default, max_chars)
+        try:
+            return parse(st.session_state[self.key(name)])
+        except ValueError as e:
+            notice(f"Ignored the link's `{md(name)}` value ({md(str(e))}); using {fallback}.")
+            self.set(name, default)
+            return parse(default)
+
     def int(self, name: str, default: int, lo: int, hi: int) -> int:
         value = self._register(name, default, parse_int(lo, hi), str)
         return self._clamp(name, value, lo, hi, default)

@@ -33,6 +33,17 @@ def assert_clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def param(at: AppTest, name: str):
+    """The value of one parameter of the page's link (None when it is left out)."""
+    v = at.query_params.get(name)
+    return v[0] if isinstance(v, list) else v
+
+
+def infos(at: AppTest) -> str:
+    """Every info box of the page (notices included), as one string."""
+    return " ".join(i.value for i in at.info)
+
+
 @pytest.fixture
 def app():
     return run_page

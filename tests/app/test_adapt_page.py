@@ -4,7 +4,7 @@ import pytest
 from explorer import adapt
 from explorer import scaling as sc
 from explorer.presets import PRESETS
-from tests.app.conftest import assert_clean, run_page
+from tests.app.conftest import assert_clean, infos, param, run_page
 
 PAGE = "pages/adapt.py"
 
@@ -15,15 +15,6 @@ def metrics(at) -> dict:
 
 def text_of(at) -> str:
     return " ".join(m.value for m in at.markdown)
-
-
-def infos(at) -> str:
-    return " ".join(i.value for i in at.info)
-
-
-def param(at, name):
-    v = at.query_params.get(name)
-    return v[0] if isinstance(v, list) else v
 
 
 def test_the_default_view_is_the_lessons_first_row():
