@@ -460,3 +460,64 @@ def log_binned_mean(values: np.ndarray, n_bins: int = 160) -> tuple[np.ndarray, 
     counts = np.diff(edges)
     centres = np.sqrt(edges[:-1] * np.maximum(edges[1:] - 1, edges[:-1]))
     return centres, sums[: len(counts)] / counts
+
+
+# --------------------------------------------------------------------------- what the page shows, computed here
+def turned_angles(pre: dict[int, np.ndarray], post: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """How far the rotary step turned each pair at each position: angle(after) − angle(before), unwrapped so a
+    pair that goes round several times keeps counting. pre/post: {pair: [position, 2]} -> {pair: [position]}."""
+    out = {}
+    for p in pre:
+        a = np.arctan2(post[p][:, 1], post[p][:, 0]) - np.arctan2(pre[p][:, 1], pre[p][:, 0])
+        out[p] = np.unwrap(a)
+    return out
+
+
+def default_pairs(n_pairs: int) -> list[int]:
+    """The pairs a real model's view starts with: the two fastest, one in between, the slowest."""
+    return sorted({0, 1, min(4, n_pairs - 1), n_pairs - 1})
+
+
+def head_dim_of(config) -> int:
+    """A model's per-head size (config.head_dim, else hidden_size / num_attention_heads; GPT-2 maps its names)."""
+    return int(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
+
+
+@dataclass
+class PositionContrast:
+    """A learned position table next to RoPE, on the positions both can be compared on."""
+    idx: np.ndarray               # int [shown]: positions drawn in the heatmap (every `stride`-th)
+    C: np.ndarray                 # [shown, shown]: learned cosines at those positions
+    stride: int
+    clip: float                   # colour range ±clip: the 99th percentile of |off-diagonal| (at least 0.05)
+    n: int                        # positions compared (the trained ones, when the table is longer)
+    head_dim: int                 # RoPE's vector size: the learned model's own head size
+    learned_spread: float         # largest max − min along a diagonal, learned table
+    rope_spread: float            # the same for RoPE
+    gaps: np.ndarray              # int [G]
+    learned_mean: np.ndarray      # [G] mean and std of the cosine at each gap
+    learned_std: np.ndarray
+    rope_mean: np.ndarray
+    rope_std: np.ndarray
+
+
+def position_contrast(C_full: np.ndarray, npos: int, trained: int | None, head_dim: int,
+                      max_points: int = 256, max_gap: int = 128) -> PositionContrast:
+    """Compare a learned table's position cosines C_full [n_table, n_table] with RoPE's (one random vector).
+
+    npos: positions the learner chose to see; trained: positions the model was trained on (compare like with
+    like: beyond them a bundled model's table keeps its random start). The heatmap keeps at most max_points
+    positions so the browser stays light.
+    """
+    stride = max(1, int(np.ceil(npos / max_points)))
+    idx = np.arange(0, npos, stride)
+    C = C_full[np.ix_(idx, idx)]
+    off = C[~np.eye(len(C), dtype=bool)]
+    clip = float(min(1.0, max(0.05, np.percentile(np.abs(off), 99)))) if off.size else 1.0
+    n = min(npos, trained or npos)
+    learned = C_full[:n, :n].astype(np.float64)
+    R = rope_cosines(head_dim, n)
+    gaps, mean_l, std_l = diagonal_stats(learned, min(n - 1, max_gap))
+    _, mean_r, std_r = diagonal_stats(R, min(n - 1, max_gap))
+    return PositionContrast(idx, C, stride, clip, n, head_dim, diagonal_spread(learned), diagonal_spread(R),
+                            gaps, mean_l, std_l, mean_r, std_r)

@@ -4,25 +4,17 @@ import streamlit as st
 
 from explorer import rope
 from explorer.charts import rope as charts
-from explorer.text import clean, display_token, md
-from explorer.ui import models
+from explorer.text import display_token, md
 from explorer.ui import rope as cached
 from explorer.ui.errors import guard
 from explorer.ui.figures import show
+from explorer.ui.page import Page
 from explorer.ui.presenter import explain
-from explorer.ui.shell import ensure_app_shell
-from explorer.ui.state import UrlState, show_notices
 
-ensure_app_shell()
-st.title("🌀 RoPE: rotary position embeddings")
-notices = st.container()   # filled at the end: link values are checked as each section registers its controls
-url = UrlState(prefix="rope_")
-
-SECTIONS = {"2d": "① 2-D example", "full": "② Full RoPE", "extend": "③ Longer context",
-            "model": "④ A real model", "gpt2": "⑤ GPT-2 contrast"}
-view = url.choice("view", "2d", list(SECTIONS))
-st.segmented_control("Section", list(SECTIONS), format_func=SECTIONS.get, key=url.key("view"), required=True,
-                     label_visibility="collapsed")
+page = Page("🌀 RoPE: rotary position embeddings", prefix="rope_")
+url = page.url
+view = page.sections({"2d": "① 2-D example", "full": "② Full RoPE", "extend": "③ Longer context",
+                      "model": "④ A real model", "gpt2": "⑤ GPT-2 contrast"})
 
 # ============================================================================ ① the 2-D example
 if view == "2d":
@@ -200,28 +192,20 @@ elif view == "extend":
 # ============================================================================ ④ a real model
 elif view == "model":
     st.subheader("A real model: q and k before and after the rotary step")
-    model_id = models.chosen("rope-decoder")
-    lm = models.get(model_id, "rope-decoder")
-    url.text("text", "The cat sat on the mat because it was tired, and then the cat slept on the mat all day long.",
-             max_chars=2000)
-    text = st.text_area("Text", key=url.key("text"), height=80, max_chars=2000)
-    cleaned = clean(text)
-    for note in cleaned.notes:
-        st.info(note, icon="ℹ️")
-    if lm is not None and cleaned.empty:
-        st.info("Type a sentence above to see its queries and keys rotate.", icon="✍️")
-    elif lm is not None:
+    lm = page.model("rope-decoder")
+    text = page.text_input("The cat sat on the mat because it was tired, and then the cat slept on the mat all "
+                           "day long.", prompt="Type a sentence above to see its queries and keys rotate.")
+    if lm is not None and not text.empty:
         with guard("the model's queries and keys"):
-            cap, check = cached.capture(lm, cleaned.text, 64)
+            cap, check = cached.capture(lm, text.text, 64)
             if cap.truncated:
-                st.info(f"Using the first {cap.q_pre.shape[2]} of {cap.total_tokens} tokens.", icon="✂️")
+                page.note(f"Using the first {cap.q_pre.shape[2]} of {cap.total_tokens} tokens.")
             s = cap.settings
             n_pairs = len(s.inv_freq)
             url.int("layer", 0, lo=0, hi=cap.n_layers - 1)
             url.int("head", 0, lo=0, hi=cap.n_heads - 1)
             url.choice("which", "q", ["q", "k"])
-            defaults = sorted({0, 1, min(4, n_pairs - 1), n_pairs - 1})
-            if len(url.multi("pairs", defaults, list(range(n_pairs)))) > 4:
+            if len(url.multi("pairs", rope.default_pairs(n_pairs), list(range(n_pairs)))) > 4:
                 url.set("pairs", st.session_state[url.key("pairs")][:4])   # a hand-edited link may ask for more
             c1, c2, c3 = st.columns([1, 1, 1])
             layer = c1.slider("Layer", 0, cap.n_layers - 1, key=url.key("layer")) if cap.n_layers > 1 else 0
@@ -269,10 +253,7 @@ elif view == "model":
                      data={"tokens": labels, **{f"pair{p}_dims{tuple(int(x) for x in dims[p])}_before": pre[p]
                                                for p in chosen_pairs},
                            **{f"pair{p}_after": post[p] for p in chosen_pairs}})
-                turned = {}
-                for p in chosen_pairs:
-                    a = np.arctan2(post[p][:, 1], post[p][:, 0]) - np.arctan2(pre[p][:, 1], pre[p][:, 0])
-                    turned[p] = np.unwrap(a)
+                turned = rope.turned_angles(pre, post)
                 fig = charts.turned_angle(cap.positions, turned, thetas)
                 show(fig, "rope angle turned per position", height=400,
                      data={"position": cap.positions, **{f"pair{p}": v for p, v in turned.items()}})
@@ -284,8 +265,7 @@ elif view == "gpt2":
     st.subheader("GPT-2 learns absolute positions instead")
     explain("GPT-2 adds a learned vector wpe[m] to the token at position m. Nothing forces the similarity of "
             "positions m and n to depend only on m − n; training makes neighbours similar, roughly.")
-    model_id = models.chosen("decoder")
-    lm = models.get(model_id, "decoder")
+    lm = page.model("decoder")
     if lm is not None:
         with guard("GPT-2's position embeddings"):
             C_full = cached.position_cosines(lm)
@@ -293,51 +273,34 @@ elif view == "gpt2":
             trained = rope.trained_positions(lm.spec.id)
             url.int("gpos", min(n_table, 512), lo=16, hi=n_table)
             npos = st.slider("Positions", 16, n_table, step=16, key=url.key("gpos"))
-            stride = max(1, int(np.ceil(npos / 256)))   # keep the heatmap light in the browser
-            idx = np.arange(0, npos, stride)
-            C = C_full[np.ix_(idx, idx)]
-            off = C[~np.eye(len(C), dtype=bool)]
-            clip = float(min(1.0, max(0.05, np.percentile(np.abs(off), 99)))) if off.size else 1.0
-            fig = charts.cosine_heatmap(C, idx, trained if trained and trained < npos else None, clip)
+            pc = rope.position_contrast(C_full, npos, trained, rope.head_dim_of(lm.model.config))
             left, right = st.columns([3, 2])
             with left:
-                show(fig, f"gpt2 position cosine {lm.spec.id}", height=560,
-                     data={"positions": idx, "cosine": C})
+                show(charts.cosine_heatmap(pc.C, pc.idx, trained if trained and trained < npos else None, pc.clip),
+                     f"gpt2 position cosine {lm.spec.id}", height=560, data={"positions": pc.idx, "cosine": pc.C})
             with right:
-                n = min(npos, trained or npos)   # compare like with like: the positions that were trained
-                head_dim = 64
-                R_cos = rope.rope_cosines(head_dim, n)
-                st.metric("Diagonal spread, learned table",
-                          f"{rope.diagonal_spread(C_full[:n, :n].astype(np.float64)):.2f}",
+                st.metric("Diagonal spread, learned table", f"{pc.learned_spread:.2f}",
                           help=f"{md(lm.spec.display_name)}: largest (max − min) cosine along any diagonal of the first "
-                               f"{n} positions")
-                st.metric(f"Diagonal spread, RoPE (d = {head_dim})", f"{rope.diagonal_spread(R_cos):.0e}",
-                          help="the same measure for one random vector rotated to every position")
+                               f"{pc.n} positions")
+                st.metric(f"Diagonal spread, RoPE (d = {pc.head_dim})", f"{pc.rope_spread:.0e}",
+                          help="the same measure for one random vector rotated to every position (d: the "
+                               "learned model's own head size)")
                 if trained and trained < n_table:
                     st.info(f"This bundled model was trained on windows of {trained} tokens: positions beyond "
                             f"{trained - 1} (right of / below the dashed lines) never received a gradient and "
                             "keep their random start.", icon="📦")
-            gaps, mean_l, std_l = rope.diagonal_stats(C_full[:n, :n], min(n - 1, 128))
-            _, mean_r, std_r = rope.diagonal_stats(R_cos, min(n - 1, 128))
-            fig = charts.similarity_by_gap(gaps, {f"learned ({lm.spec.display_name})": (mean_l, std_l),
-                                                  f"RoPE, one random vector (d = {head_dim})": (mean_r, std_r)})
+            fig = charts.similarity_by_gap(pc.gaps, {
+                f"learned ({lm.spec.display_name})": (pc.learned_mean, pc.learned_std),
+                f"RoPE, one random vector (d = {pc.head_dim})": (pc.rope_mean, pc.rope_std)})
             show(fig, f"position similarity by gap {lm.spec.id}", height=400,
-                 data={"gap": gaps, "learned_mean": mean_l, "learned_std": std_l, "rope_mean": mean_r,
-                       "rope_std": std_r})
+                 data={"gap": pc.gaps, "learned_mean": pc.learned_mean, "learned_std": pc.learned_std,
+                       "rope_mean": pc.rope_mean, "rope_std": pc.rope_std})
             explain("Along a diagonal (a fixed gap m − n) a learned table gives different similarities at "
                     "different absolute positions — the band. RoPE's similarity is one number per gap. A learned "
                     f"table also stops at its length: this one has no vector for position {n_table}."
                     + (" The tiny bundled model trained only briefly, so its table shows little structure; real "
                        "GPT-2's is smooth and banded." if lm.spec.bundled else ""))
-            if stride > 1:
-                st.caption(f"Showing one position in {stride} (the downloaded numbers use the same stride).")
+            if pc.stride > 1:
+                st.caption(f"Showing one position in {pc.stride} (the downloaded numbers use the same stride).")
 
-# ============================================================================ next section
-keys = list(SECTIONS)
-if keys.index(view) + 1 < len(keys):
-    nxt = keys[keys.index(view) + 1]
-    st.button(f"Next: {SECTIONS[nxt]} →", key="rope_next",
-              on_click=lambda: st.session_state.update({url.key("view"): nxt}))
-with notices:
-    show_notices()
-url.sync()
+page.finish()

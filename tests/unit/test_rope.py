@@ -266,3 +266,34 @@ def test_float32_frequencies_match_the_bundled_llamas_own_buffer(load_bundled):
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
     buffer = lm.model.model.rotary_emb.inv_freq.float().numpy()
     assert _ulps(R.inv_freq_float32(head_dim, float(cfg.rope_parameters["rope_theta"])), buffer) <= 4
+
+
+def test_turned_angles_count_whole_turns_and_recover_m_theta():
+    from explorer import rope as R
+    theta = 0.9
+    positions = np.arange(20)
+    pre = {0: np.tile([[1.0, 0.5]], (20, 1))}
+    post = {0: R.rotate2d(pre[0], positions * theta)}
+    turned = R.turned_angles(pre, post)[0]
+    np.testing.assert_allclose(turned, positions * theta, atol=1e-9)     # past 2π: unwrapped, not folded back
+
+
+def test_position_contrast_compares_the_trained_positions_and_rope_is_gap_only():
+    from explorer import rope as R
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(300, 16))
+    C = R.cosine_matrix(table)
+    pc = R.position_contrast(C, npos=300, trained=100, head_dim=16)
+    assert pc.n == 100 and pc.stride == 2 and len(pc.idx) == 150
+    assert pc.rope_spread < 1e-9 < pc.learned_spread
+    assert pc.learned_spread == pytest.approx(R.diagonal_spread(C[:100, :100]))
+    np.testing.assert_allclose(pc.rope_std, 0, atol=1e-9)
+    assert 0.05 <= pc.clip <= 1.0 and pc.gaps[-1] == 99
+
+
+def test_head_dim_and_default_pairs():
+    from transformers import GPT2Config
+
+    from explorer import rope as R
+    assert R.head_dim_of(GPT2Config()) == 64 and R.head_dim_of(GPT2Config(n_embd=128, n_head=4)) == 32
+    assert R.default_pairs(16) == [0, 1, 4, 15] and R.default_pairs(2) == [0, 1]
