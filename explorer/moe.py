@@ -370,3 +370,42 @@ def with_experts(c: ArchConfig, n_experts: int, k: int) -> ArchConfig:
     if not 1 <= k <= n_experts:
         raise ValueError("top-k must be between 1 and the number of experts")
     return replace(c, n_experts=n_experts, experts_per_token=k)
+
+
+# --------------------------------------------------------------------------- the toy router's editable table
+def apply_edits(base, edited_rows: dict, experts=TOY_EXPERTS) -> np.ndarray:
+    """Fold a table editor's edits into the logits: edited_rows is {row: {expert name: value}} (what
+    Streamlit's data editor reports); values are clipped to ±MAX_ABS_LOGIT, cleared cells keep their value."""
+    m = np.array(base, dtype=np.float64)
+    for row, cols in (edited_rows or {}).items():
+        for col, value in cols.items():
+            if value is not None and col in experts:
+                m[int(row), list(experts).index(col)] = float(np.clip(value, -MAX_ABS_LOGIT, MAX_ABS_LOGIT))
+    return m
+
+
+def digest(text: str) -> str:
+    """A short stable name for a logits text (a widget key that changes whenever the value does)."""
+    import hashlib
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def routing_rows(r: Routing, tokens, experts) -> list[dict]:
+    """One row per (token, chosen expert) of a toy routing: logit, softmax over all experts, mixing weight."""
+    rows = []
+    for t, token in enumerate(tokens):
+        for s in range(r.k):
+            e = int(r.chosen[t, s])
+            rows.append({"token": token, "expert": experts[e], "logit": f"{r.logits[t, e]:g}",
+                         f"softmax, all {len(experts)}": f"{r.probs[t, e]:.3f}", "mixing weight": f"{r.weights[t, s]:.3g}"})
+    return rows
+
+
+def dropped_rows(res: CapacityResult, chosen, weights, labels, experts) -> list[dict]:
+    """The tokens that lost an expert to capacity: which choice, its weight, and what the token is left with."""
+    lost: dict[int, list[str]] = {}
+    for t, s in res.dropped:
+        lost.setdefault(t, []).append(f"{experts[chosen[t, s]]} (choice {s + 1}, weight {weights[t, s]:.2f})")
+    return [{"position": t, "token": labels[t], "dropped": ", ".join(v),
+             "left with": "the residual only" if t in res.fully_dropped_tokens else "its other expert"}
+            for t, v in lost.items()]

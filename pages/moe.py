@@ -32,19 +32,13 @@ if view == "toy":
     NORMS = {"topk": "softmax over the chosen k (Mixtral)", "all": "softmax over all experts, not renormalised"}
 
     def edited(editor_key: str, base: np.ndarray):
-        m = base.copy()
-        for row, cols in st.session_state[editor_key]["edited_rows"].items():
-            for col, value in cols.items():
-                if value is not None and col in moe.TOY_EXPERTS:
-                    m[int(row), moe.TOY_EXPERTS.index(col)] = float(np.clip(value, -moe.MAX_ABS_LOGIT,
-                                                                            moe.MAX_ABS_LOGIT))
-        url.set("logits", moe.format_logits(m))
+        url.set("logits", moe.format_logits(moe.apply_edits(base, st.session_state[editor_key]["edited_rows"])))
 
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     with left:
         st.markdown("**Router logits** (click a number to change it)")
         # a fresh editor for every logits value: its edits are folded into the URL value on change
-        editor_key = f"moe_toy_editor_{abs(hash(st.session_state[url.key('logits')]))}"
+        editor_key = f"moe_toy_editor_{moe.digest(st.session_state[url.key('logits')])}"
         st.data_editor(pd.DataFrame(logits, index=list(moe.TOY_TOKENS), columns=list(moe.TOY_EXPERTS)),
                        key=editor_key, on_change=edited, args=(editor_key, logits), width="stretch",
                        column_config={e: st.column_config.NumberColumn(e, min_value=-moe.MAX_ABS_LOGIT,
@@ -68,13 +62,8 @@ if view == "toy":
                    "probability_all_experts": np.take_along_axis(r.probs, r.chosen, -1).ravel(),
                    "mixing_weight": r.weights.ravel()})
     with right:
-        rows = []
-        for t, token in enumerate(moe.TOY_TOKENS):
-            for s in range(k):
-                e = int(r.chosen[t, s])
-                rows.append({"token": token, "expert": moe.TOY_EXPERTS[e], "logit": f"{r.logits[t, e]:g}",
-                             "softmax, all 4": f"{r.probs[t, e]:.3f}", "mixing weight": f"{r.weights[t, s]:.3g}"})
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(moe.routing_rows(r, moe.TOY_TOKENS, moe.TOY_EXPERTS)), hide_index=True,
+                     width="stretch")
         if norm == "all" and k < E:
             st.caption("Without renormalising, a token's weights add up to less than 1: "
                        + ", ".join(f"“{t}” {r.weights[i].sum():.3f}" for i, t in enumerate(moe.TOY_TOKENS)) + ".")
@@ -176,14 +165,9 @@ elif view == "model":
                     f". Mixtral itself never drops tokens (it is dropless); fixed-capacity systems such as "
                     f"Switch and GShard do.")
             if res.dropped:
-                lost = {}
-                for t, s in res.dropped:
-                    lost.setdefault(t, []).append(f"{experts[chosen[t, s]]} (choice {s + 1}, weight {weights[t, s]:.2f})")
+                lost = moe.dropped_rows(res, chosen, weights, labels, experts)
                 st.markdown(f"**Tokens that lost an expert** ({len(lost)} of {T})")
-                st.dataframe(pd.DataFrame([
-                    {"position": t, "token": labels[t], "dropped": ", ".join(v),
-                     "left with": "the residual only" if t in res.fully_dropped_tokens else "its other expert"}
-                    for t, v in lost.items()]), hide_index=True, width="content", height=min(400, 38 + 35 * len(lost)))
+                st.dataframe(pd.DataFrame(lost), hide_index=True, width="content", height=min(400, 38 + 35 * len(lost)))
             else:
                 st.caption(f"No token is dropped at capacity factor {cf:g}: the busiest expert got "
                            f"{int(counts.max())} assignments, capacity is {slots}.")

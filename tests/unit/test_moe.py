@@ -187,3 +187,24 @@ def test_with_experts_rejects_k_above_the_expert_count():
     with pytest.raises(ValueError):
         moe.with_experts(PRESETS["Mixtral-8x7B"], 4, 5)
     assert math.isclose(moe.moe_size(moe.with_experts(PRESETS["Mixtral-8x7B"], 8, 1)).active / 1e9, 7.25, abs_tol=0.1)
+
+
+def test_table_edits_fold_into_the_logits_clipped_and_cleared_cells_kept():
+    from explorer import moe
+    base = np.array(moe.TOY_LOGITS)
+    m = moe.apply_edits(base, {"0": {"catalog": 3.0}, 1: {"billing": 1e9, "returns": None, "nonsense": 5}})
+    assert m[0, 2] == 3.0 and m[1, 3] == moe.MAX_ABS_LOGIT and m[1, 0] == base[1, 0]
+    assert (np.delete(m.ravel(), [2, 7]) == np.delete(base.ravel(), [2, 7])).all()
+    assert moe.digest("a") == moe.digest("a") != moe.digest("b")
+
+
+def test_routing_and_dropped_rows_name_experts_and_weights():
+    from explorer import moe
+    r = moe.route(np.array(moe.TOY_LOGITS), 2)
+    rows = moe.routing_rows(r, moe.TOY_TOKENS, moe.TOY_EXPERTS)
+    assert [x["expert"] for x in rows] == ["returns", "catalog", "shipping", "catalog"]
+    chosen = np.array([[0, 1], [0, 1], [0, 2]])
+    res = moe.apply_capacity(chosen, 3, 1)
+    dropped = moe.dropped_rows(res, chosen, np.full((3, 2), 0.5), ["a", "b", "c"], ["E0", "E1", "E2"])
+    assert [d["position"] for d in dropped] == [1, 2]
+    assert dropped[0]["left with"] == "the residual only" and "E0 (choice 1, weight 0.50)" in dropped[1]["dropped"]
