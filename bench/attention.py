@@ -29,7 +29,8 @@ from explorer import attention as A  # noqa: E402
 from explorer import bertviz_view  # noqa: E402
 from explorer.charts import attention as charts  # noqa: E402
 from explorer.charts.theme import style  # noqa: E402
-from explorer.ui.attention import Computed, long_table  # noqa: E402
+from explorer.attention import long_table  # noqa: E402
+from explorer.ui.attention import Computed  # noqa: E402
 from explorer.ui.figures import _jsonable, is_table, to_csv  # noqa: E402
 
 REDRAW_TARGET_MS = 150

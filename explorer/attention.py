@@ -275,3 +275,36 @@ def prepare(a: np.ndarray, tokens: list[str], special: list[bool], hide_special:
             positions = [[p for i in g for p in positions[i]] for g in groups]
             notes.append(f"{len(toks)} pieces merged into {len(groups)} words (to a word: sum; from a word: mean).")
     return Prepared(out, labels, positions, notes)
+
+
+# ------------------------------------------------------------------ the numbers behind the figures (CSV/JSON)
+def long_table(mats: np.ndarray, rows: list[str], cols: list[str], lead: dict[str, list] | None = None,
+               decimals: int = 6) -> dict:
+    """A [..., q, k] array as CSV-ready columns: the leading index columns, query, key, weight."""
+    mats = np.asarray(mats, dtype=np.float64)
+    q, k = mats.shape[-2], mats.shape[-1]
+    lead_n = int(np.prod(mats.shape[:-2])) if mats.ndim > 2 else 1
+    out = {}
+    for name, values in (lead or {}).items():
+        out[name] = np.repeat(np.asarray(values), q * k)
+    out["query_index"] = np.tile(np.repeat(np.arange(q), k), lead_n)
+    out["query"] = np.tile(np.repeat(np.asarray(rows, dtype=object), k), lead_n)
+    out["key_index"] = np.tile(np.arange(k), q * lead_n)
+    out["key"] = np.tile(np.asarray(cols, dtype=object), q * lead_n)
+    out["weight"] = np.round(mats.reshape(-1), decimals)
+    return out
+
+
+def focus_table(a: np.ndarray, labels: list[str], token: int, decimals: int = 6) -> dict:
+    """Token focus of one layer, a [head, q, k]: for every head and every token j, how much `token` attends to j
+    and how much j attends to `token` -> CSV-ready columns head, direction, query, key, weight."""
+    a = np.asarray(a, dtype=np.float64)
+    h, n = a.shape[0], a.shape[-1]
+    heads = np.repeat(np.arange(h), 2 * n)
+    j = np.tile(np.repeat(np.arange(n), 2), h)
+    to = np.tile([True, False], h * n)                           # "attends to" first, then "attended by"
+    q = np.where(to, token, j)
+    k = np.where(to, j, token)
+    lab = np.asarray(labels, dtype=object)
+    return {"head": heads, "direction": np.where(to, "attends to", "attended by"), "query": lab[q], "key": lab[k],
+            "weight": np.round(a[heads, q, k], decimals)}

@@ -19,6 +19,13 @@ import torch
 from explorer.errors import NotSupported
 
 
+# ------------------------------------------------------------------ config facts
+def head_dim(config) -> int:
+    """A model's per-head size: config.head_dim, else hidden_size / num_attention_heads (GPT-2 maps its
+    n_embd / n_head onto those names)."""
+    return int(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
+
+
 # ------------------------------------------------------------------ blocks and their parts
 def blocks(model) -> list:
     """The transformer blocks in order: Llama/Mistral/Mixtral `model.layers`, GPT-2 `transformer.h`,

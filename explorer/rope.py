@@ -480,7 +480,7 @@ def default_pairs(n_pairs: int) -> list[int]:
 
 def head_dim_of(config) -> int:
     """A model's per-head size (config.head_dim, else hidden_size / num_attention_heads; GPT-2 maps its names)."""
-    return int(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
+    return hf.head_dim(config)
 
 
 @dataclass

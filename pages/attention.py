@@ -5,19 +5,16 @@ import streamlit as st
 from explorer import attention as A
 from explorer import bertviz_view
 from explorer.charts import attention as charts
-from explorer.text import clean, md
+from explorer import hf
+from explorer.text import md
 from explorer.ui import attention as cached
-from explorer.ui import models
 from explorer.ui.errors import guard
 from explorer.ui.figures import show
+from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
-from explorer.ui.state import UrlState, show_notices
-from explorer.ui.shell import ensure_app_shell
 
-ensure_app_shell()
-st.title("🔍 Attention")
-notices = st.container()     # filled at the end: some link values are checked only once the models are known
-url = UrlState(prefix="att_")
+page = Page("🔍 Attention", prefix="att_")
+url = page.url
 
 EXAMPLES = [
     "The animal didn't cross the street because it was too tired.",
@@ -50,15 +47,6 @@ url.choice("model", "both", list(MODELS))
 url.choice("view", "head", list(VIEWS))
 
 
-def finish(stop: bool = True):
-    """The link mirrors the controls; notices of ignored link values go to the top of the page."""
-    url.sync()
-    with notices:
-        show_notices()
-    if stop:
-        st.stop()
-
-
 def use_example():
     choice = st.session_state.get("att_example")
     if choice:
@@ -67,26 +55,22 @@ def use_example():
 
 
 left, right = st.columns([3, 1])
-left.text_area("Text", key=url.key("text"), height=80, max_chars=2000,
-               help="Any text; it is tokenized by each model's own tokenizer.")
+with left:
+    text = page.text_input(EXAMPLES[0], help="Any text; it is tokenized by each model's own tokenizer.",
+                           prompt="✍️ Type a sentence above (or pick an example) to see where each token looks.")
 right.selectbox("…or pick an example", EXAMPLES, index=None, key="att_example", on_change=use_example,
                 placeholder="Examples")
 which = right.radio("Model", list(MODELS), format_func=MODELS.get, key=url.key("model"),
                     help="Each model tokenizes the text its own way.")
-view = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, key=url.key("view"), required=True)
-
-text = clean(st.session_state[url.key("text")])
-for note in text.notes:
-    st.caption(cached.md(note))
+view = page.sections(VIEWS, label="View", footer=False)
 if text.empty:
-    st.info("✍️ Type a sentence above (or pick an example) to see where each token looks.")
-    finish()
+    page.stop()
 
 shown = ["bert", "gpt2"] if which == "both" else [which]
-loaded = {w: models.get(models.chosen(FAMILY[w]), FAMILY[w]) for w in shown}
+loaded = {w: page.model(FAMILY[w]) for w in shown}
 loaded = {w: lm for w, lm in loaded.items() if lm is not None}
 if not loaded:
-    finish()
+    page.stop()
 
 # ---------------------------------------------------------------- options (all in the link)
 max_len = max(lm.max_length for lm in loaded.values())
@@ -122,7 +106,7 @@ for w, lm in loaded.items():
     with guard(f"{MODELS[w]}'s attention"):
         computed[w] = cached.compute(lm, text.text, limit)
 if not computed:
-    finish()
+    page.stop()
 
 url.choice("stat", "entropy", list(A.STATS))
 url.choice("bv", "head", list(BERTVIZ))
@@ -230,17 +214,8 @@ def draw_focus(w, c):
                        format_func=lambda i: f"{i}: {p.labels[i]}")
     fig = charts.token_focus(p.attn, p.labels, tok)
     fig.update_layout(title=f"{lm.spec.display_name} · layer {layer}, all heads")
-    data = {"head": [], "direction": [], "query": [], "key": [], "weight": []}
-    for h in range(r.n_heads):
-        for j in range(n):
-            for d, (qi, ki) in (("attends to", (tok, j)), ("attended by", (j, tok))):
-                data["head"].append(h)
-                data["direction"].append(d)
-                data["query"].append(p.labels[qi])
-                data["key"].append(p.labels[ki])
-                data["weight"].append(round(float(p.attn[h, qi, ki]), 6))
     show(fig, f"{w} attention focus layer {layer} token {tok}", height=fig.layout.height,
-         key=f"att_fig_focus_{w}", data=data)
+         key=f"att_fig_focus_{w}", data=A.focus_table(p.attn, p.labels, tok))
     for note in p.notes:
         st.caption(cached.md(note))
     if r.causal:
@@ -271,23 +246,21 @@ def draw_summary(w, c):
 def draw_bertviz(w, c):
     r, lm = c.result, loaded[w]
     kind = st.session_state[url.key("bv")]
-    cfg = lm.model.config
-    head_dim = getattr(cfg, "hidden_size", 768) // max(r.n_heads, 1)
-    cap = min(r.n_tokens, bertviz_view.token_cap(r.n_layers, r.n_heads, kind, head_dim))
+    cap = min(r.n_tokens, bertviz_view.token_cap(r.n_layers, r.n_heads, kind, hf.head_dim(lm.model.config)))
     if kind == "neuron" and lm.spec.family not in ("encoder", "decoder"):
         st.info("The neuron view reads queries and keys from BERT- and GPT-2-style models only.", icon="ℹ️")
         return
     # all tokens fit: reuse the page's own forward pass (same cache key) instead of running another
-    page, why = cached.bertviz_html(lm, text.text, kind, limit if cap >= r.n_tokens else cap, min(layer, r.n_layers - 1), min(head, r.n_heads - 1),
-                                    presenting())
+    bv, why = cached.bertviz_html(lm, text.text, kind, limit if cap >= r.n_tokens else cap,
+                                  min(layer, r.n_layers - 1), min(head, r.n_heads - 1), presenting())
     if why:
         st.info(f"bertviz's JavaScript is not cached and could not be fetched ({why}); it will load from the CDN "
                 "if this browser is online. The plotly views above work offline.", icon="📴")
     cut = f"the first {cap} of {r.n_tokens} tokens" if cap < r.n_tokens else f"all {r.n_tokens} tokens"
-    st.caption(f"bertviz {BERTVIZ[kind]} of {md(lm.spec.display_name)}: {cut} ({page.payload_bytes / 1e6:.1f} MB "
+    st.caption(f"bertviz {BERTVIZ[kind]} of {md(lm.spec.display_name)}: {cut} ({bv.payload_bytes / 1e6:.1f} MB "
                "of HTML — bertviz sends every weight as text, so its input is capped).")
-    st.iframe(page.html, height=page.height, alt=f"bertviz {BERTVIZ[kind]} of {lm.spec.display_name}")
-    st.download_button("HTML", lambda: page.html, file_name=f"bertviz-{kind}-view-{w}.html", mime="text/html",
+    st.iframe(bv.html, height=bv.height, alt=f"bertviz {BERTVIZ[kind]} of {lm.spec.display_name}")
+    st.download_button("HTML", lambda: bv.html, file_name=f"bertviz-{kind}-view-{w}.html", mime="text/html",
                        key=f"att_dl_bertviz_{w}", help="This view as one self-contained HTML file (works offline)")
     if kind == "neuron":
         st.caption("Queries and keys come from the loaded model through forward hooks (they reproduce its attention "
@@ -312,4 +285,4 @@ explain("Each row is one **query** token deciding how much to read from every **
         "BERT (an encoder) lets every token see the whole sentence; GPT-2 (a decoder) masks the future, so "
         "its maps are lower-triangular. Heads specialise: some look at the previous token, some park their "
         "attention on the first token or [SEP] (a 'sink'), some spread evenly.")
-finish(stop=False)
+page.finish()

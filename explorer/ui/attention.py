@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import attention as A
+from explorer.attention import long_table  # noqa: F401 - the page's CSV columns, computed in the engine
 from explorer import bertviz_view
 from explorer.text import md  # noqa: F401 - pages use cached.md(...): the one escaping rule
 
@@ -92,20 +93,3 @@ def clicked_head(state, n_heads: int | None = None) -> tuple[int, int] | None:
         if idx is not None and n_heads:
             return divmod(int(idx), n_heads)
     return None
-
-
-def long_table(mats: np.ndarray, rows: list[str], cols: list[str], lead: dict[str, list] | None = None,
-               decimals: int = 6) -> dict:
-    """A [..., q, k] array as CSV-ready columns: the leading index columns, query, key, weight."""
-    mats = np.asarray(mats, dtype=np.float64)
-    q, k = mats.shape[-2], mats.shape[-1]
-    lead_n = int(np.prod(mats.shape[:-2])) if mats.ndim > 2 else 1
-    out = {}
-    for name, values in (lead or {}).items():
-        out[name] = np.repeat(np.asarray(values), q * k)
-    out["query_index"] = np.tile(np.repeat(np.arange(q), k), lead_n)
-    out["query"] = np.tile(np.repeat(np.asarray(rows, dtype=object), k), lead_n)
-    out["key_index"] = np.tile(np.arange(k), q * lead_n)
-    out["key"] = np.tile(np.asarray(cols, dtype=object), q * lead_n)
-    out["weight"] = np.round(mats.reshape(-1), decimals)
-    return out

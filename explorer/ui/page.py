@@ -58,16 +58,18 @@ class Page:
             hook(self)
 
     # ------------------------------------------------------------------ sections
-    def sections(self, sections: dict[str, str], default: str | None = None) -> str:
+    def sections(self, sections: dict[str, str], default: str | None = None, label: str | None = None,
+                 footer: bool = True) -> str:
         """The section control (URL name `view`); returns the chosen section's key.
 
-        sections: {key: label} in reading order, e.g. {"toy": "① A toy router", ...}.
+        sections: {key: label} in reading order, e.g. {"toy": "① A toy router", ...}. label: a visible name
+        for the control (default: none shown). footer: end the page with a "Next: …" button.
         """
-        self._sections = dict(sections)
+        self._sections = dict(sections) if footer else {}
         keys = list(sections)
         self.view = self.url.choice("view", default if default in sections else keys[0], keys)
-        st.segmented_control("Section", keys, format_func=sections.get, key=self.url.key("view"), required=True,
-                             label_visibility="collapsed")
+        st.segmented_control(label or "Section", keys, format_func=sections.get, key=self.url.key("view"),
+                             required=True, label_visibility="visible" if label else "collapsed")
         return self.view
 
     def next_section(self) -> str | None:

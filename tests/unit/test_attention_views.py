@@ -110,3 +110,14 @@ def test_special_mask_does_not_count_unknown_as_special():
         all_special_ids = [0, 1, 2]
         unk_token_id = 1
     assert A.special_mask(Tok(), [0, 1, 5, 2]) == [True, False, False, True]
+
+
+def test_focus_table_lists_both_directions_for_every_head():
+    from explorer import attention as A
+    a = np.random.default_rng(0).random((2, 3, 3))
+    t = A.focus_table(a, ["x", "y", "z"], token=1)
+    assert len(t["head"]) == 2 * 3 * 2
+    rows = list(zip(t["head"], t["direction"], t["query"], t["key"], t["weight"]))
+    assert rows[0] == (0, "attends to", "y", "x", round(a[0, 1, 0], 6))
+    assert rows[1] == (0, "attended by", "x", "y", round(a[0, 0, 1], 6))
+    assert rows[-1] == (1, "attended by", "z", "y", round(a[1, 2, 1], 6))
