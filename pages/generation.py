@@ -5,19 +5,16 @@ import streamlit as st
 from explorer import generation as G
 from explorer.charts import generation as charts
 from explorer.forward import encode
-from explorer.text import clean, md
+from explorer.text import md
 from explorer.ui import generation as ui
 from explorer.ui import models
-from explorer.ui.errors import callback, guard, guarded
+from explorer.ui.errors import guard, guarded
 from explorer.ui.figures import show
+from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
-from explorer.ui.state import UrlState, show_notices
-from explorer.ui.shell import ensure_app_shell
 
-ensure_app_shell()
-st.title("✍️ Generation")
-notices = st.container()            # filled at the end, once every link value has been checked
-url = UrlState(prefix="gen_")
+page = Page("✍️ Generation", prefix="gen_")
+url = page.url
 
 FAMILIES = {"decoder": "GPT-2 family", "rope-decoder": "Llama family", "encoder": "BERT (encoder)"}
 EXAMPLES = {"decoder": "a small animal that", "rope-decoder": "a small animal that",
@@ -27,27 +24,24 @@ url.choice("model", "decoder", list(FAMILIES))
 family = st.radio("Model", list(FAMILIES), key=url.key("model"), horizontal=True,
                   format_func=lambda f: f"{FAMILIES[f]} · {md(models.label(models.chosen(f)))}",
                   help="The model of each family is chosen in the sidebar.")
-lm = models.get(models.chosen(family), family)
+lm = page.model(family)
 if lm is None:
-    url.sync()
-    st.stop()
+    page.stop()
 
 # ---------------------------------------------------------------- an encoder cannot write left to right
 if family == "encoder":
     st.info("An encoder such as BERT sees the whole sentence at once, in both directions, so it cannot write "
             "left to right; what it can do is fill in blanks. Put `[MASK]` where a word is missing.", icon="↔️")
-    url.text("mask", EXAMPLES["encoder"])
     url.int("k", 5, lo=1, hi=20)
     c1, c2 = st.columns([4, 1])
-    c1.text_input("Text with [MASK]", key=url.key("mask"), max_chars=2000)
+    with c1:
+        text = page.text_input(EXAMPLES["encoder"], name="mask", label="Text with [MASK]", height=None,
+                               prompt="✍️ Write a sentence with at least one `[MASK]` in it.")
     k = c2.slider("Candidates", 1, 20, key=url.key("k"))
-    text = clean(st.session_state[url.key("mask")])
-    with notices:
-        show_notices()
-    if text.empty or G.MASK_IN_TEXT not in text.text:
+    if not text.empty and G.MASK_IN_TEXT not in text.text:
         st.info("✍️ Write a sentence with at least one `[MASK]` in it.")
-        url.sync()
-        st.stop()
+    if text.empty or G.MASK_IN_TEXT not in text.text:
+        page.stop()
     with guard("the masked-word predictions"):
         filled = ui.fill_mask(lm, text.text, k)
         if filled.truncated:
@@ -60,12 +54,11 @@ if family == "encoder":
                      height=120 + 28 * len(m.candidates))
         explain("All masks are predicted **at once** from one forward pass: each [MASK] sees every other token, "
                 "left and right. A decoder sees only the left, which is what lets it write one token after another.")
-    url.sync()
-    st.stop()
+    page.stop()
 
 # ---------------------------------------------------------------- prompt and decoding settings (all in the link)
-url.text("prompt", EXAMPLES[family])
-st.text_area("Prompt", key=url.key("prompt"), height=68, max_chars=2000)
+prompt = page.text_input(EXAMPLES[family], name="prompt", label="Prompt", height=68,
+                         prompt="✍️ Type the beginning of a sentence above; the model will continue it.")
 url.choice("decode", "sample", ["sample", "greedy"])
 url.float("temp", 1.0, lo=0.1, hi=2.0)
 url.int("topk", 0, lo=0, hi=100)
@@ -88,19 +81,11 @@ with st.expander("Decoding", expanded=not presenting()):
     max_new = d4.number_input("New tokens", 1, G.MAX_NEW_TOKENS, step=8, key=url.key("max"),
                               help=f"At most {G.MAX_NEW_TOKENS}, and never past the model's position limit.")
 
-prompt = clean(st.session_state[url.key("prompt")])
-for note in prompt.notes:
-    st.caption(note)
 if prompt.empty:
-    with notices:
-        show_notices()
-    st.info("✍️ Type the beginning of a sentence above; the model will continue it.")
-    url.sync()
-    st.stop()
+    page.stop()
 
 enc = encode(lm, prompt.text, lm.max_length - 1)
-if enc.notice:
-    st.warning(enc.notice, icon="✂️")
+page.note(enc.notice)
 sampling = G.Sampling(greedy=True) if mode == "greedy" else G.Sampling(
     temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), seed=int(seed))
 run = ui.run_for(lm, enc.ids, sampling, int(max_new))
@@ -115,11 +100,9 @@ url.float("speed", 2.0, lo=0.5, hi=8.0)
 url.int("n", 0, lo=0, hi=G.MAX_NEW_TOKENS)
 url.int("view", 0, lo=0, hi=G.MAX_NEW_TOKENS)
 url.int("head", 0, lo=0, hi=64)
+player = ui.Player(url, lm, run)
 with guard("the replay of this link's tokens"):
-    missing = st.session_state[url.key("n")] - len(run.branch.steps)
-    if missing > 0 and run.active == 0:
-        with st.spinner(f"Replaying {missing} tokens…"):
-            run.run(lm, missing)
+    player.replay()
 
 # ---------------------------------------------------------------- transport: play / pause / speed
 p1, p2, _ = st.columns([1, 3, 3])
@@ -127,71 +110,20 @@ p1.button("⏸ Pause" if ui.playing() else "▶ Play", key="gen_play", type="pri
           on_click=ui.set_playing, args=(not ui.playing(),), disabled=bool(run.done()) and not ui.playing())
 speed = p2.slider("Speed (tokens per second)", 0.5, 8.0, step=0.5, key=url.key("speed"))
 interval = 1.0 / speed
-with notices:
-    show_notices()
-
-
-def sync_progress():
-    """Mirror the active branch's length and the step shown into the link's values."""
-    st.session_state[url.key("n")] = len(run.branch.steps) if run.active == 0 else \
-        st.session_state.get(url.key("n"), 0)
-    st.session_state[url.key("view")] = len(run.branch.steps)
-
-
-@callback("the next token")
-def do_step():
-    run.step(lm)
-    sync_progress()
-
-
-@callback("the step back")
-def do_back():
-    run.back()
-    sync_progress()
-
-
-@callback("the reset")
-def do_reset():
-    run.reset()
-    ui.set_playing(False)
-    sync_progress()
-
-
-@callback("the new branch")
-def do_fork(at_step: int):
-    token = st.session_state.get("gen_alt")
-    if token is not None:
-        run.fork(lm, at_step, int(token))
-        sync_progress()
-
-
-@callback("that branch")
-def do_activate(i: int):
-    run.activate(lm, i)
-    sync_progress()
 
 
 @st.fragment(run_every=interval if ui.playing() else None)
 @guarded("the generated text")
-def player():
+def transport():
+    with guard("the next token"):
+        player.tick(interval)
     b = run.branch
-    if ui.playing():
-        if run.done():
-            ui.set_playing(False)
-            st.rerun(scope="app")          # stops the timer and shows the Play button again
-        if ui.tick_due(interval):
-            with guard("the next token"):
-                run.step(lm)
-                sync_progress()
-    clicked = ui.clicked_step()
-    if clicked is not None and clicked < len(b.steps):
-        st.session_state[url.key("view")] = clicked + 1
 
     c1, c2, c3, c4 = st.columns([1, 1, 1, 4])
-    c1.button("Step ▸", key="gen_step", on_click=do_step, disabled=bool(run.done()) or ui.playing(),
+    c1.button("Step ▸", key="gen_step", on_click=player.step, disabled=bool(run.done()) or ui.playing(),
               help="One forward pass over the newest token only (the KV cache holds the rest).")
-    c2.button("◂ Back", key="gen_back", on_click=do_back, disabled=not b.steps or ui.playing())
-    c3.button("Reset", key="gen_reset", on_click=do_reset, disabled=not b.steps and len(run.branches) == 1)
+    c2.button("◂ Back", key="gen_back", on_click=player.back, disabled=not b.steps or ui.playing())
+    c3.button("Reset", key="gen_reset", on_click=player.reset, disabled=not b.steps and len(run.branches) == 1)
     done = run.done()
     c4.caption(f"{len(b.steps)} of {run.max_new_tokens} new tokens"
                + (f" · stopped: {done}" if done else "")
@@ -204,14 +136,12 @@ def player():
     # ------------------------------------------------------------ timeline
     n = len(b.steps)
     view_key = url.key("view")
-    if not 1 <= st.session_state.get(view_key, 0) <= n:
-        st.session_state[view_key] = n
+    shown = player.shown()
     color = st.session_state[url.key("color")]
     values = np.array([s.chosen_p_model if color == "probability" else s.entropy for s in b.steps])
     scale_top = 1.0 if color == "probability" else max(float(values.max()), 1.0)
     prompt_pieces = [run.text([i]) for i in b.ids[:b.n_prompt]]
     pieces = [run.text([s.token_id]) for s in b.steps]
-    shown = st.session_state[view_key] - 1
     show(charts.timeline([p.replace("\n", "⏎") for p in prompt_pieces], [p.replace("\n", "⏎") for p in pieces],
                          values, color, shown, width=90 if presenting() else 70, vmax=scale_top),
          "generated text", data={"step": list(range(1, n + 1)), "token": pieces,
@@ -227,7 +157,7 @@ def player():
     t2.radio("Colour by", ["probability", "entropy"], key=url.key("color"), horizontal=True,
              help="probability: how likely the model (T = 1) found the token it wrote. "
                   "entropy: how unsure it was at that step, in bits.")
-    s = b.steps[st.session_state[view_key] - 1]
+    s = b.steps[shown]
     where = f"step {s.step + 1}: `{run.piece(s.token_id).replace('`', 'ˋ')}`"   # a code span: no markdown
     st.markdown(f"Showing {where} — model probability {s.chosen_p_model:.1%}, rank {s.chosen_rank + 1}, "
                 f"entropy {s.entropy:.2f} bits" + (" · chosen by you (a branch)" if s.forced else ""))
@@ -264,7 +194,7 @@ def player():
     b1, b2 = st.columns([3, 1])
     b1.selectbox(f"Continue step {s.step + 1} with another token", alts, key="gen_alt",
                  format_func=lambda i: f"{run.piece(i)}  ({float(s.p_model[list(s.ids).index(i)]):.1%})")
-    b2.button("🌿 Branch here", key="gen_branch", on_click=do_fork, args=(s.step,), disabled=ui.playing(),
+    b2.button("🌿 Branch here", key="gen_branch", on_click=player.fork, args=(s.step,), disabled=ui.playing(),
               help="Keep this branch; start a new one that takes the chosen token at this step.")
     if len(run.branches) > 1:
         st.markdown("**Branches**")
@@ -274,7 +204,7 @@ def player():
                 f"from branch {br.parent + 1} at step {br.fork_step + 1}"
             r1.caption(f"Branch {i + 1} ({head}, {len(br.steps)} tokens)" + (" · on screen" if i == run.active else ""))
             r1.text(run.text(br.generated) or "…")
-            r2.button("Show", key=f"gen_show_{i}", on_click=do_activate, args=(i,), disabled=i == run.active)
+            r2.button("Show", key=f"gen_show_{i}", on_click=player.activate, args=(i,), disabled=i == run.active)
 
     # ------------------------------------------------------------ inside the model at that step
     st.subheader("Logit lens")
@@ -307,5 +237,5 @@ def player():
     url.sync()     # a fragment rerun changes the progress too: keep the link current
 
 
-player()
-url.sync()
+transport()
+page.finish()

@@ -65,3 +65,78 @@ def _fill(key: str, text: str, k: int, _lm) -> G.FillMaskResult:
 
 def fill_mask(lm, text: str, k: int) -> G.FillMaskResult:
     return _fill(lm.key, text, k, lm)
+
+
+class Player:
+    """The page's state machine, in one place: the link's progress values -> replay -> the engine's run ->
+    session state -> the link.
+
+    Link values: `n` = tokens written on the original branch (a link replays them: the run is seeded, so
+    they come out the same), `view` = the step shown (1-based). Every control that moves the run goes
+    through a method here, which leaves `n` and `view` matching the run; the page calls url.sync() once.
+    """
+
+    def __init__(self, url, lm, run: G.Generation):
+        self.url, self.lm, self.run = url, lm, run
+        self.step = callback("the next token")(self._step)
+        self.back = callback("the step back")(self._back)
+        self.reset = callback("the reset")(self._reset)
+        self.fork = callback("the new branch")(self._fork)
+        self.activate = callback("that branch")(self._activate)
+
+    def replay(self) -> None:
+        """Write the tokens the link asks for that this session's run does not have yet."""
+        missing = st.session_state[self.url.key("n")] - len(self.run.branch.steps)
+        if missing > 0 and self.run.active == 0:
+            with st.spinner(f"Replaying {missing} tokens…"):
+                self.run.run(self.lm, missing)
+
+    def sync(self) -> None:
+        """Mirror the active branch's length and the step shown into the link's values."""
+        if self.run.active == 0:
+            st.session_state[self.url.key("n")] = len(self.run.branch.steps)
+        st.session_state[self.url.key("view")] = len(self.run.branch.steps)
+
+    def _step(self) -> None:
+        self.run.step(self.lm)
+        self.sync()
+
+    def _back(self) -> None:
+        self.run.back()
+        self.sync()
+
+    def _reset(self) -> None:
+        self.run.reset()
+        set_playing(False)
+        self.sync()
+
+    def _fork(self, at_step: int) -> None:
+        token = st.session_state.get("gen_alt")
+        if token is not None:
+            self.run.fork(self.lm, at_step, int(token))
+            self.sync()
+
+    def _activate(self, i: int) -> None:
+        self.run.activate(self.lm, i)
+        self.sync()
+
+    def tick(self, interval: float) -> None:
+        """While playing: one more token when its time has come; stop at the end."""
+        if not playing():
+            return
+        if self.run.done():
+            set_playing(False)
+            st.rerun(scope="app")          # stops the timer and shows the Play button again
+        if tick_due(interval):
+            self._step()
+
+    def shown(self) -> int:
+        """The step on screen (0-based): a click on the timeline, else the link's `view`, kept in range."""
+        n = len(self.run.branch.steps)
+        key = self.url.key("view")
+        clicked = clicked_step()
+        if clicked is not None and clicked < n:
+            st.session_state[key] = clicked + 1
+        if not 1 <= st.session_state.get(key, 0) <= n:
+            st.session_state[key] = n
+        return st.session_state[key] - 1
