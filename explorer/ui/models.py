@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 
 import streamlit as st
 
@@ -16,11 +17,14 @@ URL_NAMES = {"encoder": "encoder", "decoder": "decoder", "rope-decoder": "rope",
 
 CUSTOM_MAX_CHARS = 300
 
+MAX_MODELS = 8                         # models the process keeps loaded (least recently used leave first)
 _loaded_lock = threading.Lock()
-_loaded: dict[str, LoadedModel] = {}   # every model this process holds: what the home page lists
+# every model this process holds, for the home page's list. Weak references: the cache below is the only
+# owner, so a model it evicts is freed, not kept alive by this list.
+_loaded: "weakref.WeakValueDictionary[str, LoadedModel]" = weakref.WeakValueDictionary()
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=MAX_MODELS, show_spinner=False)
 def _load(model_id: str, family: str | None, _progress=None) -> LoadedModel:
     lm = loader.load(model_id, progress=_progress, family=family)
     with _loaded_lock:
@@ -34,8 +38,9 @@ def default_model(family: str) -> str:
 
 
 def loaded_models() -> dict[str, LoadedModel]:
+    """The models loaded right now (an evicted model is gone from this list as soon as it is freed)."""
     with _loaded_lock:
-        return dict(_loaded)
+        return dict(_loaded.items())
 
 
 def slot_family(model_id: str) -> str | None:
