@@ -97,23 +97,25 @@ def fetch_js(timeout: float = 120) -> list[str]:
 
 
 _fetch_lock = threading.Lock()
-_fetch_tried: list[str] | None = None
+_last_fetch: tuple[float, list[str]] | None = None   # (when, problems) of this process's last attempt
+RETRY_AFTER = 600.0   # seconds before a failed fetch is tried again (the network may be back)
 
 
 def js_or_fetch() -> tuple[dict[str, str] | None, str | None]:
-    """The cached libraries; fetched once per process if missing. (sources or None, why not)."""
-    global _fetch_tried
+    """The cached libraries; fetched if missing, at most once per RETRY_AFTER. (sources or None, why not)."""
+    global _last_fetch
     js = cached_js()
     if js:
         return js, None
+    import time
     with _fetch_lock:
-        if _fetch_tried is None:
-            _fetch_tried = fetch_js(timeout=60)
+        if _last_fetch is None or time.monotonic() - _last_fetch[0] >= RETRY_AFTER:
+            _last_fetch = (time.monotonic(), fetch_js(timeout=60))
+        problems = _last_fetch[1]
     js = cached_js()
     if js:
         return js, None
-    why = "; ".join(_fetch_tried or ["not cached"])
-    return None, why
+    return None, "; ".join(problems or ["not cached"])
 
 
 # ------------------------------------------------------------------ payload caps
@@ -163,11 +165,29 @@ def _script(js: dict[str, str] | None) -> str:
             "</script>\n")
 
 
+class BertvizTemplateChanged(RuntimeError):
+    """The installed bertviz's view script no longer has what we fill in or take out (a blank view otherwise)."""
+
+
+# What each view script must contain for us to fill it: head/model views take their data where the text
+# PYTHON_PARAMS stands; the neuron view reads window.bertviz_params. Every script opens with a
+# require.config({...}); naming bertviz's CDN paths, which we drop when the libraries are inlined.
+PARAMS_SLOT = {"head": "PYTHON_PARAMS", "model": "PYTHON_PARAMS", "neuron": "window.bertviz_params"}
+_REQUIRE_CONFIG = re.compile(r"require\.config\(\{.*?\}\);", flags=re.S)
+
+
 def _view_js(kind: str, js_cached: bool) -> str:
+    """bertviz's own view script, checked: a bertviz upgrade that moves a hook raises instead of drawing a blank."""
     import bertviz
-    src = (Path(bertviz.__file__).parent / f"{kind}_view.js").read_text(encoding="utf-8")
+    path = Path(bertviz.__file__).parent / f"{kind}_view.js"
+    src = path.read_text(encoding="utf-8")
+    if PARAMS_SLOT[kind] not in src:
+        raise BertvizTemplateChanged(f"bertviz {bertviz.__version__ if hasattr(bertviz, '__version__') else ''}: "
+                                     f"{path.name} no longer contains {PARAMS_SLOT[kind]}")
     if js_cached:   # the modules are defined above; drop bertviz's CDN paths
-        src = re.sub(r"require\.config\(\{.*?\}\);", "", src, count=1, flags=re.S)
+        src, n = _REQUIRE_CONFIG.subn("", src, count=1)
+        if n != 1:
+            raise BertvizTemplateChanged(f"{path.name} no longer opens with require.config({{...}});")
     return src
 
 

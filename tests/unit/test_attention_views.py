@@ -121,3 +121,34 @@ def test_focus_table_lists_both_directions_for_every_head():
     assert rows[0] == (0, "attends to", "y", "x", round(a[0, 1, 0], 6))
     assert rows[1] == (0, "attended by", "x", "y", round(a[0, 0, 1], 6))
     assert rows[-1] == (1, "attended by", "z", "y", round(a[1, 2, 1], 6))
+
+
+@pytest.mark.parametrize("kind", ["head", "model", "neuron"])
+def test_the_installed_bertviz_still_has_what_we_fill_in(kind):
+    """A bertviz upgrade that renames its data slot or its require.config would give a blank view: fail here."""
+    from explorer import bertviz_view as B
+    src = B._view_js(kind, js_cached=True)
+    assert B.PARAMS_SLOT[kind] in src and "require.config" not in src.split(B.PARAMS_SLOT[kind])[0][:2000]
+
+
+def test_a_changed_bertviz_template_is_an_error_not_a_blank_view(monkeypatch, tmp_path):
+    import bertviz
+
+    from explorer import bertviz_view as B
+    (tmp_path / "head_view.js").write_text("requirejs(['d3'], function(d3) { draw(params); });")
+    monkeypatch.setattr(bertviz, "__file__", str(tmp_path / "__init__.py"))
+    with pytest.raises(B.BertvizTemplateChanged, match="PYTHON_PARAMS"):
+        B._view_js("head", js_cached=True)
+
+
+def test_a_failed_javascript_fetch_is_retried_later(monkeypatch):
+    from explorer import bertviz_view as B
+    calls = []
+    monkeypatch.setattr(B, "cached_js", lambda: None)
+    monkeypatch.setattr(B, "fetch_js", lambda timeout: calls.append(1) or ["offline"])
+    monkeypatch.setattr(B, "_last_fetch", None)
+    assert B.js_or_fetch() == (None, "offline") and B.js_or_fetch() == (None, "offline")
+    assert len(calls) == 1                                   # not again at once ...
+    monkeypatch.setattr(B, "RETRY_AFTER", 0.0)
+    B.js_or_fetch()
+    assert len(calls) == 2                                   # ... but again once the wait is over
