@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from explorer.charts.attention import fast_figure
+from explorer.charts.attention import _esc, fast_figure
 from explorer.charts.theme import HEATMAP, HEATMAP_ALT, OKABE_ITO
 
 CHOSEN = OKABE_ITO[5]        # vermillion: the token that was taken
@@ -19,11 +19,13 @@ CURVE = "#000000"
 
 
 def _labels(tokens: list[str]) -> list[str]:
-    """Unique category labels for plotly (two ranks can share a readable piece)."""
+    """Unique category labels for plotly (two ranks can share a readable piece), HTML-escaped: plotly
+    renders a small HTML subset in ticks and annotations, and a token such as <|endoftext|> must show as
+    typed (unescaped, a chart's annotation at that category lands elsewhere)."""
     seen: dict[str, int] = {}
     out = []
     for t in tokens:
-        t = t if t.strip() else repr(t)
+        t = _esc(t) if t.strip() else repr(t)
         n = seen.get(t, 0)
         seen[t] = n + 1
         out.append(t + "\u200b" * n)   # zero-width spaces keep duplicates apart without showing

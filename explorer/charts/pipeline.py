@@ -148,7 +148,7 @@ def block_changes(attn_norm: np.ndarray, mlp_norm: np.ndarray, stream_norm: np.n
     fig.update_yaxes(title_text="cosine", range=[-1, 1], row=2, col=1, zeroline=True, zerolinewidth=2,
                      zerolinecolor="#444444")
     fig.update_layout(title=f"What each block writes into the stream of {_esc(token)}", barmode="group",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1), bargap=0.3)
+                      legend=dict(orientation="h", yanchor="top", y=-0.1, xanchor="left", x=0), bargap=0.3)
     return fig
 
 
