@@ -213,11 +213,6 @@ class UrlState:
                 st.query_params[name] = text
 
 
-def registered_names() -> set[str]:
-    """URL names of every control registered in this session so far (a page's and the app shell's)."""
-    return set(st.session_state.get(REGISTERED, {}).values())
-
-
 def reset_controls(names: Iterable[str] = ()) -> None:
     """Forget every page's controls and the values kept across page switches (app-shell controls, which
     have no prefix, stay unless named in `names`), so that the next page reads its view from the link

@@ -1,5 +1,4 @@
 """Lesson tours in the app: every shipped step renders as promised; the bar, its buttons, links and presenter mode."""
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -7,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import tours as T
 from explorer.ui import tour as ui_tour
 from explorer.ui.tour_check import open_step, shown_page, step_problems, texts
-from tests.app.conftest import ROOT, assert_clean, run_page
+from tests.app.conftest import ROOT, assert_clean, param, run_page
 
 READY = [T.resolve(T.read(p), ui_tour.pages()) for p in T.tour_files()]
 STEPS = [(t, n) for t in READY for n in range(1, len(t) + 1)]
@@ -23,12 +22,6 @@ def test_every_step_of_every_shipped_tour_renders_and_shows_what_it_promises(tou
 
 def bar_text(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown if m.value.startswith("🎓"))
-
-
-def param(at: AppTest, name: str) -> str | None:
-    """A link parameter after the run, as the browser's address bar would have it."""
-    v = at.query_params.get(name)
-    return v[0] if isinstance(v, list) else v
 
 
 def step_of(at: AppTest) -> str | None:
