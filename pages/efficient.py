@@ -209,7 +209,7 @@ def section_tiles():
     st.session_state["eff_n_steps"] = n_steps
     url.int("row", n - 1, lo=0, hi=n - 1)
     url.float("speed", 2.0, lo=0.5, hi=8.0)
-    url.int("step", n_steps, lo=0, hi=n_steps)
+    url.int("tile", n_steps, lo=0, hi=n_steps)
 
     @st.fragment(run_every=1.0 / st.session_state[url.key("speed")] if cached.playing() else None)
     @guarded("the tiling animation")
@@ -217,7 +217,7 @@ def section_tiles():
         """The animation: each tick re-draws only this fragment (controls, figure, result)."""
         if st.session_state.pop(RESTART, False):
             st.rerun(scope="app")                          # Play, Pause or a new speed: reset the timer
-        step_key = url.key("step")
+        step_key = url.key("tile")
         if cached.playing():
             if st.session_state[step_key] >= n_steps:
                 cached.set_playing(False)
@@ -247,7 +247,7 @@ def restart():
 
 @callback("play / pause")
 def play():
-    step_key = url.key("step")
+    step_key = url.key("tile")
     if not cached.playing() and st.session_state.get(step_key, 0) >= st.session_state.get("eff_n_steps", 0):
         st.session_state[step_key] = 0                  # Play at the end starts again
     cached.set_playing(not cached.playing())
@@ -256,7 +256,7 @@ def play():
 
 @callback("the step")
 def step_by(by: int):
-    st.session_state[url.key("step")] = int(np.clip(st.session_state[url.key("step")] + by, 0,
+    st.session_state[url.key("tile")] = int(np.clip(st.session_state[url.key("tile")] + by, 0,
                                                     st.session_state["eff_n_steps"]))
 
 

@@ -98,13 +98,13 @@ def test_empty_text_asks_for_a_sentence():
 
 
 def test_tiling_deep_link_restores_the_step_and_buttons_move_it():
-    at = run_page(PAGE, query={"view": "tiles", "step": "0"})
+    at = run_page(PAGE, query={"view": "tiles", "tile": "0"})
     assert_clean(at)
     assert "Step 0 of 10" in text_of(at)                # 16 tokens, 4 x 4 tiles, causal: 1 + 2 + 3 + 4 tiles
     next(b for b in at.button if b.key == "eff_btn_step").click().run()
-    assert "Step 1 of 10: query tile 0 × key tile 0" in text_of(at) and param(at, "step") == "1"
+    assert "Step 1 of 10: query tile 0 × key tile 0" in text_of(at) and param(at, "tile") == "1"
     assert "max |tiled − standard|" not in metrics(at)  # the result appears at the end
-    at.slider(key="eff_step").set_value(10).run()
+    at.slider(key="eff_tile").set_value(10).run()
     m = metrics(at)
     assert float(m["max |tiled − standard|"][0]) < 1e-5 and float(m["max |tiled − torch SDPA|"][0]) < 1e-5
     t = E.tiled_traffic(16, 8, 4, 4, causal=True).elements
@@ -117,7 +117,7 @@ def test_play_at_the_end_starts_again_from_zero():
     next(b for b in at.button if b.key == "eff_btn_play").click().run()
     assert_clean(at)
     assert next(b for b in at.button if b.key == "eff_btn_play").label == "⏸ Pause"
-    assert at.session_state["eff_step"] <= 1
+    assert at.session_state["eff_tile"] <= 1
 
 
 def test_tiling_without_causal_and_with_a_window():
@@ -141,7 +141,7 @@ def test_traffic_numbers_at_128k():
 
 @pytest.mark.parametrize("query", [
     {"view": "nope"}, {"len": "abc", "win": "-1"}, {"view": "reach", "rlen": "9999", "tok": "500", "rwin": "0"},
-    {"view": "tiles", "step": "999", "bq": "3", "row": "-4", "speed": "nan"},
+    {"view": "tiles", "tile": "999", "bq": "3", "row": "-4", "speed": "nan"},
     {"view": "traffic", "xlen": "5", "xhd": "7", "xdtype": "<b>"},
     {"view": "model", "mwin": "0", "layer": "99", "head": "x", "pos": "-1"},
 ])

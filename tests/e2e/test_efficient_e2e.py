@@ -14,7 +14,7 @@ def visit(open_page, query: str = "", size=(1280, 800)):
 
 
 def test_tiling_animation_plays_to_the_end(open_page):
-    page = visit(open_page, "view=tiles&step=0&speed=8")
+    page = visit(open_page, "view=tiles&tile=0&speed=8")
     assert errors_on(page) == []
     main = page.locator('[data-testid="stMain"]')
     expect(main).to_contain_text("Step 0 of 10: nothing computed yet", timeout=120_000)
@@ -25,7 +25,7 @@ def test_tiling_animation_plays_to_the_end(open_page):
     expect(main).to_contain_text("Step 10 of 10: query tile 3 × key tile 3", timeout=120_000)
     expect(page.get_by_role("button", name="▶ Play")).to_be_visible(timeout=60_000)    # stopped at the end
     expect(main).to_contain_text("max |tiled − standard|", timeout=60_000)
-    assert "step=" not in page.url                       # the end is the default view: the link is short again
+    assert "tile=" not in page.url                       # the end is the default view: the link is short again
     assert errors_on(page) == []
     shot(page, "efficient-tiles-end-1280x800")
 
