@@ -100,7 +100,7 @@ url.float("speed", 2.0, lo=0.5, hi=8.0)
 url.int("n", 0, lo=0, hi=G.MAX_NEW_TOKENS)
 url.int("view", 0, lo=0, hi=G.MAX_NEW_TOKENS)
 url.int("head", 0, lo=0, hi=64)
-player = ui.Player(url, lm, run)
+player = ui.Decoding(url, lm, run)   # the page's state machine
 with guard("the replay of this link's tokens"):
     player.replay()
 

@@ -266,7 +266,7 @@ def _cached_snapshot(repo_id: str) -> Path | None:
     from huggingface_hub import snapshot_download
     try:
         path = Path(snapshot_download(repo_id, allow_patterns=ALLOW_PATTERNS, local_files_only=True))
-    except Exception:
+    except (OSError, ValueError):    # not in the cache (LocalEntryNotFoundError), or not a valid repo id
         return None
     return path if (path / "config.json").is_file() and any(path.glob("*.safetensors")) else None
 
@@ -335,7 +335,8 @@ def load(model_id: str, progress: Callable[[float, str], None] | None = None,
         if not is_online():
             raise ModelLoadError(f"{shown(model_id)} is not in the local cache and the hub cannot be reached (offline)")
         return _named(load_folder(download(model_id, progress), spec, "hub", family=family, name=model_id), model_id)
-    except Exception as e:
+    except (ModelLoadError, OSError, ValueError) as e:   # what the hub, the network or a folder raise; a bug in
+        # our own code (TypeError, AttributeError, ...) is not a reason to show the twin: it surfaces
         reason = str(e).rstrip(".") if isinstance(e, ModelLoadError) else f"{type(e).__name__}: {shown(e)}"
         twin = spec.twin if spec else None
         if not twin:

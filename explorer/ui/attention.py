@@ -13,6 +13,7 @@ import streamlit as st
 from explorer import attention as A
 from explorer.attention import long_table  # noqa: F401 - the page's CSV columns, computed in the engine
 from explorer import bertviz_view
+from explorer.ui.figures import selected_points
 from explorer.text import md  # noqa: F401 - pages use cached.md(...): the one escaping rule
 
 
@@ -81,11 +82,7 @@ def clicked_head(state, n_heads: int | None = None) -> tuple[int, int] | None:
 
     The clickable points carry [layer, head] as customdata; point_index is the fallback.
     """
-    try:
-        points = state["selection"]["points"]
-    except (KeyError, TypeError):
-        return None
-    for p in points or []:
+    for p in selected_points(state):
         cd = p.get("customdata")
         if isinstance(cd, (list, tuple)) and len(cd) == 2:
             return int(cd[0]), int(cd[1])

@@ -74,6 +74,14 @@ def show(fig: go.Figure, name: str, data: dict | None = None, height: int | None
     return state
 
 
+def selected_points(state) -> list[dict]:
+    """The points a click selected in a figure drawn with on_select="rerun" (its widget state); [] if none."""
+    try:
+        return list(state["selection"]["points"] or [])
+    except (KeyError, TypeError):
+        return []
+
+
 def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "figure"
 

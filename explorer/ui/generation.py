@@ -10,6 +10,7 @@ import streamlit as st
 
 from explorer import generation as G
 from explorer.ui.errors import callback
+from explorer.ui.figures import selected_points
 from explorer.ui.player import Player
 
 RUNS = "gen_runs"              # {run key: Generation}, most recently used last
@@ -43,11 +44,7 @@ tick_due = _player.tick_due
 
 def clicked_step() -> int | None:
     """The generated step (0-based) a click on the timeline chose, once per click."""
-    state = st.session_state.get(TIMELINE_KEY)
-    try:
-        points = state["selection"]["points"]
-    except (KeyError, TypeError):
-        return None
+    points = selected_points(st.session_state.get(TIMELINE_KEY))
     sig = repr(points)
     if not points or sig == st.session_state.get(CLICKED):
         return None
@@ -67,7 +64,7 @@ def fill_mask(lm, text: str, k: int) -> G.FillMaskResult:
     return _fill(lm.key, text, k, lm)
 
 
-class Player:
+class Decoding:
     """The page's state machine, in one place: the link's progress values -> replay -> the engine's run ->
     session state -> the link.
 

@@ -169,3 +169,21 @@ def test_models_loaded_at_the_same_time_keep_their_tied_weights():
     assert errors == []
     for name, lm in loaded.items():
         assert [k for k, p in lm.model.named_parameters() if p.is_meta] == [], name
+
+
+def test_the_twin_stands_in_for_network_trouble_but_not_for_a_bug(monkeypatch):
+    from explorer.models import loader
+    monkeypatch.setattr(loader, "_cached_snapshot", lambda repo_id: None)
+    monkeypatch.setattr(loader, "is_online", lambda timeout=1.5: True)
+
+    def offline(repo_id, progress=None):
+        raise ConnectionError("connection refused")
+    monkeypatch.setattr(loader, "download", offline)
+    lm = loader.load("gpt2")
+    assert lm.spec.id == "tiny-gpt2" and "connection refused" in lm.notice and lm.requested == "gpt2"
+
+    def bug(repo_id, progress=None):
+        raise TypeError("download() got an unexpected keyword argument")
+    monkeypatch.setattr(loader, "download", bug)
+    with pytest.raises(TypeError):
+        loader.load("gpt2")
