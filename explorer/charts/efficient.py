@@ -196,13 +196,18 @@ def traffic(lengths: np.ndarray, standard: np.ndarray, tiled: np.ndarray, curren
 
 
 # ------------------------------------------------------------------ a real model, with and without the window
+PAIR_NAMES = 128   # up to this many tokens, hover names both tokens of a cell
+
+
 def attention_pair(full: np.ndarray, windowed: np.ndarray, labels: Sequence[str], window: int) -> go.Figure:
     """One head's pattern [query, key] without and with the window, on one colour scale; the window's
     left edge drawn as a staircase on both."""
     n = full.shape[0]
     lab = unique_labels(list(labels))
     pos = list(range(n))
-    pairs = np.array([[f"{lab[q]} → {lab[k]}" for k in pos] for q in pos])
+    # the token pair of every cell on hover, for texts short enough: T x T strings would make a long
+    # text's rerun grow with the square of the tokens (positions name the cell then)
+    pairs = np.array([[f"{lab[q]} → {lab[k]}" for k in pos] for q in pos]) if n <= PAIR_NAMES else None
     ticks = pos[::max(1, -(-n // 24))]            # at most ~24 labels per axis: the hover names every cell
     zmax = float(max(full.max(), windowed.max(), 1e-6))
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.06,
@@ -211,7 +216,8 @@ def attention_pair(full: np.ndarray, windowed: np.ndarray, labels: Sequence[str]
         fig.add_trace(go.Heatmap(z=np.round(a.astype(np.float32), 4), x=pos, y=pos, colorscale=HEATMAP, zmin=0,
                                  zmax=zmax, showscale=c == 2, customdata=pairs,
                                  colorbar=dict(title=dict(text="weight", side="right"), thickness=12),
-                                 hovertemplate="%{customdata}<br>weight: %{z:.4f}<extra></extra>"), row=1, col=c)
+                                 hovertemplate=("%{customdata}" if pairs is not None else "query %{y} → key %{x}")
+                                 + "<br>weight: %{z:.4f}<extra></extra>"), row=1, col=c)
         if window < n:
             xs, ys = [], []
             for q in range(window, n):       # a staircase: down one row, right one key

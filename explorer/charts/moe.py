@@ -71,28 +71,40 @@ def router_heatmap(probs: np.ndarray, chosen: np.ndarray, weights: np.ndarray, t
     for t in range(T):
         for s in range(chosen.shape[1]):
             text[t, chosen[t, s]] = f"{weights[t, s]:.2f}"
+    names = np.empty((T, E, 2), dtype=object)              # hover: the token and the expert of each cell
+    names[:, :, 0] = np.asarray(rows, dtype=object)[:, None]
+    names[:, :, 1] = np.asarray(cols, dtype=object)[None, :]
+    # numeric axes (labels as ticks), so that every chosen cell's frame is a path in one trace: a layout
+    # shape per cell would make thousands of shapes on a long text
     heat = dict(type="heatmap",
-                z=np.round(probs.astype(np.float32), 4), x=cols, y=rows, colorscale=HEATMAP, zmin=0, zmax=1,
-                text=text, texttemplate="<b>%{text}</b>", textfont=dict(color="white", size=14),
+                z=np.round(probs.astype(np.float32), 4), x=np.arange(E), y=np.arange(T), colorscale=HEATMAP,
+                zmin=0, zmax=1, text=text, customdata=names, texttemplate="<b>%{text}</b>",
+                textfont=dict(color="white", size=14),
                 colorbar=dict(title=dict(text="router<br>probability"), thickness=14),
-                hovertemplate="token %{y}<br>%{x}: probability %{z:.3f}<br>mixing weight %{text}<extra></extra>",
+                hovertemplate="token %{customdata[0]}<br>%{customdata[1]}: probability %{z:.3f}<br>mixing weight "
+                              "%{text}<extra></extra>",
                 xgap=1, ygap=1)
     # each chosen cell framed: a black frame with a white one inside, visible on both ends of viridis
+    frames = []
+    for color, width, inset in ((INK, 3, 0.02), ("white", 1.5, 0.08)):
+        xs, ys = [], []
+        for t in range(T):
+            for e in chosen[t]:
+                x0, x1, y0, y1 = e - 0.5 + inset, e + 0.5 - inset, t - 0.5 + inset, t + 0.5 - inset
+                xs += [x0, x1, x1, x0, x0, None]
+                ys += [y0, y0, y1, y1, y0, None]
+        frames.append(dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(color=color, width=width),
+                           hoverinfo="skip", showlegend=False))
     shapes = []
-    for t in range(T):
-        for s in range(chosen.shape[1]):
-            e = int(chosen[t, s])
-            for color, width, inset in ((INK, 3, 0.02), ("white", 1.5, 0.08)):
-                shapes.append(dict(type="rect", xref="x", yref="y", x0=e - 0.5 + inset, x1=e + 0.5 - inset,
-                                   y0=t - 0.5 + inset, y1=t + 0.5 - inset, line=dict(color=color, width=width)))
     if highlight is not None and 0 <= highlight < T:
         shapes.append(dict(type="rect", xref="x domain", yref="y", x0=0, x1=1, y0=highlight - 0.5,
                            y1=highlight + 0.5, line=dict(color=INK, width=2, dash="dot")))
-    # 2 k shapes per token, given at once and unvalidated: validating (or adding one by one) thousands of
-    # shapes is what made this figure slow on long texts
-    fig = fast_figure([heat], dict(shapes=shapes))
-    fig.update_yaxes(autorange="reversed", title="token", type="category")
-    fig.update_xaxes(title="expert", side="top", type="category")
+    fig = fast_figure([heat] + frames, dict(shapes=shapes))
+    step = max(1, -(-T // 48))                               # at most ~48 token labels; hover names every row
+    fig.update_yaxes(autorange="reversed", title="token", tickvals=list(range(0, T, step)), ticktext=rows[::step],
+                     range=[T - 0.5, -0.5], showgrid=False, zeroline=False)
+    fig.update_xaxes(title="expert", side="top", tickvals=list(range(E)), ticktext=cols, range=[-0.5, E - 0.5],
+                     showgrid=False, zeroline=False)
     fig.update_layout(title=title, height=int(min(1400, max(320, 26 * T + 160))))
     return fig
 

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.charts.attention import _esc
+from explorer.charts.attention import _esc, fast_figure
 from explorer.charts.generation import attention_row
 from explorer.charts.theme import DIVERGING, OKABE_ITO
 
@@ -84,23 +84,27 @@ def token_strip(pieces: Sequence[str], ids: Sequence[int], byte_part: Sequence[b
     n = len(pieces)
     byte_part = byte_part or [False] * n
     rows = max(1, -(-n // per_row))
-    fig = go.Figure()
-    xs, ys, hover = [], [], []
-    for i, (p, t) in enumerate(zip(pieces, ids)):
-        r, c = divmod(i, per_row)
-        x0, y0 = c * 1.0, -r * 1.25
-        color = OKABE_ITO[2] if byte_part[i] else (OKABE_ITO[1] if i % 2 == 0 else "#B9DDF1")
-        fig.add_shape(type="rect", x0=x0 + 0.04, x1=x0 + 0.96, y0=y0, y1=y0 + 0.9, fillcolor=color,
-                      line=dict(color="#000000" if i == selected else "#555555", width=4 if i == selected else 1))
-        fig.add_annotation(x=x0 + 0.5, y=y0 + 0.6, text=_esc(_short(p)), showarrow=False,
-                           font=dict(size=14, color="#000000"))
-        fig.add_annotation(x=x0 + 0.5, y=y0 + 0.22, text=str(int(t)), showarrow=False,
-                           font=dict(size=11, color="#222222", family="monospace"))
-        xs.append(x0 + 0.5)
-        ys.append(y0 + 0.45)
-        hover.append(f"token {i}: {_esc(p)} · id {int(t)}" + (" · part of one character's bytes" if byte_part[i] else ""))
-    fig.add_scatter(x=xs, y=ys, mode="markers", marker=dict(size=30, opacity=0), hovertext=hover, hoverinfo="text",
-                    showlegend=False)
+    # a fixed number of traces whatever the length (boxes: one bar trace; pieces, ids, hover: scatters),
+    # never a layout shape or annotation per token: plotly re-validates all of them on every add, so the
+    # figure grew with the square of the tokens
+    idx = np.arange(n)
+    r, c = idx // per_row, idx % per_row
+    x, y0 = c + 0.5, -r * 1.25
+    colors = [OKABE_ITO[2] if byte_part[i] else (OKABE_ITO[1] if i % 2 == 0 else "#B9DDF1") for i in range(n)]
+    chosen = idx == (selected if selected is not None else -1)
+    hover = [f"token {i}: {_esc(p)} · id {int(t)}" + (" · part of one character's bytes" if byte_part[i] else "")
+             for i, (p, t) in enumerate(zip(pieces, ids))]
+    fig = fast_figure([
+        dict(type="bar", x=x, y=np.full(n, 0.9), base=y0, width=0.92, hoverinfo="skip", showlegend=False,
+             marker=dict(color=colors, line=dict(color=np.where(chosen, "#000000", "#555555").tolist(),
+                                                 width=np.where(chosen, 4, 1).tolist()))),
+        dict(type="scatter", x=x, y=y0 + 0.6, mode="text", text=[_esc(_short(p)) for p in pieces],
+             textfont=dict(size=14, color="#000000"), hoverinfo="skip", showlegend=False),
+        dict(type="scatter", x=x, y=y0 + 0.22, mode="text", text=[str(int(t)) for t in ids],
+             textfont=dict(size=11, color="#222222", family="monospace"), hoverinfo="skip", showlegend=False),
+        dict(type="scatter", x=x, y=y0 + 0.45, mode="markers", marker=dict(size=30, opacity=0), hovertext=hover,
+             hoverinfo="text", showlegend=False),
+    ], dict(bargap=0))
     fig.update_xaxes(visible=False, range=[-0.05, per_row + 0.05], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-(rows - 1) * 1.25 - 0.1, 1.0], fixedrange=True)
     fig.update_layout(height=40 + 62 * rows, margin=dict(l=4, r=4, t=4, b=4))

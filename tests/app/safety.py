@@ -139,3 +139,36 @@ def hostile_query(names: list[str], section: tuple[str, str] | None, payload: st
     if section:
         query[section[0]] = section[1]
     return query
+
+
+_URL_CALL = re.compile(r"""url\.(?:int|float|choice|flag|text|multi)\(\s*["'](\w+)["']""")
+_NAME_KW = re.compile(r"""text_input\([^)]*?name=["'](\w+)["']""", re.S)
+
+
+def link_names(page_file: str, run_page) -> tuple[list[str], dict[str, list[str]]]:
+    """(every link parameter a page may read, {section switch: its options}) from one recorded run of
+    the page's defaults plus the names its source registers in other sections. Cheaper than discover()
+    (one run per page), for the browser test."""
+    from explorer.ui.state import UrlState
+    from tests.app.conftest import ROOT
+    seen: list[str] = []
+    options: dict[str, list[str]] = {}
+    register, choice = UrlState._register, UrlState.choice
+
+    def recording_register(self, name, *a, **k):
+        seen.append(name)
+        return register(self, name, *a, **k)
+
+    def recording_choice(self, name, default, opts):
+        if name in SECTION_NAMES:
+            options.setdefault(name, [str(o) for o in opts])
+        return choice(self, name, default, opts)
+
+    UrlState._register, UrlState.choice = recording_register, recording_choice
+    try:
+        run_page(page_file)
+    finally:
+        UrlState._register, UrlState.choice = register, choice
+    source = (ROOT / page_file).read_text()
+    names = list(dict.fromkeys(seen + _URL_CALL.findall(source) + _NAME_KW.findall(source)))
+    return names, options

@@ -46,14 +46,19 @@ def test_a_layer_grid_of_a_long_text_is_pooled_to_what_a_panel_can_show():
     assert np.asarray(short.data[0].z).shape == (20, 20)
 
 
-def test_router_heatmap_frames_are_given_at_once():
+def test_router_heatmap_frames_are_two_traces_at_any_length():
     T, E = 500, 8
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(E), T)
     chosen = np.argsort(-probs, -1)[:, :2]
     fig = CM.router_heatmap(probs, chosen, np.take_along_axis(probs, chosen, -1), [f"t{i}" for i in range(T)],
                             [f"E{e}" for e in range(E)], highlight=3)
-    assert len(fig.data) == 1 and len(fig.layout.shapes) == 2 * 2 * T + 1
+    assert len(fig.data) == 3 and len(fig.layout.shapes) == 1                   # heatmap, two frame traces; the row
+    black = fig.data[1]                                   # one closed path per chosen cell, None between
+    e = chosen[0, 0]
+    assert black.x[:6] == (e - 0.48, e + 0.48, e + 0.48, e - 0.48, e - 0.48, None)
+    assert black.x.count(None) == 2 * T
+    assert fig.layout.yaxis.ticktext[0] == "t0" and tuple(fig.layout.xaxis.ticktext) == tuple(f"E{i}" for i in range(E))
 
 
 def test_sanitize_makes_links_and_styles_in_figure_text_inert_and_keeps_formatting():
