@@ -189,7 +189,7 @@ def section_adapt():
                    delta_color="off", delta_arrow="off", border=True)
     show(charts.memory_bars([{"label": r.strategy.label, "weights": r.memory.weights, "gradients": r.memory.gradients,
                               "adam": r.memory.adam, "trainable": r.trainable, "total": r.total} for r in rows]),
-         "training memory per strategy", height=380,
+         "training memory per strategy", height=340,
          data={"strategy": [r.strategy.label for r in rows], "trainable": [r.trainable for r in rows],
                "weights_bytes": [r.memory.weights for r in rows], "gradient_bytes": [r.memory.gradients for r in rows],
                "adam_bytes": [r.memory.adam for r in rows]})
@@ -296,7 +296,8 @@ def watch_fragment():
 
 
 def results(r):
-    st.markdown("**Greedy continuation of the prompt, before and after**")
+    prompt = r.tokenizer.decode(r.prompt_ids)
+    st.markdown(f"**Greedy continuation of “{md(prompt, limit=80)}”, before and after**")
     st.table(pd.DataFrame({"model": ["before (the bundled model)"] + [f"after: {a.label}" for a in r.arms],
                            "continuation": [r.before] + [a.after or "" for a in r.arms]}).set_index("model"))
     full, lora = r.arms

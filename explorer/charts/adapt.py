@@ -41,9 +41,9 @@ def scaling_plane(runs: Sequence[dict], current: dict, ratio: float = 20.0) -> g
     line_x = np.array([x_lo, x_hi])
     fig.add_trace(go.Scatter(x=line_x, y=ratio * line_x, mode="lines", name=f"{ratio:g} tokens per parameter",
                              line=dict(color=INK, width=2.5, dash="dash"), hoverinfo="skip"))
-    x_note = x_lo * 1.3
+    x_note = x_lo * 1.6
     fig.add_annotation(x=np.log10(x_note), y=np.log10(ratio * x_note), text=f"{ratio:g} tokens per parameter "
-                       "(compute-optimal)", showarrow=False, yshift=14, textangle=0, xanchor="left",
+                       "(compute-optimal)", showarrow=False, yshift=-10, xanchor="left", yanchor="top",
                        font=dict(color=INK))
     fig.add_trace(go.Scatter(
         x=[r["params"] for r in runs], y=[r["tokens"] for r in runs], mode="markers+text", name="published runs",
@@ -53,9 +53,10 @@ def scaling_plane(runs: Sequence[dict], current: dict, ratio: float = 20.0) -> g
         hovertemplate="%{text}<br>N = %{customdata[0]}, D = %{customdata[1]}<br>"
                       "%{customdata[2]:.1f} tokens per parameter<extra></extra>"))
     tpp = current["tokens"] / current["params"]
+    # the star is a text glyph: its size stays as drawn when presenter mode restyles every scatter marker
     fig.add_trace(go.Scatter(
-        x=[current["params"]], y=[current["tokens"]], mode="markers", name=current.get("label", "your run"),
-        marker=dict(size=20, symbol="star", color=OKABE_ITO[0], line=dict(color=INK, width=1.5)),
+        x=[current["params"]], y=[current["tokens"]], mode="text", name=current.get("label", "your run"),
+        text=["★"], textfont=dict(size=34, color=OKABE_ITO[5]), textposition="middle center",
         hovertemplate=f"{_short(current['params'])} parameters on {_short(current['tokens'])} tokens<br>"
                       f"{tpp:.1f} tokens per parameter<extra></extra>"))
     xt, yt = _decades(x_lo, x_hi), _decades(y_lo, y_hi)

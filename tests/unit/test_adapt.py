@@ -177,3 +177,12 @@ def test_figures_carry_their_numbers():
             for r in A.compare(PRESETS["GPT-2"], [A.Strategy("full"), A.Strategy("lora")], "fp32")]
     fig = charts.memory_bars(rows)
     assert [t.name for t in fig.data[:3]] == ["weights", "gradients", "Adam states (fp32)"]
+
+
+def test_the_scaling_figure_draws_the_20_tokens_per_parameter_line_and_the_runs():
+    from explorer import scaling as sc
+    runs = [{"name": r.name, "params": r.params, "tokens": r.tokens} for r in sc.RUNS[2:]]
+    fig = charts.scaling_plane(runs, {"params": 7e9, "tokens": 140e9, "label": "lesson"})
+    line, points, star = fig.data
+    assert list(line.y) == [20 * x for x in line.x]
+    assert list(points.text) == [r["name"] for r in runs] and (star.x[0], star.y[0]) == (7e9, 140e9)
