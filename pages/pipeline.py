@@ -34,20 +34,6 @@ def go_to(delta: int):
     st.session_state[VIEW] = KEYS[max(0, min(len(KEYS) - 1, i))]
 
 
-def clicked_stage():
-    """A click on a box of the diagram opens its stage (each click once)."""
-    try:
-        points = st.session_state["pipe_diagram"]["selection"]["points"]
-    except (KeyError, TypeError):
-        return
-    sig = repr(points)
-    if points and sig != st.session_state.get("pipe_clicked"):
-        st.session_state["pipe_clicked"] = sig
-        where = points[0].get("customdata")
-        if where in STAGES:
-            st.session_state[VIEW] = where
-
-
 # ============================================================================ model and prompt
 controls = st.expander("⚙️ Model and prompt", expanded=False) if presenting() else st.container()
 with controls:
@@ -73,7 +59,6 @@ if t.truncated:
     st.warning(f"Following the first {t.n_tokens} of {t.total_tokens} tokens.", icon="✂️")
 
 # ============================================================================ the whole path, and where we are
-clicked_stage()
 stage = st.session_state[VIEW]
 picked = display_token(lm.tokenizer.convert_ids_to_tokens(t.picked))
 nodes = [("tokens", "Tokens", str(t.shapes["input ids"])),
@@ -84,7 +69,7 @@ nodes = [("tokens", "Tokens", str(t.shapes["input ids"])),
          ("output", "Softmax", str(t.shapes["next-token probabilities"])),
          ("output", "Pick", "greedy"),
          ("append", "Append<br>+ KV cache", str(t.kv_shape))]
-show(charts.path_diagram(nodes, stage), "pipeline path", height=150, on_select="rerun", key="pipe_diagram")
+show(charts.path_diagram(nodes, stage), "pipeline path", height=150)
 b1, b2, b3 = st.columns([1, 6, 1], vertical_alignment="center")
 b1.button("◂ Back", key="pipe_go_back", on_click=go_to, args=(-1,), disabled=stage == KEYS[0], width="stretch")
 with b2:

@@ -28,8 +28,8 @@ STREAM = "#000000"
 def path_diagram(nodes: Sequence[tuple[str, str, str]], current: str, loop_label: str = "append, repeat") -> go.Figure:
     """One row of boxes, left to right, with arrows; the boxes of the current stage highlighted.
 
-    nodes: (stage key, box label, shape label under the box). Clicking a box selects its stage
-    (each box has an invisible marker whose customdata is the stage key).
+    nodes: (stage key, box label, shape label under the box); each box has an invisible marker whose
+    hover names it (customdata: its stage key).
     """
     n = len(nodes)
     gap = 0.3
@@ -61,7 +61,7 @@ def path_diagram(nodes: Sequence[tuple[str, str, str]], current: str, loop_label
     fig.add_annotation(x=left, y=1.02, ax=left, ay=1.3, xref="x", yref="y", axref="x", ayref="y", text="",
                        showarrow=True, arrowhead=2, arrowwidth=2, arrowcolor="#444444")
     fig.add_scatter(x=xs, y=[0.5] * n, mode="markers", marker=dict(size=40, opacity=0), customdata=[s for s, _, _ in nodes],
-                    hovertext=[f"{_plain(lbl)} — click to open" for _, lbl, _ in nodes], hoverinfo="text",
+                    hovertext=[f"{_plain(lbl)} {shape}" for _, lbl, shape in nodes], hoverinfo="text",
                     showlegend=False)
     span = x0 - gap
     fig.update_xaxes(visible=False, range=[-0.05, span + 0.05], fixedrange=True)
