@@ -36,7 +36,7 @@ APP_PARAMS = (presenter.KEY, *ui_models.URL_NAMES.values())
 _CSS = """
 <style>
 .st-key-tour_keys { display: none !important; }
-.st-key-tour_bar { background: #f3f6fb; }
+.st-key-tour_bar { background: #f3f6fb; margin-top: 0.75rem; }
 .st-key-tour_bar [data-testid="stMarkdownContainer"] p { margin-bottom: 0.2rem; }
 </style>
 """
@@ -145,14 +145,14 @@ def _draw(tour: T.Tour, n: int) -> None:
     step, N = tour.steps[n - 1], len(tour)
     st.markdown(_CSS, unsafe_allow_html=True)     # our own static stylesheet
     with st.container(border=True, key="tour_bar"):
-        c = st.columns([7.2, 1.3, 1.3, 1.5], vertical_alignment="center")
+        c = st.columns([4.6, 1.8, 1.9, 1.5], vertical_alignment="center")   # room for the labels at 1280 px
         title = f" · {md(step.title)}" if step.title else ""
         c[0].markdown(f"🎓 **{md(tour.title)}** · step **{n} of {N}**{title}  \n{md(step.caption)}")
-        c[1].button("Back", key="tour_back", icon="⬅️", shortcut="PageUp", disabled=n == 1, on_click=_go,
+        c[1].button("← Back", key="tour_back", shortcut="PageUp", disabled=n == 1, on_click=_go,
                     args=(n - 1,), width="stretch", help="Previous step (PageUp or ←)")
-        c[2].button("Next", key="tour_next", icon="➡️", shortcut="PageDown", disabled=n == N, on_click=_go,
+        c[2].button("Next →", key="tour_next", shortcut="PageDown", disabled=n == N, on_click=_go,
                     args=(n + 1,), width="stretch", type="primary", help="Next step (PageDown or →)")
-        c[3].button("Leave tour", key="tour_leave", icon="✖️", on_click=_leave, width="stretch",
+        c[3].button("Leave tour", key="tour_leave", on_click=_leave, width="stretch",
                     help="Stay on this view without the tour")
         if step.ask is not None:
             _ask(tour, n, step.ask)
@@ -175,7 +175,7 @@ LETTERS = "ABCDEF"
 def _ask(tour: T.Tour, n: int, check: T.Check) -> None:
     """An "ask the class" line: the question and its choices; the answer (and why) revealed on demand."""
     revealed = st.session_state.get(REVEALED) == (tour.id, n)
-    c = st.columns([8.7, 1.5], vertical_alignment="center")
+    c = st.columns([8.3, 1.5], vertical_alignment="center")
     choices = " · ".join(f"**{LETTERS[i]}.** {md(x)}" for i, x in enumerate(check.choices))
     c[0].markdown(f"❓ **Ask the class:** {md(check.question)}  \n{choices}")
     if revealed:
