@@ -6,6 +6,7 @@ Payloads point at evil.example, so anything that links there came from the visit
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 
@@ -101,9 +102,10 @@ def foreign_links(at) -> list[str]:
 SECTION_NAMES = ("view", "model")     # choices that switch what a page draws: each option is swept
 
 
-def discover(page_file: str, run_page) -> dict[tuple[str, str] | None, list[str]]:
-    """{section (name, option) or None for the defaults: the link parameters registered there}, found by
-    running the page and recording every UrlState registration (sidebar included)."""
+@contextlib.contextmanager
+def recording():
+    """While open: (names, options) of every UrlState registration in runs of the app in this process
+    (AppTest runs the script in a thread of it), and the options of the section switches."""
     from explorer.ui.state import UrlState
     seen: list[str] = []
     options: dict[str, list[str]] = {}
@@ -121,6 +123,15 @@ def discover(page_file: str, run_page) -> dict[tuple[str, str] | None, list[str]
 
     UrlState._register, UrlState.choice = recording_register, recording_choice
     try:
+        yield seen, options
+    finally:
+        UrlState._register, UrlState.choice = register, choice
+
+
+def discover(page_file: str, run_page) -> dict[tuple[str, str] | None, list[str]]:
+    """{section (name, option) or None for the defaults: the link parameters registered there}, found by
+    running the page and recording every UrlState registration (sidebar included)."""
+    with recording() as (seen, options):
         run_page(page_file)
         found = {None: list(seen)}
         for name, opts in list(options.items()):
@@ -128,8 +139,6 @@ def discover(page_file: str, run_page) -> dict[tuple[str, str] | None, list[str]
                 seen.clear()
                 run_page(page_file, query={name: opt})
                 found[(name, opt)] = list(seen)
-    finally:
-        UrlState._register, UrlState.choice = register, choice
     return found
 
 
@@ -149,26 +158,9 @@ def link_names(page_file: str, run_page) -> tuple[list[str], dict[str, list[str]
     """(every link parameter a page may read, {section switch: its options}) from one recorded run of
     the page's defaults plus the names its source registers in other sections. Cheaper than discover()
     (one run per page), for the browser test."""
-    from explorer.ui.state import UrlState
     from tests.app.conftest import ROOT
-    seen: list[str] = []
-    options: dict[str, list[str]] = {}
-    register, choice = UrlState._register, UrlState.choice
-
-    def recording_register(self, name, *a, **k):
-        seen.append(name)
-        return register(self, name, *a, **k)
-
-    def recording_choice(self, name, default, opts):
-        if name in SECTION_NAMES:
-            options.setdefault(name, [str(o) for o in opts])
-        return choice(self, name, default, opts)
-
-    UrlState._register, UrlState.choice = recording_register, recording_choice
-    try:
+    with recording() as (seen, options):
         run_page(page_file)
-    finally:
-        UrlState._register, UrlState.choice = register, choice
     source = (ROOT / page_file).read_text()
     names = list(dict.fromkeys(seen + _URL_CALL.findall(source) + _NAME_KW.findall(source)))
     return names, options

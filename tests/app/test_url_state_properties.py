@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.text import MD_SPECIAL
 from explorer.ui import state as S
+from tests.app.test_url_state import _script
 
 OPTIONS = ["head", "layer", "model"]
 PARSERS = {   # name -> (parser, the reasons it may give, value check)
@@ -18,8 +19,8 @@ PARSERS = {   # name -> (parser, the reasons it may give, value check)
     "view": (S.parse_choice(OPTIONS), ["not one of the 3 choices"], lambda v: v in OPTIONS),
     "merge": (S.parse_flag(), ["not 0 or 1"], lambda v: v in (True, False)),
     "text": (S.parse_text(50), ["longer than 50 characters"], lambda v: isinstance(v, str) and len(v) <= 50),
-    "stats": (S.parse_multi(["entropy", "sink"]), ["an item that is not one of the choices"],
-              lambda v: set(v) <= {"entropy", "sink"}),
+    "stats": (S.parse_multi(["entropy", "sink", "self"]), ["an item that is not one of the choices"],
+              lambda v: set(v) <= {"entropy", "sink", "self"}),
 }
 
 
@@ -55,31 +56,10 @@ def test_any_link_value_parses_or_gives_a_notice_in_our_words(name, raw):
             assert raw.strip() not in notice
 
 
-def _script():
-    import streamlit as st
-
-    from explorer.ui.state import UrlState, show_notices
-    url = UrlState(prefix="p_")
-    url.int("layer", 2, lo=0, hi=11)
-    url.float("temp", 1.0, lo=0.1, hi=2.0)
-    url.choice("view", "head", ["head", "layer", "model"])
-    url.flag("merge", False)
-    url.text("text", "hello", max_chars=50)
-    url.multi("stats", ["entropy"], ["entropy", "sink"])
-    show_notices()
-    st.slider("Layer", 0, 11, key=url.key("layer"))
-    st.slider("Temperature", 0.1, 2.0, key=url.key("temp"))
-    st.radio("View", ["head", "layer", "model"], key=url.key("view"))
-    st.checkbox("Merge", key=url.key("merge"))
-    st.text_input("Text", key=url.key("text"))
-    st.multiselect("Stats", ["entropy", "sink"], key=url.key("stats"))
-    url.sync()
-
-
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(raw=hostile.filter(lambda s: "\x00" not in s and len(s) < 30_000))
 def test_any_string_in_every_parameter_of_a_page_is_safe(raw):
-    at = AppTest.from_function(_script, default_timeout=30)
+    at = AppTest.from_function(_script, default_timeout=30)       # the UrlState test's page: six kinds of control
     for name in PARSERS:
         at.query_params[name] = raw
     at.run()
