@@ -55,10 +55,12 @@ def scaling_plane(runs: Sequence[dict], current: dict, ratio: float = 20.0) -> g
     tpp = current["tokens"] / current["params"]
     # the star is a text glyph: its size stays as drawn when presenter mode restyles every scatter marker
     fig.add_trace(go.Scatter(
-        x=[current["params"]], y=[current["tokens"]], mode="text", name=current.get("label", "your run"),
+        x=[current["params"]], y=[current["tokens"]], mode="text", showlegend=False,
         text=["★"], textfont=dict(size=34, color=OKABE_ITO[5]), textposition="middle center",
         hovertemplate=f"{_short(current['params'])} parameters on {_short(current['tokens'])} tokens<br>"
                       f"{tpp:.1f} tokens per parameter<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=current.get("label", "your run"),
+                             marker=dict(symbol="star", size=14, color=OKABE_ITO[5])))   # its legend entry
     xt, yt = _decades(x_lo, x_hi), _decades(y_lo, y_hi)
     fig.update_xaxes(type="log", title="parameters N (log scale)", range=np.log10([x_lo, x_hi]),
                      tickvals=xt, ticktext=[_short(v) for v in xt])

@@ -183,6 +183,7 @@ def test_the_scaling_figure_draws_the_20_tokens_per_parameter_line_and_the_runs(
     from explorer import scaling as sc
     runs = [{"name": r.name, "params": r.params, "tokens": r.tokens} for r in sc.RUNS[2:]]
     fig = charts.scaling_plane(runs, {"params": 7e9, "tokens": 140e9, "label": "lesson"})
-    line, points, star = fig.data
+    line, points, star, legend = fig.data
     assert list(line.y) == [20 * x for x in line.x]
     assert list(points.text) == [r["name"] for r in runs] and (star.x[0], star.y[0]) == (7e9, 140e9)
+    assert legend.name == "lesson" and not star.showlegend
