@@ -78,7 +78,7 @@ def section_mask():
     numbers.metric("Pairs scored, full causal", f"{full:,}", help="T(T+1)/2", border=True)
     numbers.metric(f"Pairs scored, window {win_label(w)}", f"{win:,}", f"{win / full:.1%} of full",
                    delta_color="off", delta_arrow="off", border=True)
-    numbers.metric("Keys cached per layer at the end", f"{int(kv.cached_tokens(n, window)):,} of {n:,}", border=True)
+    numbers.metric("Keys cached per layer", f"{int(kv.cached_tokens(n, window)):,} of {n:,}", border=True)
     explain("Row = the token that looks (query), column = the token looked at (key). A decoder's causal mask hides "
             "the future (above the diagonal). A sliding window also hides the far past: each token sees itself and "
             "the window − 1 tokens before it — transformers' rule `kv_idx > q_idx - sliding_window`. The work "
@@ -109,8 +109,8 @@ def section_reach():
     span = E.reach_span(w, layers)
     mistral = E.reach_span(E.MISTRAL_WINDOW, 32)
     st.markdown(f"After **{layers}** layers with a window of **{w}**, token {token} draws on up to "
-                f"{layers} × ({w} − 1) + 1 = **{span:,}** positions ({E.reach_span(w, layers, token):,} exist before "
-                f"it). Mistral-7B: 32 layers × 4,095 + 1 = **{mistral:,}** tokens, though each layer looks at 4,096.")
+                f"{layers} × ({w} − 1) + 1 = **{span:,}** positions (here {E.reach_span(w, layers, token):,} of the "
+                f"{token + 1} up to it). Mistral-7B: 32 layers × 4,095 + 1 = **{mistral:,}** tokens, though each layer looks at 4,096.")
     explain("Information hops one window per layer: layer 1 mixes each token with its window, layer 2 mixes those "
             "mixtures, and so on, like the receptive field of stacked convolutions. The window bounds the cost per "
             "layer, the depth multiplies the reach.")
@@ -146,7 +146,7 @@ def model_view(lm, r: E.WindowRun, layer: int, head: int):
                 icon="✂️")
     a_full, a_win = r.attn_full[layer, head].astype(np.float32), r.attn_window[layer, head].astype(np.float32)
     show(charts.attention_pair(a_full, a_win, r.tokens, r.window), f"window attention layer {layer} head {head}",
-         height=500, data={"query": np.repeat(np.arange(n), n), "key": np.tile(np.arange(n), n),
+         height=460, data={"query": np.repeat(np.arange(n), n), "key": np.tile(np.arange(n), n),
                            "full": a_full.reshape(-1), "windowed": a_win.reshape(-1)})
     how = ("transformers' own sliding-window mask (`create_sliding_window_causal_mask`, from the config's "
            "`sliding_window`)" if r.mechanism == "config" else
@@ -197,8 +197,8 @@ def section_tiles():
     with controls():
         c = controls_row(2, 1.3, 1.3, 1.3, 1.2, 1.4, 1)
         n = c[0].select_slider("Tokens T", [8, 12, 16, 24, 32], key=url.key("tlen"))
-        bq = c[1].selectbox("Query tile B_q", TILE_SIZES, key=url.key("bq"))
-        bk = c[2].selectbox("Key tile B_k", TILE_SIZES, key=url.key("bk"))
+        bq = c[1].selectbox("Query tile", TILE_SIZES, key=url.key("bq"))
+        bk = c[2].selectbox("Key tile", TILE_SIZES, key=url.key("bk"))
         d = c[3].selectbox("Head dim d", [4, 8, 16, 64], key=url.key("hd"))
         causal = c[4].toggle("Causal", key=url.key("causal"))
         w = c[5].number_input("Window (0: none)", 0, 32, key=url.key("twin"))
@@ -265,14 +265,15 @@ def tiles_view(t: cached.Tiling, n_steps: int, done: int):
     mine = [(k, s) for k, s in enumerate(r.steps[:done]) if s.row_in_tile]
     labels = [f"step {k + 1}: key tile {s.k_tile} (keys {s.k_tile * r.block_k}–"
               f"{min((s.k_tile + 1) * r.block_k, len(r.out)) - 1})" for k, s in enumerate(r.steps) if s.row_in_tile]
-    fig = charts.tiling(t.scores, t.allowed, r.schedule, done, r.block_q, r.block_k, r.row,
-                        [s.m for _, s in mine], [s.l for _, s in mine], t.true_m, t.true_l, labels)
     now = f"query tile {r.steps[done - 1].q_tile} × key tile {r.steps[done - 1].k_tile}" if done else \
         "nothing computed yet"
-    st.caption(f"Step {done} of {n_steps}: {now}. {r.skipped} tile(s) skipped by the mask; "
-               f"the dashed line is row {r.row}.")
-    show(fig, "flashattention tiles", height=450, key="eff_tiles_fig",
+    fig = charts.tiling(t.scores, t.allowed, r.schedule, done, r.block_q, r.block_k, r.row,
+                        [s.m for _, s in mine], [s.l for _, s in mine], t.true_m, t.true_l, labels,
+                        title=f"FlashAttention, step {done} of {n_steps}: {now}")
+    show(fig, "flashattention tiles", height=440, key="eff_tiles_fig",
          data={"row_step": list(range(1, len(mine) + 1)), "m": [s.m for _, s in mine], "l": [s.l for _, s in mine]})
+    st.caption(f"Step {done} of {n_steps}: {now}. {r.skipped} tile(s) skipped by the mask (dotted); the dashed "
+               f"line is row {r.row}, whose running max and sum are on the right.")
     url.sync()                                        # a fragment rerun moves the step: keep the link current
     if done == n_steps:
         m = st.columns(3)
@@ -299,8 +300,8 @@ def section_traffic():
         n = c[0].select_slider("Sequence length T", TRAFFIC_LENGTHS, key=url.key("xlen"),
                                format_func=lambda t: f"{t:,}")
         d = c[1].selectbox("Head dim d", [64, 128, 256], key=url.key("xhd"))
-        bq = c[2].selectbox("Query tile B_q", TRAFFIC_TILES, key=url.key("xbq"))
-        bk = c[3].selectbox("Key tile B_k", TRAFFIC_TILES, key=url.key("xbk"))
+        bq = c[2].selectbox("Query tile", TRAFFIC_TILES, key=url.key("xbq"))
+        bk = c[3].selectbox("Key tile", TRAFFIC_TILES, key=url.key("xbk"))
         dtype = c[4].selectbox("Element type", ["fp32", "bf16"], key=url.key("xdtype"), format_func=lambda t: f"{t} ({kv.DTYPE_BITS[t] // 8} B)")
         causal = c[5].toggle("Causal", key=url.key("xcausal"))
     per = kv.DTYPE_BITS[dtype] / 8
@@ -314,11 +315,11 @@ def section_traffic():
     with fig_col:
         show(charts.traffic(lengths, std, tiled, n, per, (count_t, counted.bytes(per))), "attention memory traffic",
              height=440, data={"tokens": lengths, "standard_bytes": std * per, "tiled_bytes": tiled * per})
-    numbers.metric(f"Standard attention, T = {n:,}", kv.format_bytes(std[at] * per), border=True,
-                   help="4·T·d + 4·T² elements")
+    numbers.metric("Standard attention", kv.format_bytes(std[at] * per), f"T = {n:,}", delta_color="off",
+                   delta_arrow="off", border=True, help="4·T·d + 4·T² elements")
     numbers.metric("Tiled (FlashAttention)", kv.format_bytes(tiled[at] * per),
                    f"{std[at] / tiled[at]:.1f}× less traffic", delta_color="off", delta_arrow="off", border=True)
-    numbers.metric("The T × T score matrix alone", kv.format_bytes(n * n * per), "never stored by the tiled loop",
+    numbers.metric("The T × T score matrix alone", kv.format_bytes(n * n * per), "tiled: never stored",
                    delta_color="off", delta_arrow="off", border=True)
     formula_k = "K and V: 2·d·Σ over query tiles of the keys up to its last query" if causal else \
         f"K and V: 2·⌈T/B_q⌉·T·d = 2·{-(-n // bq):,}·T·d"

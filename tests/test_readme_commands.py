@@ -45,6 +45,8 @@ COVERAGE: list[tuple[str, str, object]] = [
     (r"python bench/kvcache\.py", RUN, [PY, "bench/kvcache.py", "--tokens", "16", "--batch", "1"]),
     (r"python bench/pipeline\.py", RUN, [PY, "bench/pipeline.py", "--tokens", "16", "--repeats", "1"]),
     (r"python bench/figures\.py", RUN, [PY, "bench/figures.py", "--small", "16", "--large", "64", "--rounds", "1"]),
+    (r"python bench/efficient\.py", RUN, [PY, "bench/efficient.py", "--tokens", "128", "--block", "32",
+                                          "--rounds", "1", "--model-tokens", "24", "--window", "4"]),
 ]
 
 

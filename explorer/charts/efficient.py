@@ -93,7 +93,7 @@ def _rect(x0, y0, x1, y1, **line) -> dict:
 
 def tiling(scores: np.ndarray, allowed: np.ndarray, schedule: list[tuple[int, list[int]]], done: int,
            block_q: int, block_k: int, row: int, m_track: Sequence[float], l_track: Sequence[float],
-           true_m: float, true_l: float, step_labels: Sequence[str]) -> go.Figure:
+           true_m: float, true_l: float, step_labels: Sequence[str], title: str = "") -> go.Figure:
     """Left: the T x T score matrix, revealed tile by tile in loop order (grey: not computed yet; hatched
     outline: skipped; thick frame: the current tile; dashed line: the tracked row). Right: the tracked
     row's running max m and running sum l after each of its steps, against their final values.
@@ -109,14 +109,15 @@ def tiling(scores: np.ndarray, allowed: np.ndarray, schedule: list[tuple[int, li
     z = np.where(visible & allowed, scores, np.nan).astype(np.float32)
     fig = make_subplots(rows=2, cols=2, column_widths=[0.58, 0.42], specs=[[{"rowspan": 2}, {}], [None, {}]],
                         horizontal_spacing=0.12, vertical_spacing=0.2,
-                        subplot_titles=("Scores S = QKᵀ/√d, tile by tile", f"running max m of row {row}",
-                                        f"running sum l of row {row}"))
+                        subplot_titles=("Scores S = QKᵀ/√d: rows queries, columns keys",
+                                        f"running max m of row {row} · final {true_m:.4f}",
+                                        f"running sum l of row {row} · final {true_l:.4f}"))
     fig.add_trace(go.Heatmap(z=np.where(allowed, 0, np.nan), x0=0, y0=0, dx=1, dy=1, showscale=False,
                              colorscale=[[0, "#F4F4F4"], [1, "#F4F4F4"]], hoverinfo="skip"), row=1, col=1)
     lim = float(np.nanmax(np.abs(scores[allowed]))) if allowed.any() else 1.0
     fig.add_trace(go.Heatmap(z=z, x0=0, y0=0, dx=1, dy=1, colorscale=HEATMAP, zmin=-lim, zmax=lim,
-                             colorbar=dict(title=dict(text="score", side="top"), orientation="h", thickness=10,
-                                           x=0.27, xanchor="center", y=-0.16, len=0.3),
+                             colorbar=dict(title=dict(text="score", side="right"), orientation="h", thickness=10,
+                                           x=0.27, xanchor="center", y=-0.1, yanchor="top", len=0.3),
                              hovertemplate="query %{y}, key %{x}: score %{z:.3f}<extra></extra>"), row=1, col=1)
     shapes = []
     n_q, n_k = -(-n // block_q), -(-n // block_k)
@@ -136,7 +137,7 @@ def tiling(scores: np.ndarray, allowed: np.ndarray, schedule: list[tuple[int, li
     shapes.append(dict(type="line", x0=-0.5, x1=n - 0.5, y0=row, y1=row, xref="x", yref="y", layer="above",
                        line=dict(color="#000000", width=2, dash="dash")))
     fig.update_layout(shapes=shapes)
-    fig.update_xaxes(row=1, col=1, range=[-0.5, n - 0.5], title_text="key", showgrid=False, zeroline=False,
+    fig.update_xaxes(row=1, col=1, range=[-0.5, n - 0.5], showgrid=False, zeroline=False,
                      constrain="domain")
     fig.update_yaxes(row=1, col=1, range=[n - 0.5, -0.5], title_text="query", showgrid=False, zeroline=False,
                      scaleanchor="x", constrain="domain")
@@ -148,13 +149,14 @@ def tiling(scores: np.ndarray, allowed: np.ndarray, schedule: list[tuple[int, li
                                  customdata=list(step_labels[:len(vals)]), showlegend=False,
                                  hovertemplate=f"%{{customdata}}<br>{name} = %{{y:.6f}}<extra></extra>"),
                       row=r, col=2)
-        fig.add_hline(y=final, line=dict(color=STANDARD_COLOR, width=2, dash="dash"), row=r, col=2,
-                      annotation_text=f"softmax in one go: {final:.4f}", annotation_position="bottom left",
-                      annotation_bgcolor="rgba(255,255,255,0.8)")
+        fig.add_hline(y=final, line=dict(color=STANDARD_COLOR, width=2, dash="dash"), row=r, col=2)
         n_steps = max(len(step_labels), 1)
         fig.update_xaxes(row=r, col=2, range=[0.5, n_steps + 0.5], dtick=1 if n_steps <= 12 else None,
                          title_text="key tiles seen by this row" if r == 2 else None)
-    fig.update_layout(title="FlashAttention: one tile at a time, a running max and sum per row",
+    if not m_track:
+        fig.add_annotation(text=f"row {row} waits for its query tile<br>(tile {row // block_q})", showarrow=False,
+                           xref="x2 domain", yref="y2 domain", x=0.5, y=0.5)
+    fig.update_layout(title=title or "FlashAttention: one tile at a time, a running max and sum per row",
                       hovermode="closest")
     return fig
 
