@@ -138,7 +138,7 @@ class Generation:
     """
 
     def __init__(self, lm: LoadedModel, prompt_ids: list[int], sampling: Sampling,
-                 max_new_tokens: int = 64, eos_ids: set[int] | None = None):
+                 max_new_tokens: int = 64, eos_ids: set[int] | None = None, eos_off_from: int | None = None):
         """The run keeps the tokenizer and config, not the model: every step is handed the loaded model
         (`step(lm)`), so a run kept in a session never holds a model the process has let go of."""
         if not prompt_ids:
@@ -155,6 +155,10 @@ class Generation:
                 eos = getattr(tokenizer, "eos_token_id", None)
             eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
         self.eos_ids = set(eos_ids)
+        # from this step on, end-of-text is never drawn ("continue past end-of-text"): its logit is set to
+        # -inf before temperature / top-k / top-p, as transformers' suppress_tokens does; the model's own
+        # distribution (p_model) still shows how likely it found ending there. None = the model may end.
+        self.eos_off_from = eos_off_from
         self.branches = [Branch(list(prompt_ids), len(prompt_ids))]
         self.active = 0
         self._pieces: dict[int, str] = {}
@@ -168,6 +172,9 @@ class Generation:
     def capped(self) -> bool:
         """True when the model's position limit (or the interactive limit) cut the requested length."""
         return self.max_new_tokens < self.requested_new
+
+    def eos_suppressed(self, step: int) -> bool:
+        return self.eos_off_from is not None and step >= self.eos_off_from
 
     def done(self, b: Branch | None = None) -> str | None:
         b = b or self.branch
@@ -218,12 +225,16 @@ class Generation:
         logp = torch.log_softmax(logits, -1)
         p = logp.exp()
         top_ids = torch.topk(logits, TRACE_K).indices
+        drawn = logits
+        if self.eos_suppressed(step) and self.eos_ids:
+            drawn = logits.clone()
+            drawn[sorted(self.eos_ids)] = float("-inf")
         if s.greedy:
-            p_temp, kept_ids, kept_p = p, top_ids[:1], torch.ones(1)
+            p_temp, kept_ids, kept_p = p, torch.argmax(drawn).reshape(1), torch.ones(1)
             cum = torch.cumsum(p[top_ids], 0)
         else:
-            p_temp = torch.softmax(logits / s.temperature, -1)
-            kept_ids, kept_p, cum = filter_distribution(logits, s)
+            p_temp = torch.softmax(drawn / s.temperature, -1)
+            kept_ids, kept_p, cum = filter_distribution(drawn, s)
         if kept_ids is None:          # nothing truncated: the temperature distribution is drawn from
             final = kept_p
         else:
@@ -231,7 +242,7 @@ class Generation:
         if force_token is not None:
             token = int(force_token)
         elif s.greedy:
-            token = int(top_ids[0])
+            token = int(kept_ids[0])
         elif kept_ids is None:        # draw over the whole vocabulary, in id order
             token = draw(final.double().numpy(), s.seed, step)
         else:

@@ -65,6 +65,7 @@ url.int("topk", 0, lo=0, hi=100)
 url.float("topp", 0.9, lo=0.01, hi=1.0)
 url.int("seed", 0, lo=0, hi=2**31 - 1)
 url.int("max", 40, lo=1, hi=G.MAX_NEW_TOKENS)
+url.int("eos", -1, lo=-1, hi=G.MAX_NEW_TOKENS)   # step from which end-of-text is suppressed; -1: the model may end
 with st.expander("Decoding", expanded=not presenting()):
     d1, d2, d3, d4 = st.columns([1.2, 2, 2, 1.3])
     mode = d1.radio("Decoding", ["sample", "greedy"], key=url.key("decode"),
@@ -88,7 +89,8 @@ enc = encode(lm, prompt.text, lm.max_length - 1)
 page.note(enc.notice)
 sampling = G.Sampling(greedy=True) if mode == "greedy" else G.Sampling(
     temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), seed=int(seed))
-run = ui.run_for(lm, enc.ids, sampling, int(max_new))
+eos_off = st.session_state[url.key("eos")]
+run = ui.run_for(lm, enc.ids, sampling, int(max_new), eos_off if eos_off >= 0 else None)
 if run.capped:
     st.warning(f"At most {run.max_new_tokens} new tokens here: {md(lm.spec.display_name)} has "
                f"{run.max_positions} positions and the prompt takes {len(enc.ids)}.", icon="📏")
@@ -129,6 +131,19 @@ def transport():
                + (f" · stopped: {done}" if done else "")
                + (f" · branch {run.active + 1} of {len(run.branches)}" if len(run.branches) > 1 else ""))
 
+    end = run.tokenizer.eos_token or "end-of-text"
+    end_md = f"`{end.replace('`', 'ˋ')}`"                    # a code span: the token's text is not markdown
+    if done == "end-of-text" and run.active == 0 and not b.steps[-1].forced:
+        e1, e2 = st.columns([4, 1.3])
+        e1.info(f"The model ended its text: at step {len(b.steps)} it chose end-of-text ({end_md}), the token "
+                "that closed every document it was trained on. Continue to watch it write on with that token "
+                "suppressed.", icon="🏁")
+        e2.button("Continue past end-of-text", key="gen_continue", on_click=player.continue_past_end,
+                  disabled=ui.playing(), help="Step again from here with end-of-text's probability set to 0 "
+                                              "(the chart still shows how likely the model found ending).")
+    elif run.eos_off_from is not None:
+        st.caption(f"End-of-text ({end_md}) suppressed from step {run.eos_off_from + 1} on: the model may not end "
+                   "its text there; the chart still shows its own probability of ending.")
     if not b.steps:
         st.info("Press **Step ▸** for one token or **▶ Play** to watch the model write.", icon="✍️")
         return

@@ -19,13 +19,17 @@ KEEP_RUNS = 3
 TIMELINE_KEY = "gen_timeline_fig"
 
 
-def run_for(lm, prompt_ids: list[int], sampling: G.Sampling, max_new: int) -> G.Generation:
-    """This session's run for these settings (created on first use; at most KEEP_RUNS are kept)."""
+def run_for(lm, prompt_ids: list[int], sampling: G.Sampling, max_new: int,
+            eos_off_from: int | None = None) -> G.Generation:
+    """This session's run for these settings (created on first use; at most KEEP_RUNS are kept).
+
+    eos_off_from: the step from which end-of-text is suppressed (None: the model may end its text).
+    """
     runs: dict = st.session_state.setdefault(RUNS, {})
-    key = (lm.key, tuple(prompt_ids), sampling, int(max_new))
+    key = (lm.key, tuple(prompt_ids), sampling, int(max_new), eos_off_from)
     run = runs.pop(key, None)
-    if run is None:
-        run = G.Generation(lm, list(prompt_ids), sampling, max_new)   # holds no model: each step is handed lm
+    if run is None:   # holds no model: each step is handed lm
+        run = G.Generation(lm, list(prompt_ids), sampling, max_new, eos_off_from=eos_off_from)
     runs[key] = run
     while len(runs) > KEEP_RUNS:
         runs.pop(next(iter(runs)))
@@ -80,6 +84,7 @@ class Decoding:
         self.reset = callback("the reset")(self._reset)
         self.fork = callback("the new branch")(self._fork)
         self.activate = callback("that branch")(self._activate)
+        self.continue_past_end = callback("continuing past end-of-text")(self._continue_past_end)
 
     def replay(self) -> None:
         """Write the tokens the link asks for that this session's run does not have yet."""
@@ -105,7 +110,15 @@ class Decoding:
     def _reset(self) -> None:
         self.run.reset()
         set_playing(False)
+        st.session_state[self.url.key("eos")] = -1       # the model may end its text again
         self.sync()
+
+    def _continue_past_end(self) -> None:
+        """The link's `eos` = the step that chose end-of-text: the run is replayed with end-of-text
+        suppressed from that step on (the same tokens before it; that step drawn again)."""
+        n = len(self.run.branch.steps)
+        st.session_state[self.url.key("eos")] = n - 1
+        st.session_state[self.url.key("max")] = max(int(st.session_state[self.url.key("max")]), n + 16)
 
     def _fork(self, at_step: int) -> None:
         token = st.session_state.get("gen_alt")

@@ -194,3 +194,27 @@ def test_fill_mask_ranks_candidates_for_every_mask():
     for m in r.masks:
         assert len(m.candidates) == 5 and (np.diff(m.probs) <= 1e-7).all() and 0 < m.probs.sum() <= 1
         assert r.tokens[m.position] == "[MASK]"
+
+
+@pytest.mark.parametrize("sampling", [G.Sampling(greedy=True), G.Sampling(temperature=0.8, top_p=0.9, seed=0),
+                                      G.Sampling(temperature=1.0, seed=2)])
+def test_continuing_past_end_of_text_redraws_only_from_that_step(sampling):
+    """A run that ended at step k, replayed with end-of-text suppressed from k: the same k tokens, then
+    something other than end-of-text, while the trace still shows how likely the model found ending."""
+    lm = bundled_model("tiny-gpt2")
+    ref, ids = _run(lm, sampling, n=8, eos=set())
+    gen = ref.branch.generated
+    # a token the run had not written before, among the step's traced candidates
+    k = next(i for i in range(2, 8) if gen[i] not in gen[:i] and ref.branch.steps[i].rank_in_trace is not None)
+    stop = gen[k]
+    ended = G.Generation(lm, ids, sampling, 8, eos_ids={stop})
+    ended.run(lm, 8)
+    assert ended.done() == "end-of-text" and ended.branch.generated == ref.branch.generated[:k + 1]
+    going = G.Generation(lm, ids, sampling, 8, eos_ids={stop}, eos_off_from=k)
+    going.run(lm, 8)
+    assert going.done() == "length limit"
+    assert going.branch.generated[:k] == ref.branch.generated[:k]
+    s = going.branch.steps[k]
+    assert s.token_id != stop and s.p_final[list(s.ids).index(stop)] == 0
+    assert s.p_model[list(s.ids).index(stop)] == pytest.approx(ref.branch.steps[k].chosen_p_model)
+    assert stop not in going.branch.generated[k:]
