@@ -25,10 +25,14 @@ def causal_windows(stream: np.ndarray, seq_len: int) -> torch.Tensor:
 
 
 def bert_sequences(encoded: list[list[int]], seq_len: int, cls_id: int, sep_id: int, pad_id: int) -> torch.Tensor:
-    """Pack lines as `[CLS] a [SEP] b [SEP] ...` up to seq_len, padding the rest.  [n, seq_len]"""
+    """Pack documents as `[CLS] a [SEP] b [SEP] ...` up to seq_len, padding the rest.  [n, seq_len]
+
+    A document longer than one sequence is cut into consecutive pieces of seq_len - 2 tokens
+    (each its own segment), so no text is dropped and every position up to seq_len is used.
+    """
     seqs, cur = [], [cls_id]
-    for ids in encoded:
-        ids = ids[: seq_len - 2]
+    pieces = (doc[i: i + seq_len - 2] for doc in encoded for i in range(0, len(doc), seq_len - 2))
+    for ids in pieces:
         if len(cur) + len(ids) + 1 > seq_len:
             seqs.append(cur + [pad_id] * (seq_len - len(cur)))
             cur = [cls_id]

@@ -61,3 +61,63 @@ def causal_eval_windows(tokenizer, lines: list[str], seq_len: int) -> torch.Tens
 def mlm_eval_sequences(tokenizer, lines: list[str], seq_len: int) -> torch.Tensor:
     return bert_sequences(encode_lines(tokenizer, lines), seq_len, tokenizer.cls_token_id,
                           tokenizer.sep_token_id, tokenizer.pad_token_id)
+
+
+# ---------------------------------------------------------------- what a learner sees on the Generation page
+PROMPTS = ("Where is my order?", "a small animal that")      # the lessons' prompts
+SAMPLED = dict(temperature=0.8, top_p=0.9, seed=0)            # the sampled setting of the quality bar
+RUN_TOKENS = 64                                               # new tokens asked for per run
+
+
+def repeated_ngram_share(ids: list[int], n: int = 4) -> float:
+    """Share of the n-grams of `ids` that already occurred earlier in `ids` (0 = no loop at all)."""
+    grams = [tuple(ids[i: i + n]) for i in range(len(ids) - n + 1)]
+    if not grams:
+        return 0.0
+    seen, repeats = set(), 0
+    for g in grams:
+        repeats += g in seen
+        seen.add(g)
+    return repeats / len(grams)
+
+
+def continuation(lm, prompt: str, greedy: bool, max_new: int = RUN_TOKENS) -> dict:
+    """One run of the app's decoder (explorer.generation): new tokens before end-of-text and 4-gram loops."""
+    from explorer.generation import Generation, Sampling
+    tokenizer = lm.tokenizer
+    sampling = Sampling(greedy=True) if greedy else Sampling(**SAMPLED)
+    run = Generation(lm, tokenizer(prompt)["input_ids"], sampling, max_new)
+    run.run(lm, max_new)
+    ids = run.branch.generated
+    before = ids[: ids.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in ids else ids
+    return dict(new_tokens=len(before), ended=run.done() == "end-of-text",
+                repeated_4grams=round(repeated_ngram_share(before), 4), text=tokenizer.decode(before))
+
+
+def continuations(lm) -> dict:
+    """{'<prompt> | greedy': continuation(...), '<prompt> | sampled': ...} for the lessons' prompts."""
+    return {f"{p} | {'greedy' if g else 'sampled'}": continuation(lm, p, g)
+            for p in PROMPTS for g in (True, False)}
+
+
+@torch.no_grad()
+def previous_token_scores(model, tokenizer, text: str, n_tokens: int) -> np.ndarray:
+    """previous_token_score of every head [layer, head] on the first n_tokens of `text`."""
+    from explorer.attention import previous_token_score
+    ids = tokenizer(text, return_tensors="pt")["input_ids"][:, :n_tokens]
+    was_training = model.training
+    model.eval()
+    attn = torch.stack(model(input_ids=ids, output_attentions=True).attentions)[:, 0].float().numpy()
+    model.train(was_training)
+    return previous_token_score(attn)
+
+
+# ---------------------------------------------------------------- few-shot labels (the lessons' support tickets)
+def few_shot_lesson_accuracy(model, tokenizer, items) -> float:
+    """Accuracy with the lessons' three examples as shots, scored as the Families page scores
+    (explorer.families.few_shot_accuracy: label log-probability after `Label:`), averaged over all six
+    orders of the three examples. items: [(message, label)] held-out synthetic tickets."""
+    from explorer import families
+    test = [families.Example(m, lab) for m, lab in items]
+    report = families.few_shot_accuracy(model, tokenizer, families.LESSON_EXAMPLES, test, shots=(3,))
+    return report.mean_accuracy(3)

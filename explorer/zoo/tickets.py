@@ -6,8 +6,9 @@ same tickets, byte for byte (one `random.Random(seed)` stream, no other source o
 
 Two kinds of document, each ending where the corpus puts end-of-text:
 - a ticket:          [prefix]<message>\\nLabel: <label>\\nAgent: <reply>
-- a labelled list:   Message: <short message>\\nLabel: <label>\\n\\n ... (4 to 7 of them), the layout
-                     a few-shot prompt uses, so a decoder can learn what `Label:` asks for.
+- a labelled list:   Message: <short message>\\nLabel: <label>\\n\\n ... (4 to 7 of them), half of them
+                     after the Families page's instruction line: the layout of its few-shot prompts
+                     (explorer.families.prompt_parts), so a decoder can learn what `Label:` asks for.
 The label always follows the message on a line of its own as `Label: Refund` (a space, then one of
 LABELS), so the next token after `Label:` is where a classifier reads the model's answer.
 """
@@ -17,7 +18,9 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-LABELS = ("Refund", "Shipping", "Account")
+from explorer import families
+
+LABELS = families.LABELS            # ("Refund", "Shipping", "Account")
 FEW_SHOT_FIELD = "Message"      # the field name of a labelled list (and of few-shot prompts)
 
 NAMES = ["Anna", "Ben", "Chloe", "David", "Emma", "Farid", "Grace", "Hugo", "Ines", "James", "Kenji", "Laura",
@@ -185,7 +188,8 @@ class Grammar:
 
     def labelled_list(self) -> str:
         items = [self.short_message() for _ in range(self.rng.randint(4, 7))]
-        return "\n\n".join(f"{FEW_SHOT_FIELD}: {m}\nLabel: {lab}" for m, lab in items)
+        head = families.prompt_parts("", (), LABELS, instruction=True)[0] if self.rng.random() < 0.5 else ""
+        return head + "\n\n".join(f"{FEW_SHOT_FIELD}: {m}\nLabel: {lab}" for m, lab in items)
 
     def document(self) -> str:
         r = self.rng
