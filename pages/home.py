@@ -30,7 +30,8 @@ tour.listing()
 st.subheader("Models")
 explain("Each page uses the model chosen in the sidebar for its family. A real model (GPT-2, BERT) is used "
         "when it is in your local cache or can be downloaded; otherwise its bundled tiny twin, trained on "
-        "WordNet's glosses, stands in so the explorer always works offline.")
+        "WordNet's glosses, the Python documentation's prose and synthetic support tickets (Refund, Shipping, "
+        "Account), stands in so the explorer always works offline.")
 held = ui_models.loaded_models()
 rows = []
 for family in registry.FAMILIES:

@@ -104,3 +104,36 @@ def test_an_empty_prompt_gets_a_friendly_line_and_no_chart():
     assert_clean(at)
     assert any("Type the beginning" in i.value for i in at.info)
     assert not at.get("plotly_chart")
+
+
+def _ending_prompt(max_new: int = 40) -> tuple[str, int]:
+    """A prompt the bundled decoder ends (greedy) within max_new tokens, and how many tokens it writes."""
+    from explorer import generation as G
+    from tests.conftest import bundled_model
+    lm = bundled_model("tiny-gpt2")
+    for prompt in ("I forgot my password.\nLabel: Account\nAgent: Your account is unlocked now. Have a nice day.",
+                   "Message: Where is my order?\nLabel: Shipping", "a small animal that", "the act of"):
+        run = G.Generation(lm, lm.tokenizer(prompt)["input_ids"], G.Sampling(greedy=True), max_new)
+        run.run(lm, max_new)
+        if run.done() == "end-of-text":
+            return prompt, len(run.branch.steps)
+    raise AssertionError("the bundled decoder ends none of the candidate prompts")
+
+
+def test_a_finished_text_says_so_and_continues_past_end_of_text():
+    prompt, n = _ending_prompt()
+    at = run_page(PAGE, query={"decode": "greedy", "prompt": prompt, "n": str(n)})
+    assert_clean(at)
+    assert _count(at) == n and "stopped: end-of-text" in " ".join(c.value for c in at.caption)
+    assert any(i.value.startswith("The model ended its text") for i in at.info)
+    at.button(key="gen_continue").click().run()
+    assert_clean(at)
+    assert at.query_params["eos"] == str(n - 1)                     # in the link: suppressed from that step on
+    assert _count(at) == n                                          # the same tokens, the last one drawn again
+    captions = " ".join(c.value for c in at.caption)
+    assert "stopped: end-of-text" not in captions and f"suppressed from step {n} on" in captions
+    assert not any(i.value.startswith("The model ended its text") for i in at.info)
+    at.button(key="gen_step").click().run()                         # and it writes on
+    assert _count(at) == n + 1
+    at.button(key="gen_reset").click().run()
+    assert "eos" not in at.query_params
