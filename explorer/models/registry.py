@@ -59,7 +59,7 @@ SPECS: dict[str, ModelSpec] = {s.id: s for s in [
     ModelSpec("HuggingFaceTB/SmolLM2-135M", "rope-decoder", "SmolLM2 135M (Llama, GQA)", "135M", False,
               "tiny-llama", 270),
     # trained_length: the zoo recipe's seq_len (explorer/zoo/train.py; tests/unit/test_registry.py pins it)
-    ModelSpec("tiny-bert", "encoder", "tiny BERT (bundled)", None, True, trained_length=48),
+    ModelSpec("tiny-bert", "encoder", "tiny BERT (bundled)", None, True, trained_length=128),
     ModelSpec("tiny-gpt2", "decoder", "tiny GPT-2 (bundled)", None, True, trained_length=256),
     ModelSpec("tiny-llama", "rope-decoder", "tiny Llama (bundled, RoPE + GQA)", None, True, trained_length=256),
     ModelSpec("tiny-mixtral", "moe-decoder", "tiny Mixtral (bundled, 4 experts, top-2)", None, True,

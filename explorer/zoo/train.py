@@ -131,8 +131,9 @@ def sinusoids(n_positions: int, dim: int) -> torch.Tensor:
 
 COMMON = dict(tie_word_embeddings=True)
 RECIPES = {
-    # a previous-token head did not form in 700 steps on 256-token windows (best score 0.05): the first
-    # part of the run is on short windows, where each position row gets many more updates
+    # a previous-token head did not form in 700 steps on 256-token windows (best score 0.05), nor in a
+    # continued run whose first 60 steps were on 64-token windows (0.05): still missing (issue 14). The
+    # short-window start stays in the recipe for a from-scratch run, where it has not been measured yet.
     "tiny-gpt2": Recipe("tiny-gpt2", "gpt2", "bpe", 256, 16, 700, 2e-3, dict(
         model_type="gpt2", n_positions=256, n_embd=128, n_layer=4, n_head=4, n_inner=512,
         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **COMMON), short_len=64, short_share=0.4),
@@ -169,9 +170,10 @@ def special_ids(tok, kind: str) -> dict:
 
 
 def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[str], out: Path,
-              steps: int | None = None, log=print, init_from: Path | None = None) -> dict:
+              steps: int | None = None, log=print, init_from: Path | None = None, data_seed: int | None = None) -> dict:
     torch.manual_seed(SEED)
-    g = torch.Generator().manual_seed(SEED + (1 if init_from else 0))   # a continuation sees a new data order
+    # a continuation sees a new data order (a second continuation: its own --data-seed)
+    g = torch.Generator().manual_seed(data_seed if data_seed is not None else SEED + (1 if init_from else 0))
     model = recipe.build(len(tok), special_ids(tok, recipe.tokenizer))
     if init_from:   # continue training from an earlier run's weights (its card names that run)
         from explorer.models.loader import load_folder
@@ -310,7 +312,8 @@ structure, its text runs on for sentences, and it knows the lessons' support-tic
 teaching tool, not a language model to rely on.
 
 ## Data
-{metrics.get("data_note", "") and metrics["data_note"] + chr(10) + chr(10)}Documents of three kinds, each followed by end-of-text (`explorer/zoo/corpus.py`), shuffled with seed {SEED}:
+{metrics.get("data_note", "") and metrics["data_note"] + chr(10) + chr(10)}Documents of three kinds, each followed by end-of-text (`<|endoftext|>`; BERT packs them between `[SEP]`s)
+(`explorer/zoo/corpus.py`), shuffled with seed {SEED}:
 - **WordNet 3.0** (Debian package `wordnet-base`, `/usr/share/wordnet/data.*`): each synset as
   `headword: gloss; "example"`, {corpus_mod.DOC_SYNSETS} neighbouring synsets of one file per document.
   License: WordNet 3.0 license — "Permission to use, copy, modify and distribute this software and
@@ -324,10 +327,12 @@ teaching tool, not a language model to rely on.
 - **Synthetic support tickets** (Refund / Shipping / Account), written by the seeded template grammar
   `explorer/zoo/tickets.py` (no real customer data): a customer's message of several sentences with
   order ids, dates and products, `Label: <label>`, and a short agent reply; a fifth of them are
-  lists of short labelled messages (`Message: ...` / `Label: ...`). {corpus_mod.TRAIN_TICKETS:,} in training.
+  lists of short labelled messages (`Message: ...` / `Label: ...`, half of them after the Families
+  page's instruction line). {corpus_mod.TRAIN_TICKETS:,} in training.
 
-Held out, never seen in training: every {corpus_mod.HELDOUT_EVERY}th WordNet and prose document and
-{corpus_mod.HELDOUT_TICKETS} tickets from their own seed ({held}).
+Held out, never seen in training: every {corpus_mod.HELDOUT_EVERY}th WordNet synset (grouped into documents
+of their own), every {corpus_mod.HELDOUT_EVERY}th prose document and {corpus_mod.HELDOUT_TICKETS} tickets from
+their own seed ({held}).
 
 ## Command
 {command}
@@ -356,6 +361,7 @@ def main(argv=None):
     ap.add_argument("--mask-rate", type=float, default=None, help="override the masked-LM training mask rate")
     ap.add_argument("--init-from", default=None, help="start from the weights in this model folder")
     ap.add_argument("--steps", type=int, default=None, help="override the recipe's step count (for quick trials)")
+    ap.add_argument("--data-seed", type=int, default=None, help="seed of the data order (default: 0, or 1 when continuing)")
     ap.add_argument("--batch", type=int, default=None, help="override the recipe's batch (rows of seq_len tokens)")
     ap.add_argument("--short-share", type=float, default=None, help="override the share of short-window steps")
     a = ap.parse_args(argv)
@@ -389,7 +395,7 @@ def main(argv=None):
             from transformers import AutoTokenizer
             toks[recipe.tokenizer] = AutoTokenizer.from_pretrained(a.init_from, model_max_length=recipe.seq_len)
         train_one(recipe, toks[recipe.tokenizer], corpus.train, corpus.heldout, Path(a.out), a.steps,
-                  init_from=Path(a.init_from) if a.init_from else None)
+                  init_from=Path(a.init_from) if a.init_from else None, data_seed=a.data_seed)
 
 
 if __name__ == "__main__":
