@@ -1,4 +1,5 @@
-"""The bundled models meet their quality bar, recomputed here from the corpus (not read from the cards)."""
+"""The bundled models meet their quality bars, recomputed here from the shipped weights and the corpus
+(never read from the cards; the cards must state what is measured here)."""
 import json
 
 import numpy as np
@@ -8,11 +9,43 @@ import torch
 from explorer.attention import previous_token_score
 from explorer.models import registry
 from explorer.zoo import corpus as corpus_mod
+from explorer.zoo import tickets
 from explorer.zoo.data import causal_stream, encode_lines
-from explorer.zoo.metrics import (causal_eval_windows, causal_perplexity, mlm_eval_sequences, mlm_top_k_accuracy,
-                                  unigram_perplexity)
+from explorer.zoo.metrics import (causal_eval_windows, causal_perplexity, continuation, few_shot_lesson_accuracy,
+                                  mlm_eval_sequences, mlm_top_k_accuracy, previous_token_scores, unigram_perplexity)
 from explorer.zoo.tokenizer import BERT_SPECIALS
+from explorer.zoo.train import BARS, FEW_SHOT_ITEMS, FEW_SHOT_SEED, PROBE_TOKENS, RECIPES, UNIGRAM_DOCS
 from tests.conftest import bundled_model
+
+DECODERS = ["tiny-gpt2", "tiny-llama", "tiny-mixtral"]
+BUNDLED = [s.id for s in registry.SPECS.values() if s.bundled]
+# the corpus of the shipped weights, byte for byte (WordNet 3.0 from wordnet-base 1:3.0-37, the Python 3.11
+# documentation from python3.11-doc 3.11.2-6+deb12u9, the ticket grammar with seed 0): a change means retraining
+CORPUS_DIGEST = "1e11a13c1fedf7252523dba77b629856671005342fd0b7773dcd0af14614200e"
+# bars a shipped model does not meet yet (model, bar) -> why; each is an xfail(strict) so that meeting it fails
+OLD = "not retrained on this corpus yet (issue 14): the WordNet-only weights, their config trimmed to 256 positions"
+MISSED: dict[tuple[str, str], str] = {
+    ("tiny-gpt2", "previous-token"): "best head 0.045: none formed in 150 continued steps (60 on 64-token windows)",
+    ("tiny-gpt2", "few-shot"): "31% of 30 held-out tickets: at chance after 150 continued steps",
+    ("tiny-gpt2", "Where is my order? | greedy"): "greedy loops: 38% of 4-grams repeated",
+    ("tiny-gpt2", "a small animal that | greedy"): "greedy loops: 90% of 4-grams repeated",
+    ("tiny-bert", "top-5"): "28.5% on 128-token held-out sequences after 150 continued steps at 128 positions",
+    ("tiny-llama", "perplexity"): OLD,
+    ("tiny-llama", "Where is my order? | greedy"): OLD, ("tiny-llama", "Where is my order? | sampled"): OLD,
+    ("tiny-llama", "a small animal that | greedy"): OLD, ("tiny-llama", "a small animal that | sampled"): OLD,
+    ("tiny-mixtral", "perplexity"): OLD,
+    ("tiny-mixtral", "Where is my order? | greedy"): OLD, ("tiny-mixtral", "Where is my order? | sampled"): OLD,
+    ("tiny-mixtral", "a small animal that | greedy"): OLD, ("tiny-mixtral", "a small animal that | sampled"): OLD,
+}
+
+
+def bar(name: str, which: str):
+    reason = MISSED.get((name, which))
+    return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason)) if reason else name
+
+
+def card(name: str) -> dict:
+    return json.loads((registry.get(name).path / "metrics.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -20,29 +53,77 @@ def corpus():
     return corpus_mod.load_corpus()
 
 
-@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama", "tiny-mixtral"])
-def test_causal_lm_beats_half_the_unigram_perplexity(name, corpus):
+def test_corpus_is_the_one_the_models_were_trained_on(corpus):
+    assert corpus.digest() == CORPUS_DIGEST
+    assert len(corpus.heldout) > 500 and len(corpus.train) > 20 * len(corpus.heldout)
+    assert corpus_mod.split_gloss('a fruit; "an apple a day"; "two"') == ["a fruit", "an apple a day", "two"]
+    # documents, not lines: several sentences each, end-of-text only between them
+    assert np.median([d.count("\n") + d.count(". ") for d in corpus.train[:500]]) >= 3
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_every_advertised_position_is_trained(name):
     lm = bundled_model(name)
-    seq_len = 256
-    windows = causal_eval_windows(lm.tokenizer, corpus.heldout, seq_len)
-    train_stream = causal_stream(encode_lines(lm.tokenizer, corpus.train), lm.tokenizer.eos_token_id)
+    spec = registry.get(name)
+    assert lm.max_length == spec.trained_length == RECIPES[name].seq_len       # the app's token limit follows
+    assert lm.tokenizer.model_max_length == spec.trained_length
+
+
+@pytest.mark.parametrize("name", [bar(n, "perplexity") for n in DECODERS])
+def test_causal_lm_beats_a_fifth_of_the_unigram_perplexity(name, corpus):
+    lm = bundled_model(name)
+    windows = causal_eval_windows(lm.tokenizer, corpus.heldout, RECIPES[name].seq_len)
+    train_stream = causal_stream(encode_lines(lm.tokenizer, corpus.train[:UNIGRAM_DOCS]), lm.tokenizer.eos_token_id)
     ppl = causal_perplexity(lm.model, windows)
     uni = unigram_perplexity(train_stream, windows, len(lm.tokenizer))
-    assert ppl <= 0.5 * uni, (ppl, uni)
-    card = json.loads((registry.get(name).path / "metrics.json").read_text())
-    assert card["heldout_perplexity"] == pytest.approx(ppl, rel=0.01)  # the card states what we measure
+    assert card(name)["heldout_perplexity"] == pytest.approx(ppl, rel=0.01)  # the card states what we measure
+    assert ppl <= BARS["perplexity_ratio"] * uni, (ppl, uni)
 
 
-def test_masked_lm_top5_accuracy_is_at_least_35_percent(corpus):
-    lm = bundled_model("tiny-bert")
+@pytest.mark.parametrize("greedy", [True, False], ids=["greedy", "sampled"])
+@pytest.mark.parametrize("prompt", ["Where is my order?", "a small animal that"])
+@pytest.mark.parametrize("name", DECODERS)
+def test_decoders_write_on_without_looping(name, prompt, greedy, request):
+    """From the lessons' prompts, at least 40 new tokens before end-of-text, under 10% of 4-grams repeated
+    (greedy, and sampled at temperature 0.8, top-p 0.9, seed 0, with the app's decoder)."""
+    reason = MISSED.get((name, f"{prompt} | {'greedy' if greedy else 'sampled'}"))
+    if reason:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+    run = continuation(bundled_model(name), prompt, greedy)
+    key = f"{prompt} | {'greedy' if greedy else 'sampled'}"
+    assert card(name)["continuations"][key]["new_tokens"] == run["new_tokens"]
+    assert run["new_tokens"] >= BARS["new_tokens"], run
+    assert run["repeated_4grams"] < BARS["repeated_4grams"], run
+
+
+@pytest.mark.parametrize("name", [bar("tiny-gpt2", "previous-token")])
+def test_gpt2_twin_has_a_previous_token_head(name, corpus):
+    lm = bundled_model(name)
+    scores = previous_token_scores(lm.model, lm.tokenizer, " ".join(corpus.heldout[:12]), PROBE_TOKENS)
+    assert card(name)["previous_token_max"] == pytest.approx(scores.max(), abs=0.01)
+    assert scores.max() >= BARS["previous_token"], np.round(scores, 2)
+
+
+@pytest.mark.parametrize("name", [bar("tiny-gpt2", "few-shot")])
+def test_gpt2_twin_labels_held_out_tickets_from_the_lessons_three_examples(name):
+    """Scored by the Families page's own function (label log-probability after `Label:`), all six
+    orders of the three examples, on held-out synthetic tickets (a grammar seed the corpus never uses)."""
+    lm = bundled_model(name)
+    acc = few_shot_lesson_accuracy(lm.model, lm.tokenizer, tickets.heldout_messages(FEW_SHOT_ITEMS, FEW_SHOT_SEED))
+    assert card(name)["few_shot_accuracy"] == pytest.approx(acc, abs=0.005)
+    assert acc >= BARS["few_shot"], acc
+
+
+@pytest.mark.parametrize("name", [bar("tiny-bert", "top-5")])
+def test_masked_lm_top5_accuracy_on_its_full_length(name, corpus):
+    lm = bundled_model(name)
     tok = lm.tokenizer
-    from explorer.zoo.train import RECIPES
-    seqs = mlm_eval_sequences(tok, corpus.heldout, RECIPES["tiny-bert"].seq_len)
+    seqs = mlm_eval_sequences(tok, corpus.heldout, RECIPES[name].seq_len)
+    assert seqs.shape[1] == lm.max_length and (seqs[:, -1] != tok.pad_token_id).float().mean() > 0.5
     specials = [tok.convert_tokens_to_ids(t) for t in BERT_SPECIALS]
     acc = mlm_top_k_accuracy(lm.model, seqs, specials, tok.mask_token_id, tok.pad_token_id, k=5)
-    assert acc >= 0.35, acc
-    card = json.loads((registry.get("tiny-bert").path / "metrics.json").read_text())
-    assert card["mlm_top5_accuracy"] == pytest.approx(acc, abs=0.005)
+    assert card(name)["mlm_top5_accuracy"] == pytest.approx(acc, abs=0.005)
+    assert acc >= BARS["mlm_top5"], acc
 
 
 @pytest.mark.parametrize("name", ["tiny-llama"])
@@ -64,16 +145,10 @@ def test_bundled_weights_stay_small():
     assert 0 < total <= 30 * 2**20, total
 
 
-def test_corpus_split_is_by_synset_and_disjoint(corpus):
-    assert len(corpus.heldout) > 2000 and len(corpus.train) > 50 * len(corpus.heldout) * 0.8
-    assert corpus_mod.split_gloss('a fruit; "an apple a day"; "two"') == ["a fruit", "an apple a day", "two"]
-
-
 @pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-bert", "tiny-mixtral"])
 def test_some_head_is_far_from_uniform(name, corpus):
     """Visible structure in every bundled model: some head's mean row entropy is at most 80% of what
-    uniform attention over the same keys would have (the tiny GPT-2's heads are content-based: it formed
-    no previous-token head in its training budget, see explorer/zoo/train.py)."""
+    uniform attention over the same keys would have."""
     from explorer.attention import entropy
     lm = bundled_model(name)
     ids = lm.tokenizer(" ".join(corpus.heldout[:12]), return_tensors="pt")["input_ids"][:, :48]
