@@ -132,7 +132,7 @@ def transport():
                + (f" · branch {run.active + 1} of {len(run.branches)}" if len(run.branches) > 1 else ""))
 
     end = run.tokenizer.eos_token or "end-of-text"
-    end_md = f"`{end.replace('`', 'ˋ')}`"                    # a code span: the token's text is not markdown
+    end_md = md(end)                                          # the token's text is not markdown
     if done == "end-of-text" and run.active == 0 and not b.steps[-1].forced:
         e1, e2 = st.columns([4, 1.3])
         e1.info(f"The model ended its text: at step {len(b.steps)} it chose end-of-text ({end_md}), the token "
