@@ -106,23 +106,26 @@ def test_an_empty_prompt_gets_a_friendly_line_and_no_chart():
     assert not at.get("plotly_chart")
 
 
-def _ending_prompt(max_new: int = 40) -> tuple[str, int]:
-    """A prompt the bundled decoder ends (greedy) within max_new tokens, and how many tokens it writes."""
+def _ending_run(max_new: int = 40) -> tuple[dict, int]:
+    """Link values of a run (the page's default sampling, a seed) that the bundled decoder ends within
+    max_new tokens, and how many tokens it writes."""
     from explorer import generation as G
     from tests.conftest import bundled_model
     lm = bundled_model("tiny-gpt2")
     for prompt in ("I forgot my password.\nLabel: Account\nAgent: Your account is unlocked now. Have a nice day.",
-                   "Message: Where is my order?\nLabel: Shipping", "a small animal that", "the act of"):
-        run = G.Generation(lm, lm.tokenizer(prompt)["input_ids"], G.Sampling(greedy=True), max_new)
-        run.run(lm, max_new)
-        if run.done() == "end-of-text":
-            return prompt, len(run.branch.steps)
-    raise AssertionError("the bundled decoder ends none of the candidate prompts")
+                   "a small animal that"):
+        for seed in range(20):
+            run = G.Generation(lm, lm.tokenizer(prompt)["input_ids"], G.Sampling(temperature=1.0, top_p=0.9,
+                                                                                 seed=seed), max_new)
+            run.run(lm, max_new)
+            if run.done() == "end-of-text":
+                return {"prompt": prompt, "seed": str(seed)}, len(run.branch.steps)
+    raise AssertionError("the bundled decoder ends none of the candidate runs")
 
 
 def test_a_finished_text_says_so_and_continues_past_end_of_text():
-    prompt, n = _ending_prompt()
-    at = run_page(PAGE, query={"decode": "greedy", "prompt": prompt, "n": str(n)})
+    query, n = _ending_run()
+    at = run_page(PAGE, query={**query, "n": str(n)})
     assert_clean(at)
     assert _count(at) == n and "stopped: end-of-text" in " ".join(c.value for c in at.caption)
     assert any(i.value.startswith("The model ended its text") for i in at.info)
