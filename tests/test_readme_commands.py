@@ -43,6 +43,7 @@ COVERAGE: list[tuple[str, str, object]] = [
     (r"python bench/generation\.py", RUN, [PY, "bench/generation.py", "--compare", "6", "--rounds", "1"]),
     (r"python bench/rope\.py", RUN, [PY, "bench/rope.py", "--tokens", "16", "--rounds", "1"]),
     (r"python bench/kvcache\.py", RUN, [PY, "bench/kvcache.py", "--tokens", "16", "--batch", "1"]),
+    (r"python bench/adapt\.py", RUN, [PY, "bench/adapt.py", "--steps", "2", "--big-steps", "1", "--length", "32"]),
     (r"python bench/pipeline\.py", RUN, [PY, "bench/pipeline.py", "--tokens", "16", "--repeats", "1"]),
     (r"python bench/figures\.py", RUN, [PY, "bench/figures.py", "--small", "16", "--large", "64", "--rounds", "1"]),
     (r"python bench/efficient\.py", RUN, [PY, "bench/efficient.py", "--tokens", "128", "--block", "32",
