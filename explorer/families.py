@@ -427,3 +427,122 @@ def few_shot_accuracy(model, tokenizer, examples: Sequence[Example] = LESSON_EXA
                                                               for ex in test], labels)
             runs.append(FewShotRun(k, tuple(order), chosen, tuple(s.predicted for s in scores), gold, scores))
     return FewShotReport(labels, examples, test, runs, sampled)
+
+
+# ------------------------------------------------------------------ the labelled set as text (for links)
+MAX_SHOTS_IN_SET = 6
+MAX_TEST_IN_SET = 24
+MAX_MESSAGE_CHARS = 200
+ROLES = {"S": "example (shot)", "T": "test"}
+
+
+def format_set(shots: Sequence[Example], test: Sequence[Example]) -> str:
+    """One line per message, `S|Label|text` for an example used as a shot, `T|Label|text` for a test message."""
+    return "\n".join([f"S|{ex.label}|{ex.text}" for ex in shots] + [f"T|{ex.label}|{ex.text}" for ex in test])
+
+
+def parse_set(text: str, labels: Sequence[str] = LABELS) -> tuple[tuple[Example, ...], tuple[Example, ...]]:
+    """The inverse of `format_set`; raises ValueError with a short reason for anything else."""
+    shots, test = [], []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split("|", 2)
+        if len(parts) != 3 or parts[0] not in ROLES:
+            raise ValueError(f"line {n} is not `S|Label|text` or `T|Label|text`")
+        role, label, message = parts[0], parts[1].strip(), " ".join(parts[2].split())
+        if label not in labels:
+            raise ValueError(f"line {n}: label is not one of {', '.join(labels)}")
+        if not message or len(message) > MAX_MESSAGE_CHARS:
+            raise ValueError(f"line {n}: a message has 1 to {MAX_MESSAGE_CHARS} characters")
+        (shots if role == "S" else test).append(Example(message, label))
+    if len(shots) > MAX_SHOTS_IN_SET or len(test) > MAX_TEST_IN_SET:
+        raise ValueError(f"at most {MAX_SHOTS_IN_SET} examples and {MAX_TEST_IN_SET} test messages")
+    if not test:
+        raise ValueError("no test messages")
+    return tuple(shots), tuple(test)
+
+
+DEFAULT_SET = format_set(LESSON_EXAMPLES, HELDOUT_TICKETS)
+
+
+# ------------------------------------------------------------------ encoder-decoder, live
+@dataclass
+class Seq2SeqStep:
+    """One generated token and the candidates the decoder weighed for it."""
+    step: int
+    token_id: int
+    token: str
+    ids: np.ndarray            # int64 [k], most likely first
+    tokens: list[str]
+    probs: np.ndarray          # float32 [k]
+
+
+@dataclass
+class Seq2SeqRun:
+    """Input -> output of an encoder-decoder, with every attention of the final sequence.
+
+    Decoder position t reads `dec_tokens[t]` (the start token, then the outputs so far) and
+    predicts `out_tokens[t]`. Attention patterns are float16:
+      encoder [layer, head, src, src], decoder [layer, head, out, out], cross [layer, head, out, src].
+    """
+    src_ids: list[int]
+    src_tokens: list[str]
+    out_ids: list[int]
+    out_tokens: list[str]
+    dec_tokens: list[str]
+    encoder: np.ndarray
+    decoder: np.ndarray
+    cross: np.ndarray
+    steps: list[Seq2SeqStep]
+    text: str                  # the output, decoded without special tokens
+    finished: bool             # ended with the end-of-sequence token (not the length limit)
+    truncated: bool
+    total_tokens: int
+
+    @property
+    def n_layers(self) -> int:
+        return self.cross.shape[0]
+
+    @property
+    def n_heads(self) -> int:
+        return self.cross.shape[1]
+
+
+def _pieces(tokenizer, ids) -> list[str]:
+    from explorer.text import display_token
+    return [display_token(t) for t in tokenizer.convert_ids_to_tokens([int(i) for i in ids])]
+
+
+@torch.no_grad()
+def run_seq2seq(model, tokenizer, text: str, max_input_tokens: int = 64, max_new_tokens: int = 40,
+                k: int = 5) -> Seq2SeqRun:
+    """Greedy generation, token by token (the encoder runs once; the decoder once per new token, over
+    everything it has written), then one teacher-forced pass for every attention of the result."""
+    from explorer.text import encode
+    enc = encode(tokenizer, text, max_input_tokens)
+    src = torch.tensor([enc.ids])
+    start = model.config.decoder_start_token_id
+    eos = model.config.eos_token_id
+    encoder_out = model.get_encoder()(input_ids=src)
+    dec = [start]
+    steps = []
+    for step in range(max_new_tokens):
+        logits = model(encoder_outputs=encoder_out, decoder_input_ids=torch.tensor([dec])).logits[0, -1].float()
+        p = torch.softmax(logits, -1)
+        vals, top = torch.topk(p, min(k, p.numel()))
+        token = int(top[0])
+        steps.append(Seq2SeqStep(step, token, _pieces(tokenizer, [token])[0], top.numpy().astype(np.int64),
+                                 _pieces(tokenizer, top), vals.numpy().astype(np.float32)))
+        dec.append(token)
+        if token == eos:
+            break
+    out_ids = dec[1:]
+    out = model(input_ids=src, decoder_input_ids=torch.tensor([dec[:-1]]), output_attentions=True)
+
+    def stack(attns):
+        return torch.stack(attns, 0)[:, 0].float().numpy().astype(np.float16)
+    return Seq2SeqRun(enc.ids, _pieces(tokenizer, enc.ids), out_ids, _pieces(tokenizer, out_ids),
+                      _pieces(tokenizer, dec[:-1]), stack(out.encoder_attentions), stack(out.decoder_attentions),
+                      stack(out.cross_attentions), steps, tokenizer.decode(out_ids, skip_special_tokens=True),
+                      bool(out_ids) and out_ids[-1] == eos, enc.truncated, enc.total_tokens)

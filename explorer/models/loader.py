@@ -203,6 +203,8 @@ def _auto_class(config: dict, family: str):
         if any(a.endswith("ForMaskedLM") or a.endswith("ForPreTraining") for a in archs):
             return transformers.AutoModelForMaskedLM
         return transformers.AutoModel
+    if family == "seq2seq":
+        return transformers.AutoModelForSeq2SeqLM
     return transformers.AutoModelForCausalLM
 
 

@@ -5,6 +5,7 @@ Families:
   decoder      causal LM with learned absolute positions (GPT-2)
   rope-decoder causal LM with rotary positions and grouped-query attention (Llama family)
   moe-decoder  causal LM whose MLP is a routed mixture of experts (Mixtral family)
+  seq2seq      encoder-decoder: bidirectional encoder, causal decoder, cross-attention (T5 family)
 """
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from pathlib import Path
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 BUNDLED_DIR = ASSETS / "models"
 
-FAMILIES = ("encoder", "decoder", "rope-decoder", "moe-decoder")
+FAMILIES = ("encoder", "decoder", "rope-decoder", "moe-decoder", "seq2seq")
 FAMILY_NAMES = {
     "encoder": "Encoder (BERT)",
     "decoder": "Decoder (GPT-2)",
     "rope-decoder": "RoPE decoder (Llama)",
     "moe-decoder": "MoE decoder (Mixtral)",
+    "seq2seq": "Encoder-decoder (T5)",
 }
 
 # model_type -> family, for models that are not in the registry (local folders, allowed hub ids)
@@ -29,6 +31,7 @@ MODEL_TYPE_FAMILY = {
     "llama": "rope-decoder", "mistral": "rope-decoder", "qwen2": "rope-decoder", "qwen3": "rope-decoder",
     "smollm3": "rope-decoder", "gemma": "rope-decoder", "gemma2": "rope-decoder",
     "mixtral": "moe-decoder", "qwen2_moe": "moe-decoder", "olmoe": "moe-decoder",
+    "t5": "seq2seq",
 }
 
 
@@ -58,12 +61,15 @@ SPECS: dict[str, ModelSpec] = {s.id: s for s in [
     ModelSpec("gpt2", "decoder", "GPT-2 small", "124M", False, "tiny-gpt2", 548),
     ModelSpec("HuggingFaceTB/SmolLM2-135M", "rope-decoder", "SmolLM2 135M (Llama, GQA)", "135M", False,
               "tiny-llama", 270),
+    ModelSpec("google-t5/t5-small", "seq2seq", "T5 small", "60M", False, "tiny-t5", 242),
     # trained_length: the zoo recipe's seq_len (explorer/zoo/train.py; tests/unit/test_registry.py pins it)
     ModelSpec("tiny-bert", "encoder", "tiny BERT (bundled)", None, True, trained_length=128),
     ModelSpec("tiny-gpt2", "decoder", "tiny GPT-2 (bundled)", None, True, trained_length=256),
     ModelSpec("tiny-llama", "rope-decoder", "tiny Llama (bundled, RoPE + GQA)", None, True, trained_length=256),
     ModelSpec("tiny-mixtral", "moe-decoder", "tiny Mixtral (bundled, 4 experts, top-2)", None, True,
               trained_length=256),
+    # tiny-t5: WordNet lemmas of up to 16 characters, one token each, after a leading ▁ and before </s>
+    ModelSpec("tiny-t5", "seq2seq", "tiny T5 (bundled, spells words backwards)", None, True, trained_length=18),
 ]}
 
 

@@ -13,7 +13,8 @@ from explorer.ui.errors import log, message_for
 from explorer.ui.state import UrlState
 
 # URL names of the sidebar's model choice per family
-URL_NAMES = {"encoder": "encoder", "decoder": "decoder", "rope-decoder": "rope", "moe-decoder": "moe"}
+URL_NAMES = {"encoder": "encoder", "decoder": "decoder", "rope-decoder": "rope", "moe-decoder": "moe",
+             "seq2seq": "seq2seq"}
 
 CUSTOM_MAX_CHARS = 300
 

@@ -28,6 +28,9 @@ class PageInfo:
 
 
 PAGES = [
+    PageInfo("pages/families.py", "Families", "👪", "families",
+             "Encoder, decoder, encoder-decoder: masks, objectives, a live T5's cross-attention, few-shot measured.",
+             ("encoder", "decoder", "seq2seq")),
     PageInfo("pages/attention.py", "Attention", "🔍", "attention",
              "Where every token looks: BERT vs GPT-2 attention, head by head, with head statistics.",
              ("encoder", "decoder")),

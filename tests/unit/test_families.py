@@ -179,3 +179,42 @@ def test_errors_are_sentences():
         F.few_shot_accuracy(lm.model, lm.tokenizer, test=[F.Example("hi", "Billing")])
     with pytest.raises(ValueError, match="no test"):
         F.few_shot_accuracy(lm.model, lm.tokenizer, test=[])
+
+
+# ------------------------------------------------------------------ encoder-decoder
+def test_seq2seq_run_equals_generate_and_its_cross_attentions():
+    """The page's tokens and cross-attention equal model.generate's (which decodes with a KV cache)."""
+    lm = bundled_model("tiny-t5")
+    model, tok = lm.model, lm.tokenizer
+    run = F.run_seq2seq(model, tok, "refund approved", max_new_tokens=30)
+    ids = torch.tensor([tok("refund approved")["input_ids"]])
+    with torch.no_grad():
+        gen = model.generate(input_ids=ids, max_new_tokens=30, do_sample=False, num_beams=1,
+                             output_attentions=True, output_scores=True, return_dict_in_generate=True)
+    assert run.out_ids == gen.sequences[0, 1:].tolist()
+    assert run.src_ids == ids[0].tolist()
+    L, H, T, S = run.cross.shape
+    assert (L, H, T, S) == (model.config.num_decoder_layers, model.config.num_heads, len(run.out_ids), ids.shape[1])
+    for t in range(T):
+        step = torch.stack([layer[0, :, -1, :] for layer in gen.cross_attentions[t]]).numpy()   # [layer, head, src]
+        np.testing.assert_allclose(run.cross[:, :, t, :].astype(np.float32), step, atol=2e-3)
+    enc = torch.stack(gen.encoder_attentions)[:, 0].numpy()
+    np.testing.assert_allclose(run.encoder.astype(np.float32), enc, atol=2e-3)
+    for t, s in enumerate(run.steps):
+        p = torch.softmax(gen.scores[t][0].float(), -1)
+        assert s.token_id == run.out_ids[t] == int(p.argmax())
+        assert s.probs[0] == pytest.approx(float(p.max()), abs=1e-5)
+    # the decoder obeys its causal mask; the encoder and cross-attention rows are full distributions
+    assert F.mass_outside(run.decoder, F.causal_mask(T)) < 1e-3
+    np.testing.assert_allclose(run.cross.astype(np.float32).sum(-1), 1.0, atol=5e-3)
+    assert run.text == tok.decode(run.out_ids, skip_special_tokens=True)
+
+
+def test_labelled_set_text_round_trip_and_rejects_junk():
+    shots, test = F.parse_set(F.DEFAULT_SET)
+    assert shots == F.LESSON_EXAMPLES and test == F.HELDOUT_TICKETS
+    assert F.format_set(shots, test) == F.DEFAULT_SET
+    for junk in ["nonsense", "S|Billing|hi", "T|Refund|", "S|Refund|only shots", "X|Refund|hi",
+                 "T|Refund|" + "a" * 300, "\n".join(["T|Refund|x"] * 30)]:
+        with pytest.raises(ValueError):
+            F.parse_set(junk)

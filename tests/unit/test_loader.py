@@ -187,3 +187,20 @@ def test_the_twin_stands_in_for_network_trouble_but_not_for_a_bug(monkeypatch):
     monkeypatch.setattr(loader, "download", bug)
     with pytest.raises(TypeError):
         loader.load("gpt2")
+
+
+def test_seq2seq_family_loads_t5_with_eager_attention_and_falls_back_to_its_twin(monkeypatch):
+    lm = bundled_model("tiny-t5")
+    assert lm.spec.family == "seq2seq" and type(lm.model).__name__ == "T5ForConditionalGeneration"
+    assert lm.model.config._attn_implementation == "eager"
+    ids = lm.tokenizer("refund", return_tensors="pt")["input_ids"]
+    out = lm.model(input_ids=ids, decoder_input_ids=torch.tensor([[lm.model.config.decoder_start_token_id]]),
+                   output_attentions=True)
+    assert len(out.cross_attentions) == lm.model.config.num_decoder_layers
+    assert out.cross_attentions[0].shape[-1] == ids.shape[1]
+    spec = registry.get("google-t5/t5-small")
+    assert spec.family == "seq2seq" and spec.twin == "tiny-t5" and not spec.bundled
+    monkeypatch.setattr(loader, "_cached_snapshot", lambda repo: None)
+    fallback = load("google-t5/t5-small")     # offline in tests: the bundled twin, with a banner saying why
+    assert fallback.spec.id == "tiny-t5" and "google-t5/t5-small" in fallback.notice
+    assert loader.default_model("seq2seq") == "tiny-t5"

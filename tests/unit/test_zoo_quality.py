@@ -159,3 +159,17 @@ def test_some_head_is_far_from_uniform(name, corpus):
     uniform = (np.tril(np.ones((t, t))) / np.arange(1, t + 1)[:, None]) if causal else np.full((t, t), 1 / t)
     ratio = entropy(attn) / entropy(uniform)
     assert ratio.min() <= 0.8, np.round(ratio, 2)
+
+
+def test_tiny_t5_spells_heldout_words_backwards():
+    """The encoder-decoder's bar: greedy exact match on held-out WordNet lemmas (never trained on) >= 50%."""
+    from explorer.zoo import seq2seq
+    lm = bundled_model("tiny-t5")
+    assert type(lm.model).__name__ == "T5ForConditionalGeneration"
+    train, held = seq2seq.split_lemmas(seq2seq.read_lemmas())
+    assert not set(train) & set(held) and len(held) > 3000
+    words = seq2seq.eval_words(held)
+    acc = seq2seq.exact_match(lm.model, lm.tokenizer, words)
+    assert acc >= 0.5, acc
+    card = json.loads((registry.get("tiny-t5").path / "metrics.json").read_text())
+    assert card["heldout_exact_match"] == pytest.approx(acc, abs=0.005)

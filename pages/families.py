@@ -1,0 +1,420 @@
+"""Families: encoder-only, decoder-only and encoder-decoder — who sees whom, what each predicts, a live
+encoder-decoder's cross-attention, and few-shot classification measured rather than assumed."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from explorer import families as F
+from explorer.charts import families as charts
+from explorer.charts.generation import mask_candidates
+from explorer.generation import MASK_IN_TEXT
+from explorer.text import clean, encode
+from explorer.ui import families as cached
+from explorer.ui import models
+from explorer.ui.errors import guard
+from explorer.ui.figures import show
+from explorer.ui.page import Page
+from explorer.ui.presenter import explain, presenting
+from explorer.ui.state import notice
+
+page = Page("👪 Three families of transformers", prefix="fam_")
+url = page.url
+view = page.sections({"masks": "① Who sees whom", "objectives": "② What each predicts",
+                      "translator": "③ Encoder-decoder, live", "fewshot": "④ Few-shot, measured"})
+
+FAMILY_OF = {"encoder": "encoder", "decoder": "decoder", "encoder-decoder": "seq2seq"}   # page -> registry family
+FAMILY_LABELS = {"encoder": "Encoder (BERT) · the analyst", "decoder": "Decoder (GPT-2) · the author",
+                 "encoder-decoder": "Encoder-decoder (T5) · the translator"}
+PARTS = {"enc": "encoder self-attention", "dec": "decoder self-attention", "cross": "cross-attention"}
+S2S_DEFAULT = "refund approved"
+S2S_MAX_INPUT, S2S_MAX_NEW = 48, 48
+K = 8                                   # candidates shown per prediction
+
+
+def model_note(family: str) -> None:
+    st.caption(f"Model: {models.label(models.chosen(family))} (change it in the sidebar)")
+
+
+def layer_head(n_layers: int, n_heads: int, cols=None) -> tuple[int, int | None]:
+    """Layer and head controls (in the link), in two given columns; head None = the mean of the layer's heads."""
+    url.int("layer", n_layers - 1, lo=0, hi=max(0, n_layers - 1))
+    heads = ["mean"] + [str(h) for h in range(n_heads)]
+    url.choice("head", "mean", heads)
+    c1, c2 = cols if cols is not None else st.columns(2)
+    with c1:
+        layer = st.slider("Layer", 0, max(1, n_layers - 1), key=url.key("layer"), disabled=n_layers == 1)
+    with c2:
+        head = st.selectbox("Head", heads, key=url.key("head"),
+                            format_func=lambda h: "mean of all heads" if h == "mean" else f"head {h}")
+    return min(layer, n_layers - 1), (None if head == "mean" else int(head))
+
+
+def pick(a: np.ndarray, layer: int, head: int | None) -> np.ndarray:
+    """[layer, head, q, k] -> [q, k] of one head or the mean of the layer's heads."""
+    a = a[layer].astype(np.float32)
+    return a.mean(0) if head is None else a[head]
+
+
+def s2s_text(where=None) -> "F.Seq2SeqRun | None":
+    """The encoder-decoder's input box (shared by sections ①, ② and ③) and its run."""
+    lm = page.model("seq2seq")
+    with where if where is not None else st.container():
+        text = page.text_input(S2S_DEFAULT, name="s2s", label="Input to the encoder-decoder", height=None,
+                               max_chars=400, prompt="Type a word or a short phrase for the encoder-decoder.")
+    if lm is None or text.empty:
+        return None
+    run = cached.seq2seq(lm, text.text, S2S_MAX_INPUT, S2S_MAX_NEW)
+    page.note(f"Input cut to its first {S2S_MAX_INPUT} tokens." if run.truncated else None)
+    return run
+
+
+def s2s_task_note() -> None:
+    lm = page.model("seq2seq")
+    if lm is not None and lm.spec.id == "tiny-t5":
+        st.caption("The bundled tiny T5 was trained on one task: spell the input backwards (WordNet words and "
+                   "phrases of up to 16 letters; other characters become `<unk>`).")
+    elif lm is not None:
+        st.caption("T5 small was trained with task prefixes, e.g. `translate English to German: The refund was "
+                   "approved.` or `summarize: …`.")
+
+
+def expected_output(text: str) -> str | None:
+    """What the bundled tiny T5 should answer (its task is known); None for other models."""
+    lm = page.model("seq2seq")
+    if lm is None or lm.spec.id != "tiny-t5":
+        return None
+    from explorer.zoo.seq2seq import reverse_text
+    return reverse_text(" ".join(text.split()))
+
+
+# ============================================================================ ① masks
+def section_masks():
+    url.choice("fam", "decoder", list(FAMILY_LABELS))
+    c_text, c_fam, c_layer, c_head = st.columns([3, 2.2, 1.4, 1.4], vertical_alignment="bottom")
+    with c_fam:
+        fam = st.selectbox("Family", list(FAMILY_LABELS), key=url.key("fam"), format_func=FAMILY_LABELS.get)
+    if fam == "encoder-decoder":
+        url.choice("part", "cross", list(PARTS))
+        part = st.radio("Attention", list(PARTS), key=url.key("part"), format_func=PARTS.get, horizontal=True)
+        run = s2s_text(c_text)
+        if run is None:
+            return
+        layer, head = layer_head(run.n_layers, run.n_heads, (c_layer, c_head))
+        panels = {p.kind: p for p in F.family_masks("encoder-decoder", run.src_tokens, run.dec_tokens)}
+        panel = panels[{"enc": "bidirectional", "dec": "causal", "cross": "cross"}[part]]
+        attn = {"enc": run.encoder, "dec": run.decoder, "cross": run.cross}[part]
+        rows = run.out_tokens if part == "cross" else panel.queries
+        q_axis = "output being predicted" if part == "cross" else ("decoder input" if part == "dec" else "input token")
+        k_axis = "input token (encoder)" if part != "dec" else "decoder input (earlier)"
+    else:
+        part = None
+        lm = page.model(FAMILY_OF[fam])
+        with c_text:
+            text = page.text_input("refund approved", label="Your sentence", height=None, max_chars=2000,
+                                   prompt="Type a sentence to see its masks and the model's attention.")
+        if lm is None or text.empty:
+            return
+        r = cached.attention(lm, text.text, 40).result
+        page.note(r.notice)
+        layer, head = layer_head(r.n_layers, r.n_heads, (c_layer, c_head))
+        from explorer.text import display_token
+        tokens = [display_token(t) for t in r.tokens]
+        panel = F.family_masks(fam, tokens)[0]
+        attn, rows = r.attn, panel.queries
+        q_axis, k_axis = "query (looking)", "key (looked at)"
+    a = pick(attn, layer, head)
+    head_name = "mean of heads" if head is None else f"head {head}"
+    fig = charts.mask_beside_attention(panel.mask, a, rows, panel.keys, f"Mask: {panel.name}",
+                                       f"{models.label(models.chosen(FAMILY_OF[fam]))}: layer {layer}, {head_name}",
+                                       q_axis, k_axis)
+    show(fig, f"families mask {fam} {part or ''}", data={"queries": list(rows), "keys": list(panel.keys),
+                                                            "mask": panel.mask, "attention": a})
+    outside = F.mass_outside(attn, panel.mask)
+    st.caption(f"Largest share of any attention row outside the mask, over all layers and heads: **{outside:.4%}** "
+               "— the learned weights live only where the mask allows. Change the model in the sidebar.")
+    explain("Rows are the positions that look, columns the positions they look at. **Blue/1**: allowed. "
+            "**Grey/0**: hidden — the score is set to −∞ before the softmax, so the weight is exactly 0. "
+            "An encoder's mask is all ones: every token sees the whole sentence. A decoder's mask is the lower "
+            "triangle: a token sees itself and what came before, never what comes after. An encoder-decoder has "
+            "both, plus cross-attention: every output position sees every input token.")
+    lesson_example()
+
+
+def lesson_example():
+    toks = list(F.LESSON_TOKENS)
+    causal, bidir = F.causal_mask(len(toks)), F.bidirectional_mask(len(toks))
+    i = toks.index("approved")
+    with st.expander("The lesson's example: `<bos> refund approved <eos>`", expanded=not presenting()):
+        c1, c2 = st.columns([3, 2], vertical_alignment="center")
+        with c1:
+            show(charts.lesson_masks({"encoder (bidirectional)": bidir, "decoder (causal)": causal}, toks),
+                 "families lesson masks", height=360,
+                 data={"token": toks, "causal_row_approved": causal[i], "bidirectional_row_approved": bidir[i]})
+        with c2:
+            st.markdown(f"Row of **approved** — causal: `{causal[i].tolist()}`, bidirectional: "
+                        f"`{bidir[i].tolist()}`. The future cell (approved → `<eos>`) is "
+                        f"**{int(causal[i, toks.index('<eos>')])}** in the decoder: while it reads *approved*, "
+                        "the decoder cannot see what follows.")
+
+
+# ============================================================================ ② objectives
+def section_objectives():
+    st.subheader("Three training objectives on the same words")
+    text = page.text_input("he opened the [MASK] with a key", label="Sentence (put [MASK] where a word is missing)",
+                           name="obj", height=None, max_chars=2000,
+                           prompt="Type a sentence with [MASK] where a word is missing.")
+    if text.empty:
+        return
+    c_enc, c_dec = st.columns(2)
+    with c_enc:
+        st.markdown("**Encoder: fill the blank** (sees both sides)")
+        model_note("encoder")
+        lm = page.model("encoder")
+        if lm is not None:
+            with guard("the masked-word prediction"):
+                if MASK_IN_TEXT not in text.text:
+                    st.info("Put `[MASK]` in the sentence: the encoder predicts the hidden word from both sides.")
+                else:
+                    fm = cached.fill_mask(lm, text.text, K)
+                    if not fm.masks:
+                        st.info("The [MASK] was cut off with the end of the text; put it earlier.")
+                    else:
+                        m = fm.masks[0]
+                        show(mask_candidates(m.candidates, m.probs, "Candidates for the first [MASK]"),
+                             "families fill mask", height=330, data={"candidate": m.candidates, "probability": m.probs})
+        st.caption("An encoder cannot write left to right: it was trained to fill blanks with the whole sentence "
+                   "in view, so it has never learned to continue a text whose end does not exist yet.")
+    with c_dec:
+        st.markdown("**Decoder: the next token** (sees only the left side)")
+        model_note("decoder")
+        lm = page.model("decoder")
+        left = text.text.split(MASK_IN_TEXT)[0].rstrip()
+        if lm is not None:
+            with guard("the next-token prediction"):
+                if not left.strip():
+                    st.info("The decoder reads only what comes before `[MASK]`, and nothing does: put some words "
+                            "before it.")
+                else:
+                    enc = encode(lm.tokenizer, left, min(lm.max_length - 1, 512), add_special_tokens=False)
+                    page.note(enc.notice)
+                    tokens, probs = cached.next_token(lm, enc.ids)
+                    st.code(left + " …", language=None, wrap_lines=True)
+                    show(mask_candidates(tokens[:K], probs[:K], "Next-token candidates"), "families next token",
+                         height=330, data={"candidate": tokens[:K], "probability": probs[:K]})
+        st.caption("A decoder cannot look ahead: its mask hides every later token, so the words after [MASK] "
+                   "do not exist for it — compare its guesses with the encoder's.")
+    st.divider()
+    st.markdown("**Encoder-decoder: input → output, one token at a time**")
+    model_note("seq2seq")
+    s2s_task_note()
+    run = s2s_text()
+    if run is None:
+        return
+    n = len(run.steps)
+    url.int("step", n, lo=1, hi=max(1, n))
+    step = st.slider("Generated so far", 1, max(2, n), key=url.key("step"), disabled=n < 2) if n > 1 else 1
+    step = min(step, n)
+    s = run.steps[step - 1]
+    written = "".join(t.token for t in run.steps[:step]).replace("␣", " ")
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        st.markdown("Input (the encoder reads it all at once):")
+        st.code(" ".join(clean(run_text_input()).text.split()), language=None, wrap_lines=True)
+        st.markdown(f"Output after {step} of {n} step(s) ({'ended with `</s>`' if run.finished else 'length limit'}):")
+        st.code(written or " ", language=None, wrap_lines=True)
+        expected = expected_output(run_text_input())
+        if expected is not None and step == n:
+            ok = run.text == expected
+            st.metric("Spelled backwards correctly?", "yes" if ok else "no", help=f"expected: {expected}")
+    with c2:
+        show(mask_candidates(s.tokens, s.probs, f"Step {step}: the decoder's candidates"), "families seq2seq step",
+             height=330, data={"candidate": s.tokens, "probability": s.probs})
+    st.caption("The encoder reads the whole input in both directions; the decoder writes the output left to right, "
+               "each step attending to its own earlier outputs (causal) and to the entire input (cross-attention).")
+
+
+def run_text_input() -> str:
+    return st.session_state.get(url.key("s2s"), S2S_DEFAULT)
+
+
+# ============================================================================ ③ encoder-decoder, live
+def section_translator():
+    c_text, c_layer, c_head = st.columns([3, 1.5, 1.5], vertical_alignment="bottom")
+    run = s2s_text(c_text)
+    if run is None:
+        return
+    layer, head = layer_head(run.n_layers, run.n_heads, (c_layer, c_head))
+    expected = expected_output(run_text_input())
+    verdict = "" if expected is None else ("   ✓ spelled backwards correctly" if run.text == expected
+                                           else f"   ✗ expected: {expected}")
+    st.code(f"{' '.join(run_text_input().split())}  →  {run.text}{verdict}", language=None, wrap_lines=True)
+    head_name = "mean of heads" if head is None else f"head {head}"
+    c1, c2 = st.columns(2)
+    with c1:
+        enc = pick(run.encoder, layer, head)
+        show(charts.rect_heatmap(enc, run.src_tokens, run.src_tokens, f"Encoder self-attention, layer {layer}, "
+                                 f"{head_name}", "input token (looking)", "input token"),
+             "families encoder self attention", data={"tokens": run.src_tokens, "attention": enc})
+    with c2:
+        cross = pick(run.cross, layer, head)
+        show(charts.rect_heatmap(cross, run.out_tokens, run.src_tokens, f"Cross-attention, layer {layer}, "
+                                 f"{head_name}", "output being predicted", "input token (encoder)"),
+             "families cross attention", data={"outputs": run.out_tokens, "inputs": run.src_tokens,
+                                               "attention": cross})
+    model_note("seq2seq")
+    s2s_task_note()
+    explain("Left: the encoder reads the input with a bidirectional mask. Right: the decoder's cross-attention — row "
+            "*t* is the step that predicts output token *t*, spread over the input tokens. In the bundled model, "
+            "which spells words backwards, good heads trace the anti-diagonal: the first output letter looks at "
+            "the last input letter, and so on. Cross-attention has no mask: every output step may look at the "
+            "whole input.")
+
+
+# ============================================================================ ④ few-shot
+def set_rows(set_text: str) -> list[dict]:
+    shots, test = F.parse_set(set_text)
+    return ([{"use as": "example", "label": e.label, "message": e.text} for e in shots] +
+            [{"use as": "test", "label": e.label, "message": e.text} for e in test])
+
+
+def apply_edits(editor_key: str, base: list[dict]) -> None:
+    """Fold the table's edits into the link's `set` (invalid rows dropped with a notice)."""
+    state = st.session_state[editor_key]
+    rows = [dict(r) for r in base]
+    for i, change in state.get("edited_rows", {}).items():
+        rows[int(i)].update({k: v for k, v in change.items() if v is not None})
+    for i in sorted((int(i) for i in state.get("deleted_rows", [])), reverse=True):
+        if i < len(rows):
+            rows.pop(i)
+    rows += [dict(r) for r in state.get("added_rows", [])]
+    shots, test, dropped = [], [], 0
+    for r in rows:
+        msg = " ".join(clean(str(r.get("message") or "")).text.split())[: F.MAX_MESSAGE_CHARS]
+        label = r.get("label")
+        if not msg or label not in F.LABELS or "|" in msg:
+            dropped += 1
+            continue
+        (shots if r.get("use as") == "example" else test).append(F.Example(msg, label))
+    if len(shots) > F.MAX_SHOTS_IN_SET or len(test) > F.MAX_TEST_IN_SET:
+        notice(f"Kept the first {F.MAX_SHOTS_IN_SET} examples and {F.MAX_TEST_IN_SET} test messages.")
+        shots, test = shots[: F.MAX_SHOTS_IN_SET], test[: F.MAX_TEST_IN_SET]
+    if dropped:
+        notice(f"Left out {dropped} row(s) without a message or label (or with a `|` in the message).")
+    if not test:
+        notice("Kept the previous set: at least one test message is needed.")
+        return
+    url.set("set", F.format_set(shots, test))
+
+
+def section_fewshot():
+    st.subheader("Few-shot classification: does the decoder learn from examples in its prompt?")
+    model_note("decoder")
+    lm = page.model("decoder")
+    url.text("set", F.DEFAULT_SET, max_chars=(F.MAX_MESSAGE_CHARS + 12) * (F.MAX_SHOTS_IN_SET + F.MAX_TEST_IN_SET))
+    try:
+        shots, test = F.parse_set(st.session_state[url.key("set")])
+    except ValueError as e:
+        notice(f"Ignored the link's `set` value ({e}); using the lessons' set.")
+        url.set("set", F.DEFAULT_SET)
+        shots, test = F.parse_set(F.DEFAULT_SET)
+    set_text = F.format_set(shots, test)
+    if lm is None:
+        return
+    try:
+        with guard("the few-shot evaluation"):
+            report = cached.few_shot(lm, set_text)
+    except F.PromptTooLong as e:
+        st.warning(str(e), icon="✂️")
+        report = None
+    if report is not None:
+        verdict = report.verdict()
+        (st.success if verdict.startswith("Above") else st.warning)(verdict, icon="🎯" if verdict.startswith("Above")
+                                                                    else "🎲")
+        c1, c2 = st.columns([3, 2])
+        with c1:
+            ks = report.shots
+            fig = charts.few_shot_accuracy(ks, [[r.accuracy for r in report.runs_for(k)] for k in ks],
+                                           [[r.order_label for r in report.runs_for(k)] for k in ks], report.chance,
+                                           f"{models.label(lm.spec.id)}: accuracy on {len(test)} test messages")
+            show(fig, "families few shot accuracy", data={
+                "shots": [r.k for r in report.runs], "order": [r.order_label for r in report.runs],
+                "correct": [r.correct for r in report.runs], "total": [len(r.gold) for r in report.runs],
+                "accuracy": [r.accuracy for r in report.runs]})
+        with c2:
+            table = pd.DataFrame([{"shots": k, "orders": len(report.runs_for(k)),
+                                   "mean accuracy": f"{report.mean_accuracy(k):.0%}",
+                                   "worst – best order": f"{min(r.accuracy for r in report.runs_for(k)):.0%} – "
+                                                         f"{max(r.accuracy for r in report.runs_for(k)):.0%}",
+                                   "beats guessing": f"{sum(report.above_chance(r) for r in report.runs_for(k))}"
+                                                     f" of {len(report.runs_for(k))}"}
+                                  for k in report.shots])
+            st.dataframe(table, hide_index=True, width="stretch")
+            for k, total in report.sampled_orders.items():
+                st.caption(f"{k} shots: {len(report.runs_for(k))} of the {total:,} orders, chosen at random (seeded).")
+            st.caption(f"Guessing: {report.chance:.0%}. \"Beats guessing\": a one-sided binomial test at 5% on "
+                       f"{len(test)} messages.")
+        with st.expander("Every order, message by message"):
+            st.dataframe(pd.DataFrame([{"shots": r.k, "order of the examples": r.order_label,
+                                        "correct": f"{r.correct}/{len(r.gold)}",
+                                        "answers": ", ".join(r.predictions)} for r in report.runs]),
+                         hide_index=True, width="stretch")
+    if lm.spec.bundled:
+        st.caption("This is the bundled tiny GPT-2. Choose GPT-2 small in the sidebar to measure the real model "
+                   "(a 548 MB download the first time).")
+    one_message(lm, shots)
+    st.markdown("**The labelled set** (edit, add or delete rows; *example* rows become the shots, in this order)")
+    base = set_rows(set_text)
+    editor_key = f"fam_set_editor_{abs(hash(set_text))}"
+    st.data_editor(pd.DataFrame(base), key=editor_key, on_change=apply_edits, args=(editor_key, base),
+                   num_rows="dynamic", hide_index=True, width="stretch",
+                   column_config={"use as": st.column_config.SelectboxColumn("use as", options=["example", "test"],
+                                                                             required=True),
+                                  "label": st.column_config.SelectboxColumn("label", options=list(F.LABELS),
+                                                                            required=True),
+                                  "message": st.column_config.TextColumn("message", max_chars=F.MAX_MESSAGE_CHARS,
+                                                                         required=True)})
+    st.button("↺ The lessons' set", key="fam_set_reset", on_click=lambda: url.set("set", F.DEFAULT_SET),
+              disabled=set_text == F.DEFAULT_SET)
+    explain("The decoder is asked to continue `Label:` after the message; we compare the probability of each "
+            "label's tokens there. Zero shots: only an instruction. k shots: k labelled examples before the message, "
+            "in every possible order — small models are known to be sensitive to the order. A model that answers "
+            "the same label whatever the message has learned nothing from the examples.")
+
+
+def one_message(lm, shots: tuple[F.Example, ...]) -> None:
+    st.markdown("**One message, label by label**")
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        msg = page.text_input("I was charged twice for one order.", name="msg", label="Message", height=None,
+                              max_chars=F.MAX_MESSAGE_CHARS, prompt="Type a customer message to classify.")
+        url.int("k", min(len(shots), 3), lo=0, hi=len(shots))
+        k = st.slider("Examples before it (the first k of the set)", 0, max(1, len(shots)), key=url.key("k"),
+                      disabled=not shots) if shots else 0
+        k = min(k, len(shots))
+    if msg.empty:
+        return
+    try:
+        scores = cached.classify(lm, msg.text, shots[:k])
+    except F.PromptTooLong as e:
+        st.warning(str(e), icon="✂️")
+        return
+    with c2:
+        show(charts.label_probabilities(scores.labels, scores.probs,
+                                        title=f"{k} shot(s): the decoder says {scores.predicted}"),
+             "families label probabilities", height=320,
+             data={"label": list(scores.labels), "probability_among_labels": scores.probs,
+                   "log_probability": scores.logprobs, "first_token_probability": scores.first_token_probs,
+                   "label_tokens": list(scores.n_label_tokens)})
+    with st.expander("The prompt, exactly as the model reads it"):
+        st.code(F.build_prompt(msg.text, shots[:k]) + " ▁", language=None, wrap_lines=True)
+        st.caption("Each label is scored as the text that follows `Label:` (with its leading space); labels the "
+                   "tokenizer splits into several tokens are scored by the product of their tokens' probabilities. "
+                   "Next-token probability of each label's first token: " +
+                   ", ".join(f"{lab} {p:.2%}" for lab, p in zip(scores.labels, scores.first_token_probs)) + ".")
+
+
+SECTIONS = {"masks": section_masks, "objectives": section_objectives, "translator": section_translator,
+            "fewshot": section_fewshot}
+with guard("this section"):
+    SECTIONS[view]()
+page.finish()
