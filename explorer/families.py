@@ -34,6 +34,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from explorer import hf
+
 # ------------------------------------------------------------------ masks
 FAMILIES = ("encoder", "decoder", "encoder-decoder")
 FAMILY_ROLES = {"encoder": "the analyst", "decoder": "the author", "encoder-decoder": "the translator"}
@@ -228,7 +230,7 @@ def score_queries(model, tokenizer, prefix: str, queries: Sequence[str],
     P, M, L = len(pre), len(q_ids), len(labels)
     cache = None
     if P:
-        cache = model(input_ids=torch.tensor([pre], device=device), use_cache=True).cache
+        cache = hf.output_cache(model(input_ids=torch.tensor([pre], device=device), use_cache=True))
         cache.batch_repeat_interleave(M)
     # the queries, left-padded so that every row's last column is its `Label:` colon
     W = max(map(len, q_ids))
@@ -240,7 +242,7 @@ def score_queries(model, tokenizer, prefix: str, queries: Sequence[str],
     pos = P + (q_mask.cumsum(-1) - 1).clamp(min=0)
     att = torch.cat([torch.ones((M, P), dtype=torch.long), q_mask], 1)
     out = model(input_ids=ids.to(device), attention_mask=att.to(device), position_ids=pos.to(device),
-                cache=cache, use_cache=True)
+                **hf.cache_argument(cache), use_cache=True)
     first = torch.log_softmax(out.logits[:, -1].float(), -1).double().cpu()           # [M, vocab]
     logprobs = np.zeros((M, L))
     first_p = np.zeros((M, L))
@@ -249,7 +251,7 @@ def score_queries(model, tokenizer, prefix: str, queries: Sequence[str],
         first_p[:, l_i] = np.exp(first[:, lab[0]].numpy())
     rest = max(map(len, label_ids)) - 1
     if rest > 0:   # the label's later tokens, after its first: one more batched pass, rows m * L + l
-        cache = out.cache
+        cache = hf.output_cache(out)
         cache.batch_repeat_interleave(L)
         lab_in = torch.full((M * L, rest), pad, dtype=torch.long)
         lab_mask = torch.zeros((M * L, rest), dtype=torch.long)
@@ -261,7 +263,7 @@ def score_queries(model, tokenizer, prefix: str, queries: Sequence[str],
         pos2 = P + q_len[:, None] + torch.arange(rest)[None, :]
         att2 = torch.cat([att.repeat_interleave(L, 0), lab_mask], 1)
         out2 = model(input_ids=lab_in.to(device), attention_mask=att2.to(device), position_ids=pos2.to(device),
-                     cache=cache, use_cache=True)
+                     **hf.cache_argument(cache), use_cache=True)
         logp2 = torch.log_softmax(out2.logits.float(), -1).double().cpu()            # [M*L, rest, vocab]
         for l_i, lab in enumerate(label_ids):
             for j, t in enumerate(lab[1:]):
@@ -350,7 +352,7 @@ class FewShotReport:
             same = (f" It answers {constant.pop()} to every message, whatever the examples." if len(constant) == 1
                     and None not in constant else "")
             return (f"At chance: no number of shots and no order beats guessing ({self.chance:.0%} with "
-                    f"{len(self.labels)} labels). The best setting got {best.correct}/{n} right ({best.k} shot(s)); "
+                    f"{len(self.labels)} labels). The best setting got {best.correct}/{n} right ({_shots(best.k)}); "
                     f"guessing does at least that well {p:.0%} of the time.{same} This model is too small to learn "
                     f"the task from examples in its prompt.")
         good = [k for k in self.shots if all(self.above_chance(r) for r in self.runs_for(k))]
@@ -359,10 +361,14 @@ class FewShotReport:
         k_best = max(self.shots, key=self.mean_accuracy)
         lo, hi = spread[k_best]
         order = f" (orders range {lo:.0%}–{hi:.0%})" if hi > lo else ""
-        steady = (f" Every order beats chance with {', '.join(map(str, good))} shot(s)." if good else
+        steady = (f" Every order beats chance with {', '.join(map(str, good))} shot(s) in the prompt." if good else
                   " No number of shots beats chance in every order: the order of the examples matters.")
-        return (f"Above chance: {self.mean_accuracy(k_best):.0%} on average with {k_best} shot(s){order}, "
+        return (f"Above chance: {self.mean_accuracy(k_best):.0%} on average with {_shots(k_best)}{order}, "
                 f"vs {self.chance:.0%} by guessing.{steady}")
+
+
+def _shots(k: int) -> str:
+    return f"{k} shot" if k == 1 else f"{k} shots"
 
 
 def binomial_tail(correct: int, n: int, p: float) -> float:

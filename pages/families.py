@@ -8,7 +8,7 @@ from explorer import families as F
 from explorer.charts import families as charts
 from explorer.charts.generation import mask_candidates
 from explorer.generation import MASK_IN_TEXT
-from explorer.text import clean, encode
+from explorer.text import clean, encode, md
 from explorer.ui import families as cached
 from explorer.ui import models
 from explorer.ui.errors import guard
@@ -32,7 +32,7 @@ K = 8                                   # candidates shown per prediction
 
 
 def model_note(family: str) -> None:
-    st.caption(f"Model: {models.label(models.chosen(family))} (change it in the sidebar)")
+    st.caption(f"Model: {md(models.label(models.chosen(family)), 80)} (change it in the sidebar)")
 
 
 def layer_head(n_layers: int, n_heads: int, cols=None) -> tuple[int, int | None]:
@@ -159,55 +159,63 @@ def lesson_example():
 
 # ============================================================================ ② objectives
 def section_objectives():
-    st.subheader("Three training objectives on the same words")
-    text = page.text_input("he opened the [MASK] with a key", label="Sentence (put [MASK] where a word is missing)",
-                           name="obj", height=None, max_chars=2000,
-                           prompt="Type a sentence with [MASK] where a word is missing.")
-    if text.empty:
+    c_text, c_s2s = st.columns([3, 2])
+    with c_text:
+        text = page.text_input("he opened the [MASK] with a key", label="Sentence (put [MASK] where a word is missing)",
+                               name="obj", height=None, max_chars=2000,
+                               prompt="Type a sentence with [MASK] where a word is missing.")
+    c_enc, c_dec, c_s2s_out = st.columns(3)
+    if not text.empty:
+        with c_enc:
+            objective_encoder(text.text)
+        with c_dec:
+            objective_decoder(text.text)
+    with c_s2s_out:
+        objective_seq2seq(c_s2s)
+
+
+def objective_encoder(text: str) -> None:
+    st.markdown("**Encoder: fill the blank** (both sides)")
+    lm = page.model("encoder")
+    if lm is None:
         return
-    c_enc, c_dec = st.columns(2)
-    with c_enc:
-        st.markdown("**Encoder: fill the blank** (sees both sides)")
-        model_note("encoder")
-        lm = page.model("encoder")
-        if lm is not None:
-            with guard("the masked-word prediction"):
-                if MASK_IN_TEXT not in text.text:
-                    st.info("Put `[MASK]` in the sentence: the encoder predicts the hidden word from both sides.")
-                else:
-                    fm = cached.fill_mask(lm, text.text, K)
-                    if not fm.masks:
-                        st.info("The [MASK] was cut off with the end of the text; put it earlier.")
-                    else:
-                        m = fm.masks[0]
-                        show(mask_candidates(m.candidates, m.probs, "Candidates for the first [MASK]"),
-                             "families fill mask", height=330, data={"candidate": m.candidates, "probability": m.probs})
-        st.caption("An encoder cannot write left to right: it was trained to fill blanks with the whole sentence "
-                   "in view, so it has never learned to continue a text whose end does not exist yet.")
-    with c_dec:
-        st.markdown("**Decoder: the next token** (sees only the left side)")
-        model_note("decoder")
-        lm = page.model("decoder")
-        left = text.text.split(MASK_IN_TEXT)[0].rstrip()
-        if lm is not None:
-            with guard("the next-token prediction"):
-                if not left.strip():
-                    st.info("The decoder reads only what comes before `[MASK]`, and nothing does: put some words "
-                            "before it.")
-                else:
-                    enc = encode(lm.tokenizer, left, min(lm.max_length - 1, 512), add_special_tokens=False)
-                    page.note(enc.notice)
-                    tokens, probs = cached.next_token(lm, enc.ids)
-                    st.code(left + " …", language=None, wrap_lines=True)
-                    show(mask_candidates(tokens[:K], probs[:K], "Next-token candidates"), "families next token",
-                         height=330, data={"candidate": tokens[:K], "probability": probs[:K]})
-        st.caption("A decoder cannot look ahead: its mask hides every later token, so the words after [MASK] "
-                   "do not exist for it — compare its guesses with the encoder's.")
-    st.divider()
-    st.markdown("**Encoder-decoder: input → output, one token at a time**")
-    model_note("seq2seq")
-    s2s_task_note()
-    run = s2s_text()
+    if MASK_IN_TEXT not in text:
+        st.info("Put `[MASK]` in the sentence: the encoder predicts the hidden word from both sides.")
+        return
+    fm = cached.fill_mask(lm, text, K)
+    if not fm.masks:
+        st.info("The [MASK] was cut off with the end of the text; put it earlier.")
+        return
+    m = fm.masks[0]
+    show(mask_candidates(m.candidates, m.probs, "the first [MASK], from both sides"), "families fill mask", height=320,
+         data={"candidate": m.candidates, "probability": m.probs})
+    model_note("encoder")
+    st.caption("Why it cannot write left to right: it was trained to fill blanks with the whole sentence in view, "
+               "never to continue a text whose end does not exist yet.")
+
+
+def objective_decoder(text: str) -> None:
+    st.markdown("**Decoder: the next token** (left side only)")
+    lm = page.model("decoder")
+    if lm is None:
+        return
+    left = text.split(MASK_IN_TEXT)[0].rstrip()
+    if not left.strip():
+        st.info("The decoder reads only what comes before `[MASK]`, and nothing does: put some words before it.")
+        return
+    enc = encode(lm.tokenizer, left, min(lm.max_length - 1, 512), add_special_tokens=False)
+    page.note(enc.notice)
+    tokens, probs = cached.next_token(lm, enc.ids)
+    show(mask_candidates(tokens[:K], probs[:K], "the token after the words before [MASK]"), "families next token",
+         height=320, data={"candidate": tokens[:K], "probability": probs[:K]})
+    model_note("decoder")
+    st.caption("Why it cannot look ahead: its mask hides every later token, so the words after [MASK] do not "
+               "exist for it — compare its guesses with the encoder's.")
+
+
+def objective_seq2seq(input_col) -> None:
+    st.markdown("**Encoder-decoder: input → output**, token by token")
+    run = s2s_text(input_col)
     if run is None:
         return
     n = len(run.steps)
@@ -216,21 +224,13 @@ def section_objectives():
     step = min(step, n)
     s = run.steps[step - 1]
     written = "".join(t.token for t in run.steps[:step]).replace("␣", " ")
-    c1, c2 = st.columns([2, 3])
-    with c1:
-        st.markdown("Input (the encoder reads it all at once):")
-        st.code(" ".join(clean(run_text_input()).text.split()), language=None, wrap_lines=True)
-        st.markdown(f"Output after {step} of {n} step(s) ({'ended with `</s>`' if run.finished else 'length limit'}):")
-        st.code(written or " ", language=None, wrap_lines=True)
-        expected = expected_output(run_text_input())
-        if expected is not None and step == n:
-            ok = run.text == expected
-            st.metric("Spelled backwards correctly?", "yes" if ok else "no", help=f"expected: {expected}")
-    with c2:
-        show(mask_candidates(s.tokens, s.probs, f"Step {step}: the decoder's candidates"), "families seq2seq step",
-             height=330, data={"candidate": s.tokens, "probability": s.probs})
-    st.caption("The encoder reads the whole input in both directions; the decoder writes the output left to right, "
-               "each step attending to its own earlier outputs (causal) and to the entire input (cross-attention).")
+    st.code(f"{' '.join(run_text_input().split())}  →  {written}", language=None, wrap_lines=True)
+    st.caption(f"Output after {step} of {n} step(s) ({'ended with `</s>`' if run.finished else 'length limit'}).")
+    show(mask_candidates(s.tokens, s.probs, f"step {step}"), "families seq2seq step", height=260,
+         data={"candidate": s.tokens, "probability": s.probs})
+    model_note("seq2seq")
+    st.caption("The encoder reads the whole input at once; the decoder writes left to right, attending to its own "
+               "earlier outputs (causal) and to the entire input (cross-attention).")
 
 
 def run_text_input() -> str:
@@ -307,7 +307,7 @@ def apply_edits(editor_key: str, base: list[dict]) -> None:
 
 
 def section_fewshot():
-    st.subheader("Few-shot classification: does the decoder learn from examples in its prompt?")
+    st.subheader("Few-shot: does the decoder learn from examples in its prompt?")
     model_note("decoder")
     lm = page.model("decoder")
     url.text("set", F.DEFAULT_SET, max_chars=(F.MAX_MESSAGE_CHARS + 12) * (F.MAX_SHOTS_IN_SET + F.MAX_TEST_IN_SET))
@@ -342,17 +342,17 @@ def section_fewshot():
                 "accuracy": [r.accuracy for r in report.runs]})
         with c2:
             table = pd.DataFrame([{"shots": k, "orders": len(report.runs_for(k)),
-                                   "mean accuracy": f"{report.mean_accuracy(k):.0%}",
-                                   "worst – best order": f"{min(r.accuracy for r in report.runs_for(k)):.0%} – "
-                                                         f"{max(r.accuracy for r in report.runs_for(k)):.0%}",
-                                   "beats guessing": f"{sum(report.above_chance(r) for r in report.runs_for(k))}"
-                                                     f" of {len(report.runs_for(k))}"}
+                                   "mean": f"{report.mean_accuracy(k):.0%}",
+                                   "worst–best": f"{min(r.accuracy for r in report.runs_for(k)):.0%}–"
+                                                 f"{max(r.accuracy for r in report.runs_for(k)):.0%}",
+                                   "> guessing": f"{sum(report.above_chance(r) for r in report.runs_for(k))}"
+                                                 f" of {len(report.runs_for(k))}"}
                                   for k in report.shots])
             st.dataframe(table, hide_index=True, width="stretch")
             for k, total in report.sampled_orders.items():
                 st.caption(f"{k} shots: {len(report.runs_for(k))} of the {total:,} orders, chosen at random (seeded).")
-            st.caption(f"Guessing: {report.chance:.0%}. \"Beats guessing\": a one-sided binomial test at 5% on "
-                       f"{len(test)} messages.")
+            st.caption(f"Guessing: {report.chance:.0%}. \"> guessing\": orders whose score a one-sided binomial "
+                       f"test at 5% on {len(test)} messages puts above guessing.")
         with st.expander("Every order, message by message"):
             st.dataframe(pd.DataFrame([{"shots": r.k, "order of the examples": r.order_label,
                                         "correct": f"{r.correct}/{len(r.gold)}",

@@ -49,7 +49,7 @@ def mask_beside_attention(mask: np.ndarray, attn: np.ndarray | None, queries: Se
     """
     q, k = unique_labels(list(queries)), unique_labels(list(keys))
     cols = 2 if attn is not None else 1
-    fig = make_subplots(rows=1, cols=cols, subplot_titles=[mask_title] + ([attn_title] if cols == 2 else []),
+    fig = make_subplots(rows=1, cols=cols, subplot_titles=[_esc(mask_title)] + ([_esc(attn_title)] if cols == 2 else []),
                         horizontal_spacing=0.12)
     gap = 1 if max(len(q), len(k)) <= 48 else 0
     fig.add_trace(go.Heatmap(**_binary(np.asarray(mask)), x=k, y=q, xgap=gap, ygap=gap, **_cell_text(np.asarray(mask)),
@@ -81,7 +81,7 @@ def rect_heatmap(a: np.ndarray, rows: Sequence[str], cols: Sequence[str], title:
     fig.update_xaxes(title_text=col_axis, type="category", showgrid=False, tickangle=_tick_angle(len(c)),
                      automargin=True)
     fig.update_yaxes(title_text=row_axis, type="category", autorange="reversed", showgrid=False, automargin=True)
-    fig.update_layout(title=title, height=int(min(760, max(360, 22 * len(r) + 170))))
+    fig.update_layout(title=_esc(title), height=int(min(760, max(360, 22 * len(r) + 170))))
     return fig
 
 
@@ -109,7 +109,7 @@ def few_shot_accuracy(shots: Sequence[int], accuracies: Sequence[Sequence[float]
                              hovertemplate="%{x} shot(s): mean %{y:.1%}<extra></extra>"))
     fig.add_hline(y=chance, line=dict(color=CHANCE_COLOR, dash="dash", width=2),
                   annotation_text=f"guessing: {chance:.0%}", annotation_position="bottom right")
-    fig.update_layout(title=title, height=380, legend=dict(orientation="h", y=-0.25),
+    fig.update_layout(title=_esc(title), height=380, legend=dict(orientation="h", y=-0.25),
                       xaxis=dict(title="examples in the prompt (shots)", tickmode="array", tickvals=list(shots),
                                  range=[min(shots) - 0.5, max(shots) + 0.5]),
                       yaxis=dict(title="accuracy", tickformat=".0%", range=[-0.03, 1.08]))
@@ -127,6 +127,6 @@ def label_probabilities(labels: Sequence[str], probs: np.ndarray, gold: str | No
                            hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
     fig.add_hline(y=1 / len(labels), line=dict(color=CHANCE_COLOR, dash="dash", width=2),
                   annotation_text="even odds", annotation_position="top right")
-    fig.update_layout(title=title or None, height=340, showlegend=False,
+    fig.update_layout(title=_esc(title) or None, height=340, showlegend=False,
                       yaxis=dict(title="probability among the labels", tickformat=".0%", range=[0, 1.12]))
     return fig

@@ -16,7 +16,6 @@ buckets wide enough that every offset within a 16-letter word is exact.
 from __future__ import annotations
 
 import json
-import math
 import platform
 import random
 import time
@@ -40,6 +39,7 @@ EVAL_SIZE = 600           # held-out lemmas in the quality bar (the first ones i
 class T5Recipe:
     name: str
     twin_of: str
+    seq_len: int              # longest input in tokens: MAX_CHARS characters, a leading ▁ and </s>
     steps: int
     batch: int
     lr: float
@@ -189,7 +189,9 @@ def model_card(recipe: T5Recipe, metrics: dict, config) -> str:
     cfg = "\n".join(f"| {k} | {getattr(config, k, recipe.config[k])} |" for k in keys)
     command = (f"`OMP_NUM_THREADS=1 nice -n 10 python -m explorer.zoo.train --only {recipe.name} --threads 1` "
                f"(seed {SEED}; {metrics['train_steps']} steps of {recipe.batch} lemmas, AdamW, peak lr {recipe.lr}; "
-               f"{metrics['train_seconds']} s on {platform.machine()} CPU with torch {torch.__version__}).")
+               f"{metrics['train_seconds']} s on {platform.machine()} CPU with torch {torch.__version__}, on a "
+               f"machine shared with other jobs). This run was started as `python -m explorer.zoo.seq2seq --threads 1`, "
+               f"which calls the same `train_t5` with the same recipe and seed.")
     return f"""# {recipe.name}
 
 A tiny `t5` encoder-decoder (`T5ForConditionalGeneration`) that stands in for `{recipe.twin_of}` when
@@ -226,8 +228,16 @@ OR WARRANTIES, EXPRESS OR IMPLIED.
 """
 
 
+def rewrite_card(recipe: T5Recipe, out: Path) -> None:
+    """Rewrite MODEL_CARD.md from the saved metrics.json (no training)."""
+    from transformers import AutoConfig
+    folder = out / recipe.name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    (folder / "MODEL_CARD.md").write_text(model_card(recipe, metrics, AutoConfig.from_pretrained(folder)))
+
+
 T5_RECIPES = {
-    "tiny-t5": T5Recipe("tiny-t5", "google-t5/t5-small", steps=1600, batch=64, lr=3e-3, warmup=60, config=dict(
+    "tiny-t5": T5Recipe("tiny-t5", "google-t5/t5-small", seq_len=MAX_CHARS + 2, steps=1600, batch=64, lr=3e-3, warmup=60, config=dict(
         d_model=128, d_kv=32, d_ff=256, num_layers=2, num_decoder_layers=2, num_heads=4,
         relative_attention_num_buckets=64, relative_attention_max_distance=64, dropout_rate=0.0,
         feed_forward_proj="relu", tie_word_embeddings=True)),

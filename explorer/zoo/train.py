@@ -156,6 +156,12 @@ RECIPES = {
 }
 
 
+# the encoder-decoder (tiny T5) has its own data, tokenizer and loop: explorer/zoo/seq2seq.py
+from explorer.zoo.seq2seq import T5_RECIPES  # noqa: E402
+
+RECIPES.update(T5_RECIPES)
+
+
 def lr_at(step: int, total: int, peak: float, warmup: int = 40) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -368,6 +374,10 @@ def main(argv=None):
     if a.cards:
         from transformers import AutoConfig
         for name in a.only.split(","):
+            if name in T5_RECIPES:
+                from explorer.zoo.seq2seq import rewrite_card
+                rewrite_card(RECIPES[name], Path(a.out))
+                continue
             folder = Path(a.out) / name
             metrics = json.loads((folder / "metrics.json").read_text())
             (folder / "MODEL_CARD.md").write_text(model_card(RECIPES[name], metrics, AutoConfig.from_pretrained(folder)))
@@ -382,6 +392,10 @@ def main(argv=None):
         return
     toks = {}
     for name in a.only.split(","):
+        if name in T5_RECIPES:
+            from explorer.zoo.seq2seq import train_t5
+            train_t5(RECIPES[name], Path(a.out), a.steps)
+            continue
         recipe = RECIPES[name]
         if a.lr or a.mask_rate or a.batch or a.short_share is not None:
             from dataclasses import replace

@@ -148,7 +148,7 @@ def test_verdict_says_plainly_when_the_model_is_at_chance():
     assert at_chance.verdict().startswith("At chance")
     assert at_chance.constant_label(at_chance.runs[0]) == "Shipping"
     good = _report([["Shipping"] * 12, gold])
-    assert good.verdict().startswith("Above chance: 100% on average with 1 shot")
+    assert good.verdict().startswith("Above chance: 100% on average with 1 shot,")
     assert good.above_chance(good.runs[1]) and not good.above_chance(good.runs[0])
 
 
