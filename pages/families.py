@@ -187,7 +187,7 @@ def objective_encoder(text: str) -> None:
         st.info("The [MASK] was cut off with the end of the text; put it earlier.")
         return
     m = fm.masks[0]
-    show(mask_candidates(m.candidates, m.probs, "the first [MASK], from both sides"), "families fill mask", height=320,
+    show(mask_candidates(m.candidates, m.probs, "the first [MASK]"), "families fill mask", height=320,
          data={"candidate": m.candidates, "probability": m.probs})
     model_note("encoder")
     st.caption("Why it cannot write left to right: it was trained to fill blanks with the whole sentence in view, "
@@ -206,7 +206,7 @@ def objective_decoder(text: str) -> None:
     enc = encode(lm.tokenizer, left, min(lm.max_length - 1, 512), add_special_tokens=False)
     page.note(enc.notice)
     tokens, probs = cached.next_token(lm, enc.ids)
-    show(mask_candidates(tokens[:K], probs[:K], "the token after the words before [MASK]"), "families next token",
+    show(mask_candidates(tokens[:K], probs[:K], "next token (left side only)"), "families next token",
          height=320, data={"candidate": tokens[:K], "probability": probs[:K]})
     model_note("decoder")
     st.caption("Why it cannot look ahead: its mask hides every later token, so the words after [MASK] do not "
@@ -223,14 +223,20 @@ def objective_seq2seq(input_col) -> None:
     step = st.slider("Generated so far", 1, max(2, n), key=url.key("step"), disabled=n < 2) if n > 1 else 1
     step = min(step, n)
     s = run.steps[step - 1]
-    written = "".join(t.token for t in run.steps[:step]).replace("␣", " ")
-    st.code(f"{' '.join(run_text_input().split())}  →  {written}", language=None, wrap_lines=True)
+    eos = page.model("seq2seq").tokenizer.eos_token_id
+    written = "".join(t.token for t in run.steps[:step] if t.token_id != eos).replace("␣", " ").strip()
+    io_line(run_text_input(), written)
     st.caption(f"Output after {step} of {n} step(s) ({'ended with `</s>`' if run.finished else 'length limit'}).")
     show(mask_candidates(s.tokens, s.probs, f"step {step}"), "families seq2seq step", height=260,
          data={"candidate": s.tokens, "probability": s.probs})
     model_note("seq2seq")
     st.caption("The encoder reads the whole input at once; the decoder writes left to right, attending to its own "
                "earlier outputs (causal) and to the entire input (cross-attention).")
+
+
+def io_line(source: str, output: str, verdict: str = "") -> None:
+    """`input → output` in one line of markdown (both escaped: they are the learner's and the model's text)."""
+    st.markdown(f"{md(' '.join(source.split()), 80)} → **{md(output, 120) if output.strip() else '∅'}**{verdict}")
 
 
 def run_text_input() -> str:
@@ -245,9 +251,9 @@ def section_translator():
         return
     layer, head = layer_head(run.n_layers, run.n_heads, (c_layer, c_head))
     expected = expected_output(run_text_input())
-    verdict = "" if expected is None else ("   ✓ spelled backwards correctly" if run.text == expected
-                                           else f"   ✗ expected: {expected}")
-    st.code(f"{' '.join(run_text_input().split())}  →  {run.text}{verdict}", language=None, wrap_lines=True)
+    verdict = "" if expected is None else (" — ✓ spelled backwards correctly" if run.text == expected
+                                           else f" — ✗ expected: {md(expected, 80)}")
+    io_line(run_text_input(), run.text, verdict)
     head_name = "mean of heads" if head is None else f"head {head}"
     c1, c2 = st.columns(2)
     with c1:

@@ -55,8 +55,8 @@ def test_translator_deep_link_restores_input_layer_and_head_and_checks_the_answe
     assert_clean(at)
     assert at.text_input(key="fam_s2s").value == "cab"
     assert at.slider(key="fam_layer").value == 0 and at.selectbox(key="fam_head").value == "1"
-    code = " ".join(c.value for c in at.code)
-    assert code.startswith("cab  →  ") and ("✓" in code or "expected: bac" in code)
+    line = next(m.value for m in at.markdown if m.value.startswith("cab → "))
+    assert "✓ spelled backwards correctly" in line or "expected: bac" in line
 
 
 def test_moving_layer_head_and_step_never_reruns_the_models(monkeypatch):
@@ -83,7 +83,7 @@ def test_objectives_show_fill_mask_next_token_and_generation_step_by_step():
     assert_clean(at)
     assert at.slider(key="fam_step").value == 2
     assert "Output after 2 of" in text_of(at)
-    assert any(c.value.startswith("door  →  ") for c in at.code)
+    assert any(m.value.startswith("door → **") for m in at.markdown)
     at = run_page(PAGE, query={"view": "objectives", "obj": "no mask here"})
     assert_clean(at)
     assert "Put `[MASK]` in the sentence" in text_of(at)

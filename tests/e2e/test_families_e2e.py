@@ -30,7 +30,7 @@ def test_encoder_decoder_answer_and_cross_attention_from_a_link(open_page):
     page = visit(open_page, "view=translator&s2s=lamp&layer=1&head=mean")
     assert errors_on(page) == []
     main = page.locator('[data-testid="stMain"]')
-    expect(main).to_contain_text("lamp  →", timeout=120_000)
+    expect(main).to_contain_text("lamp →", timeout=120_000)
     page.wait_for_selector(".js-plotly-plot", timeout=120_000)
     expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=120_000)
     expect(main).to_contain_text("Cross-attention, layer 1, mean of heads")
