@@ -267,6 +267,8 @@ def section_translator():
                                  f"{head_name}", "output being predicted", "input token (encoder)"),
              "families cross attention", data={"outputs": run.out_tokens, "inputs": run.src_tokens,
                                                "attention": cross})
+    st.caption(f"{len(run.out_tokens)} output steps; each row of the cross-attention is one step's weights over "
+               f"{len(run.src_tokens)} input tokens (every row sums to 1, layer {layer}).")
     model_note("seq2seq")
     s2s_task_note()
     explain("Left: the encoder reads the input with a bidirectional mask. Right: the decoder's cross-attention — row "
