@@ -219,8 +219,8 @@ def objective_seq2seq(input_col) -> None:
     if run is None:
         return
     n = len(run.steps)
-    url.int("step", n, lo=1, hi=max(1, n))
-    step = st.slider("Generated so far", 1, max(2, n), key=url.key("step"), disabled=n < 2) if n > 1 else 1
+    url.int("gen", n, lo=1, hi=max(1, n))
+    step = st.slider("Generated so far", 1, max(2, n), key=url.key("gen"), disabled=n < 2) if n > 1 else 1
     step = min(step, n)
     s = run.steps[step - 1]
     eos = page.model("seq2seq").tokenizer.eos_token_id

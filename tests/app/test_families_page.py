@@ -70,7 +70,7 @@ def test_moving_layer_head_and_step_never_reruns_the_models(monkeypatch):
     at.slider(key="fam_layer").set_value(0).run()
     at.selectbox(key="fam_head").set_value("2").run()
     at.segmented_control(key="fam_view").set_value("objectives").run()
-    at.slider(key="fam_step").set_value(2).run()
+    at.slider(key="fam_gen").set_value(2).run()
     at.segmented_control(key="fam_view").set_value("masks").run()
     at.selectbox(key="fam_fam").set_value("encoder-decoder").run()
     assert_clean(at)
@@ -79,9 +79,9 @@ def test_moving_layer_head_and_step_never_reruns_the_models(monkeypatch):
 
 
 def test_objectives_show_fill_mask_next_token_and_generation_step_by_step():
-    at = run_page(PAGE, query={"view": "objectives", "obj": "the [MASK] opened the door", "s2s": "door", "step": "2"})
+    at = run_page(PAGE, query={"view": "objectives", "obj": "the [MASK] opened the door", "s2s": "door", "gen": "2"})
     assert_clean(at)
-    assert at.slider(key="fam_step").value == 2
+    assert at.slider(key="fam_gen").value == 2
     assert "Output after 2 of" in text_of(at)
     assert any(m.value.startswith("door → **") for m in at.markdown)
     at = run_page(PAGE, query={"view": "objectives", "obj": "no mask here"})
@@ -112,7 +112,7 @@ def test_few_shot_deep_link_with_an_edited_set_and_one_message():
 
 
 def test_junk_link_values_fall_back_with_notices():
-    q = {"view": "nope", "fam": "mixture", "part": "zz", "layer": "99", "head": "x", "step": "-3", "k": "77",
+    q = {"view": "nope", "fam": "mixture", "part": "zz", "layer": "99", "head": "x", "gen": "-3", "k": "77",
          "set": "T|Billing|hello", "present": "1"}
     at = run_page(PAGE, query=q)
     assert_clean(at)
