@@ -4,6 +4,7 @@ Pure functions (no Streamlit) so every page treats text the same way and tests c
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -81,6 +82,8 @@ def display_token(token: str) -> str:
 # (GFM autolinks need ':', '.', '@'; directives ':red[..]'; LaTeX '$'; HTML '<').
 MD_SPECIAL = frozenset("\\`*_{}[]()#+-.!<>|~$:@&=^\"'%")
 SHORT = 40   # characters of an echoed value in a notice
+ZWSP = "\u200b"
+_AUTOLINK = re.compile(r"://|www\.|@", re.IGNORECASE)
 
 
 def md(text: object, limit: int | None = None) -> str:
@@ -91,4 +94,7 @@ def md(text: object, limit: int | None = None) -> str:
                 if ch in "\r\n\t\v\f" or unicodedata.category(ch) not in ("Cc", "Cs"))
     if limit is not None and len(s) > limit:
         s = s[: max(limit - 1, 0)] + "…"
+    # GFM autolink literals are found in the text *after* escapes are resolved (Streamlit's markdown links
+    # "http://…", "www.…" and "a@b.c" even when escaped): an invisible zero-width space breaks each pattern
+    s = _AUTOLINK.sub(lambda m: m.group(0)[:-1] + ZWSP + m.group(0)[-1], s)
     return "".join("\\" + ch if ch in MD_SPECIAL else ch for ch in s)

@@ -17,9 +17,10 @@ PAYLOAD = ("![i](http://evil.example/t.png) [x](http://evil.example/a) <img src=
            "www.evil.example x@evil.example :red[x] $x$ **b** `c` # h")
 
 _PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
-# GFM autolink literals Streamlit's markdown makes into links: an escaped ':' '.' or '@' breaks them
-_AUTOLINK = re.compile(r"(?<!\\)(?:(?:https?|ftp|mailto):|www\.)[^\s]*evil|(?<![\\\w])[\w.+-]*(?<!\\)@evil(?<!\\)\.",
-                       re.IGNORECASE)
+# GFM autolink literals: Streamlit's markdown finds them in the text after escapes are resolved (an escaped
+# "http\\://" is still linked), with these patterns (ASCII word characters, as in JavaScript)
+_AUTOLINK = re.compile(r"(?:https?://|www\.)[-.\w]*evil|[-.\w+]+@[-\w]*evil(?:\.[-\w]+)+", re.IGNORECASE | re.ASCII)
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _PLOTLY_TAG = re.compile(r"<\s*(a|img|image|iframe|script)\b|href\s*=", re.IGNORECASE)
 
 MARKDOWN_FIELDS = {"body", "label", "help", "caption", "placeholder", "text"}
@@ -90,7 +91,7 @@ def foreign_links(at) -> list[str]:
                     found.append(f"{t.type} {href!r} in {src[:120]!r}")
                 if t.type in ("html_inline", "html_block") and EVIL in t.content:
                     found.append(f"html {t.content[:80]!r} in {src[:120]!r}")
-        if _AUTOLINK.search(src):
+        if _AUTOLINK.search(_ESCAPE.sub(r"\1", src)):
             found.append(f"autolink in {src[:120]!r}")
     for s in figure_strings(at):
         if _PLOTLY_TAG.search(s) and EVIL in s:
