@@ -82,10 +82,14 @@ def test_the_extension_section_computes_factor_ntk_base_and_yarn_temperature():
     assert "**4**" in " ".join(m.value for m in at.markdown)
 
 
-def test_the_gpt2_section_marks_where_the_tiny_model_stopped_training():
+def test_the_gpt2_section_shows_a_table_whose_every_row_was_trained():
+    """The tiny GPT-2's table has exactly its 256 trained rows (issue 14), so no row is marked untrained;
+    a table longer than the trained window is marked (pages/rope.py, `trained < n_table`)."""
+    from explorer.models import registry
     at = run_page(PAGE, query={"view": "gpt2"})
     assert_clean(at)
-    assert "256" in infos(at)
+    assert registry.get("tiny-gpt2").trained_length == 256
+    assert "never received a gradient" not in infos(at)
     labels = [m.label for m in at.metric]
     assert any("RoPE" in label for label in labels)
 
