@@ -301,12 +301,13 @@ def next_token(logits: np.ndarray, temperature: float, k: int) -> NextToken:
     """Softmax of the last-position logits at a temperature, and its top k (greedy picks ids[0] at any T)."""
     z = torch.from_numpy(np.asarray(logits, dtype=np.float32))
     logp = torch.log_softmax(z / temperature, -1)
-    p = logp.exp()
+    p = torch.softmax(z / temperature, -1)   # not logp.exp(): that adds float32 rounding (sum 0.999999)
     top = torch.topk(z, k).indices
     p1 = torch.softmax(z, -1)[top]
     ent = float(-(p * logp).sum() / np.log(2.0))
+    total = float(torch.softmax(z.double() / temperature, -1).sum())   # float64: the sum itself, not float32 noise
     return NextToken(top.numpy().astype(np.int64), p[top].numpy(), p1.numpy(), torch.cumsum(p[top], 0).numpy(),
-                     float(p.double().sum()), ent)
+                     total, ent)
 
 
 def vector_preview(v: np.ndarray, n: int = 6) -> str:
