@@ -40,6 +40,8 @@ html, body, [data-testid="stApp"] { background: #ffffff !important; color: #0000
 [data-testid="stMain"] [data-testid="stTooltipIcon"] + p { color: #222222 !important; font-size: 1.15rem !important; }
 [data-testid="stMain"] [data-testid="stExpander"] summary p { font-size: 1.3rem !important; }
 [data-testid="stMain"] [data-testid="stAlertContainer"] p { font-size: 1.25rem !important; }
+/* Streamlit 1.67 fades captions with opacity 0.6 on the container: on a projector (and for axe) that is #7a7a7a */
+[data-testid="stMain"] [data-testid="stCaptionContainer"] { opacity: 1 !important; }
 </style>
 """
 
