@@ -132,7 +132,7 @@ def views(r: A.AttentionResult, stats, roll, layer=5, head=3, hide=True, merge=T
 
     def focus_view():
         p = prep(r.attn[layer])
-        return serialise(charts.token_focus(p.attn, p.labels, 7)), None
+        return serialise(charts.token_focus(p.attn, p.labels, min(7, len(p.labels) - 1))), None
 
     def summary_view():
         fig = charts.head_summary(stats["entropy"], "entropy", {k: v for k, v in stats.items()})
