@@ -96,7 +96,9 @@ class LoadedModel:
             value = getattr(cfg, key, None)
             if value:
                 return int(value)
-        return 512
+        # no position table (T5: relative positions): the tokenizer states the length the model was trained on
+        value = getattr(self.tokenizer, "model_max_length", None)
+        return int(value) if value and value < 1_000_000 else 512
 
 
 # ---------------------------------------------------------------- settings

@@ -89,7 +89,7 @@ def char_tokenizer():
     """T5's tokenizer class over single characters: <pad>=0, </s>=1, <unk>=2, ▁ (space), then CHARS."""
     from transformers import T5TokenizerFast
     vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)] + [(c, -3.0) for c in CHARS]
-    return T5TokenizerFast(vocab=vocab, extra_ids=0, model_max_length=64)
+    return T5TokenizerFast(vocab=vocab, extra_ids=0, model_max_length=MAX_CHARS + 2)   # its trained length
 
 
 def build_model(recipe: T5Recipe, tok):
