@@ -130,3 +130,12 @@ def load_corpus(folder: Path | None = None, seed: int = SEED, n_tickets: int = T
     random.Random(seed).shuffle(train)
     random.Random(seed + 1).shuffle(heldout)
     return Corpus(train=train, heldout=heldout, source=f"{folder} + {prose.find_sources()} + tickets(seed {seed})")
+
+
+# The WordNet 3.0 license as every model card quotes it (explorer/zoo/train.py, explorer/zoo/seq2seq.py)
+WORDNET_LICENSE = """License: WordNet 3.0 license — "Permission to use, copy, modify and distribute this software and
+database and its documentation for any purpose and without fee or royalty is hereby granted,
+provided that you agree to comply with the following copyright notice and statements, including
+the disclaimer". WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved.
+THIS SOFTWARE AND DATABASE IS PROVIDED "AS IS" AND PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS
+OR WARRANTIES, EXPRESS OR IMPLIED."""

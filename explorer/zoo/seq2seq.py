@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from explorer.zoo.corpus import find_wordnet
+from explorer.zoo.corpus import WORDNET_LICENSE, find_wordnet
 
 SEED = 0
 INDEX_FILES = ("index.noun", "index.verb", "index.adj", "index.adv")
@@ -204,12 +204,7 @@ Every lemma of WordNet 3.0 (Debian package `wordnet-base`, `/usr/share/wordnet/i
 letters, `'`, `-` and spaces, 2 to {MAX_CHARS} characters: {metrics['train_lemmas']:,} for training,
 {metrics['heldout_lemmas']:,} held out by the lemma itself (crc32 of the lemma mod {HELDOUT_MOD} == 0; never
 seen in training). {recipe.cased_share:.0%} of training lemmas are shown Title-cased or UPPER-cased.
-License: WordNet 3.0 license — "Permission to use, copy, modify and distribute this software and
-database and its documentation for any purpose and without fee or royalty is hereby granted,
-provided that you agree to comply with the following copyright notice and statements, including
-the disclaimer". WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved.
-THIS SOFTWARE AND DATABASE IS PROVIDED "AS IS" AND PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS
-OR WARRANTIES, EXPRESS OR IMPLIED.
+{WORDNET_LICENSE}
 
 ## Command
 {command}

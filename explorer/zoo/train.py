@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import platform
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import torch
 
 from explorer.zoo import corpus as corpus_mod
+from explorer.zoo.corpus import WORDNET_LICENSE
 from explorer.zoo import prose
 from explorer.zoo.data import bert_sequences, causal_stream, causal_windows, encode_lines, mask_for_mlm
 from explorer.zoo import tickets
@@ -322,12 +324,7 @@ teaching tool, not a language model to rely on.
 (`explorer/zoo/corpus.py`), shuffled with seed {SEED}:
 - **WordNet 3.0** (Debian package `wordnet-base`, `/usr/share/wordnet/data.*`): each synset as
   `headword: gloss; "example"`, {corpus_mod.DOC_SYNSETS} neighbouring synsets of one file per document.
-  License: WordNet 3.0 license — "Permission to use, copy, modify and distribute this software and
-  database and its documentation for any purpose and without fee or royalty is hereby granted,
-  provided that you agree to comply with the following copyright notice and statements, including
-  the disclaimer". WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved.
-  THIS SOFTWARE AND DATABASE IS PROVIDED "AS IS" AND PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS
-  OR WARRANTIES, EXPRESS OR IMPLIED.
+{textwrap.indent(WORDNET_LICENSE, '  ')}
 - **Running prose**: the Python documentation's tutorial, FAQ, HOWTOs and language reference
   ({prose.LICENSE}; a permissive license), one section's paragraphs per document (`explorer/zoo/prose.py`).
 - **Synthetic support tickets** (Refund / Shipping / Account), written by the seeded template grammar
