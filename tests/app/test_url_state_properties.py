@@ -52,7 +52,8 @@ def test_any_link_value_parses_or_gives_a_notice_in_our_words(name, raw):
         # nothing of the input: no markdown control character other than our template's own
         template = next(iter(_allowed(name)))
         assert {c for c in notice if c in MD_SPECIAL} <= {c for c in template if c in MD_SPECIAL} | set(".")
-        if len(raw.strip()) >= 4:
+        # ... and no text of it either, unless the link's value happens to be a word of our own template ("link")
+        if len(raw.strip()) >= 4 and raw.strip() not in template:
             assert raw.strip() not in notice
 
 
