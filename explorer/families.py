@@ -334,6 +334,22 @@ class FewShotReport:
     def best(self) -> FewShotRun:
         return max(self.runs, key=lambda r: (r.accuracy, -r.k))
 
+    def summary(self) -> list[dict]:
+        """One row per number of shots: orders run, mean, worst–best, how many beat guessing."""
+        rows = []
+        for k in self.shots:
+            runs = self.runs_for(k)
+            acc = [r.accuracy for r in runs]
+            rows.append({"shots": k, "orders": len(runs), "mean": f"{self.mean_accuracy(k):.0%}",
+                         "worst–best": f"{min(acc):.0%}–{max(acc):.0%}",
+                         "> guessing": f"{sum(self.above_chance(r) for r in runs)} of {len(runs)}"})
+        return rows
+
+    def per_order(self) -> list[dict]:
+        """One row per run: the shots, their order, the score and every answer."""
+        return [{"shots": r.k, "order of the examples": r.order_label, "correct": f"{r.correct}/{len(r.gold)}",
+                 "answers": ", ".join(r.predictions)} for r in self.runs]
+
     def above_chance(self, run: FewShotRun, alpha: float = 0.05) -> bool:
         """True when `run`'s correct count is unlikely under guessing (one-sided binomial test)."""
         return binomial_tail(run.correct, len(run.gold), self.chance) < alpha
@@ -472,7 +488,61 @@ def parse_set(text: str, labels: Sequence[str] = LABELS) -> tuple[tuple[Example,
 DEFAULT_SET = format_set(LESSON_EXAMPLES, HELDOUT_TICKETS)
 
 
+def set_table(text: str) -> list[dict]:
+    """The labelled set as table rows ({"use as", "label", "message"}), examples first."""
+    shots, test = parse_set(text)
+    return ([{"use as": "example", "label": e.label, "message": e.text} for e in shots] +
+            [{"use as": "test", "label": e.label, "message": e.text} for e in test])
+
+
+def set_from_table(rows: Sequence[dict], edits: dict) -> tuple[str | None, list[str]]:
+    """Fold a table editor's report (edited, deleted and added rows) into the set's text. Rows without a
+    message or a known label (or with a `|`, the text format's separator) are left out, the set is cut to
+    its limits; returns (text or None when no test message would remain, the notes to show)."""
+    rows = [dict(r) for r in rows]
+    for i, change in (edits.get("edited_rows") or {}).items():
+        if 0 <= int(i) < len(rows):
+            rows[int(i)].update({k: v for k, v in change.items() if v is not None})
+    for i in sorted((int(i) for i in edits.get("deleted_rows") or []), reverse=True):
+        if 0 <= i < len(rows):
+            rows.pop(i)
+    rows += [dict(r) for r in edits.get("added_rows") or []]
+    from explorer.text import clean
+    shots, test, dropped, notes = [], [], 0, []
+    for r in rows:
+        msg = " ".join(clean(str(r.get("message") or "")).text.split())[:MAX_MESSAGE_CHARS]
+        if not msg or r.get("label") not in LABELS or "|" in msg:
+            dropped += 1
+            continue
+        (shots if r.get("use as") == "example" else test).append(Example(msg, r["label"]))
+    if len(shots) > MAX_SHOTS_IN_SET or len(test) > MAX_TEST_IN_SET:
+        notes.append(f"Kept the first {MAX_SHOTS_IN_SET} examples and {MAX_TEST_IN_SET} test messages.")
+        shots, test = shots[:MAX_SHOTS_IN_SET], test[:MAX_TEST_IN_SET]
+    if dropped:
+        notes.append(f"Left out {dropped} row(s) without a message or label (or with a `|` in the message).")
+    if not test:
+        return None, notes + ["Kept the previous set: at least one test message is needed."]
+    return format_set(shots, test), notes
+
+
 # ------------------------------------------------------------------ encoder-decoder, live
+def task_note(model_id: str) -> str:
+    """What the chosen encoder-decoder was trained to do, in one line."""
+    if model_id == "tiny-t5":
+        return ("The bundled tiny T5 was trained on one task: spell the input backwards (WordNet words and phrases "
+                "of up to 16 letters; other characters become `<unk>`).")
+    return ("T5 small was trained with task prefixes, e.g. `translate English to German: The refund was approved.` "
+            "or `summarize: …`.")
+
+
+def expected_output(model_id: str, text: str) -> str | None:
+    """What the bundled tiny T5 should answer (its task is known); None for other models."""
+    if model_id != "tiny-t5":
+        return None
+    from explorer.zoo.seq2seq import reverse_text
+    return reverse_text(" ".join(text.split()))
+
+
 @dataclass
 class Seq2SeqStep:
     """One generated token and the candidates the decoder weighed for it."""
@@ -513,6 +583,24 @@ class Seq2SeqRun:
     @property
     def n_heads(self) -> int:
         return self.cross.shape[1]
+
+
+def seq2seq_part(run: Seq2SeqRun, part: str) -> tuple["MaskPanel", np.ndarray, list[str], str, str]:
+    """One of an encoder-decoder's three attentions ("enc", "dec", "cross") beside its mask:
+    (mask panel, attention [layer, head, q, k], row labels, query axis title, key axis title)."""
+    panels = {p.kind: p for p in family_masks("encoder-decoder", run.src_tokens, run.dec_tokens)}
+    panel = panels[{"enc": "bidirectional", "dec": "causal", "cross": "cross"}[part]]
+    attn = {"enc": run.encoder, "dec": run.decoder, "cross": run.cross}[part]
+    rows = run.out_tokens if part == "cross" else panel.queries
+    q_axis = {"cross": "output being predicted", "dec": "decoder input", "enc": "input token"}[part]
+    k_axis = "decoder input (earlier)" if part == "dec" else "input token (encoder)"
+    return panel, attn, list(rows), q_axis, k_axis
+
+
+def pick(a: np.ndarray, layer: int, head: int | None) -> np.ndarray:
+    """[layer, head, q, k] -> [q, k] of one head, or the mean of the layer's heads (head None)."""
+    a = a[layer].astype(np.float32)
+    return a.mean(0) if head is None else a[head]
 
 
 def _pieces(tokenizer, ids) -> list[str]:

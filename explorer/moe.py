@@ -384,10 +384,6 @@ def apply_edits(base, edited_rows: dict, experts=TOY_EXPERTS) -> np.ndarray:
     return m
 
 
-def digest(text: str) -> str:
-    """A short stable name for a logits text (a widget key that changes whenever the value does)."""
-    import hashlib
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def routing_rows(r: Routing, tokens, experts) -> list[dict]:

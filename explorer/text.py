@@ -86,6 +86,13 @@ ZWSP = "\u200b"
 _AUTOLINK = re.compile(r"://|www\.|@", re.IGNORECASE)
 
 
+def digest(text: str) -> str:
+    """A short stable name for a text (e.g. a widget key that changes whenever a link value does; Python's
+    hash() of a str differs between processes)."""
+    import hashlib
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
 def md(text: object, limit: int | None = None) -> str:
     """`text` safe inside Streamlit markdown, shown as typed: one line, specials escaped, optionally
     cut to `limit` characters (with "…"). Line breaks become spaces; control characters are dropped."""

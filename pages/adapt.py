@@ -7,6 +7,7 @@ from explorer import scaling as sc
 from explorer.charts import adapt as charts
 from explorer.text import md
 from explorer.ui import adapt as ui
+from explorer.ui.editor import url_table
 from explorer.ui.errors import callback, guard, guarded
 from explorer.ui.figures import show
 from explorer.ui.page import Page
@@ -113,23 +114,18 @@ def section_choose():
          data={"model": [r.candidate.name for r in ranked], "score": [round(r.score, 4) for r in ranked],
                "licence_ok": [r.eligible for r in ranked]})
 
-    @callback("your edit of the table")
-    def edited(editor_key: str):
-        rows = sc.apply_edits(cands, st.session_state[editor_key]["edited_rows"])
-        url.set("cands", sc.format_candidates(rows))
-
-    editor_key = f"ad_cands_{abs(hash(st.session_state[url.key('cands')]))}"
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**The candidates** (click a cell to change it; the weights per scenario are product decisions)")
-        st.data_editor(pd.DataFrame([vars(x) for x in cands]), key=editor_key, on_change=edited, args=(editor_key,),
-                       hide_index=True, width="stretch", column_config={
-                           "name": st.column_config.TextColumn("model", max_chars=40),
-                           "quality": st.column_config.NumberColumn("quality (0-100)", min_value=0, max_value=100),
-                           "p95_ms": st.column_config.NumberColumn("p95 latency (ms)", min_value=0, max_value=60000),
-                           "cost": st.column_config.NumberColumn("cost ($ / 1k requests)", min_value=0, max_value=1000,
-                                                                 format="%.3f"),
-                           "licence_ok": st.column_config.CheckboxColumn("licence passes the gate")})
+        url_table(url, "cands", pd.DataFrame([vars(x) for x in cands]),
+                  lambda edits: sc.format_candidates(sc.apply_edits(cands, edits["edited_rows"])),
+                  what="your edit of the table", hide_index=True, width="stretch", column_config={
+                      "name": st.column_config.TextColumn("model", max_chars=40),
+                      "quality": st.column_config.NumberColumn("quality (0-100)", min_value=0, max_value=100),
+                      "p95_ms": st.column_config.NumberColumn("p95 latency (ms)", min_value=0, max_value=60000),
+                      "cost": st.column_config.NumberColumn("cost ($ / 1k requests)", min_value=0, max_value=1000,
+                                                            format="%.3f"),
+                      "licence_ok": st.column_config.CheckboxColumn("licence passes the gate")})
         st.button("↺ The lessons' table", key="ad_cands_reset", on_click=url.set, args=("cands", default),
                   disabled=st.session_state[url.key("cands")] == default)
     with right:

@@ -1,6 +1,5 @@
 """Families: encoder-only, decoder-only and encoder-decoder — who sees whom, what each predicts, a live
 encoder-decoder's cross-attention, and few-shot classification measured rather than assumed."""
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -8,9 +7,10 @@ from explorer import families as F
 from explorer.charts import families as charts
 from explorer.charts.generation import mask_candidates
 from explorer.generation import MASK_IN_TEXT
-from explorer.text import clean, encode, md
+from explorer.text import encode, md
 from explorer.ui import families as cached
 from explorer.ui import models
+from explorer.ui.editor import url_table
 from explorer.ui.errors import guard
 from explorer.ui.figures import show
 from explorer.ui.page import Page
@@ -49,12 +49,6 @@ def layer_head(n_layers: int, n_heads: int, cols=None) -> tuple[int, int | None]
     return min(layer, n_layers - 1), (None if head == "mean" else int(head))
 
 
-def pick(a: np.ndarray, layer: int, head: int | None) -> np.ndarray:
-    """[layer, head, q, k] -> [q, k] of one head or the mean of the layer's heads."""
-    a = a[layer].astype(np.float32)
-    return a.mean(0) if head is None else a[head]
-
-
 def s2s_text(where=None) -> "F.Seq2SeqRun | None":
     """The encoder-decoder's input box (shared by sections ①, ② and ③) and its run."""
     lm = page.model("seq2seq")
@@ -66,25 +60,6 @@ def s2s_text(where=None) -> "F.Seq2SeqRun | None":
     run = cached.seq2seq(lm, text.text, S2S_MAX_INPUT, S2S_MAX_NEW)
     page.note(f"Input cut to its first {S2S_MAX_INPUT} tokens." if run.truncated else None)
     return run
-
-
-def s2s_task_note() -> None:
-    lm = page.model("seq2seq")
-    if lm is not None and lm.spec.id == "tiny-t5":
-        st.caption("The bundled tiny T5 was trained on one task: spell the input backwards (WordNet words and "
-                   "phrases of up to 16 letters; other characters become `<unk>`).")
-    elif lm is not None:
-        st.caption("T5 small was trained with task prefixes, e.g. `translate English to German: The refund was "
-                   "approved.` or `summarize: …`.")
-
-
-def expected_output(text: str) -> str | None:
-    """What the bundled tiny T5 should answer (its task is known); None for other models."""
-    lm = page.model("seq2seq")
-    if lm is None or lm.spec.id != "tiny-t5":
-        return None
-    from explorer.zoo.seq2seq import reverse_text
-    return reverse_text(" ".join(text.split()))
 
 
 # ============================================================================ ① masks
@@ -100,12 +75,7 @@ def section_masks():
         if run is None:
             return
         layer, head = layer_head(run.n_layers, run.n_heads, (c_layer, c_head))
-        panels = {p.kind: p for p in F.family_masks("encoder-decoder", run.src_tokens, run.dec_tokens)}
-        panel = panels[{"enc": "bidirectional", "dec": "causal", "cross": "cross"}[part]]
-        attn = {"enc": run.encoder, "dec": run.decoder, "cross": run.cross}[part]
-        rows = run.out_tokens if part == "cross" else panel.queries
-        q_axis = "output being predicted" if part == "cross" else ("decoder input" if part == "dec" else "input token")
-        k_axis = "input token (encoder)" if part != "dec" else "decoder input (earlier)"
+        panel, attn, rows, q_axis, k_axis = F.seq2seq_part(run, part)
     else:
         part = None
         lm = page.model(FAMILY_OF[fam])
@@ -122,7 +92,7 @@ def section_masks():
         panel = F.family_masks(fam, tokens)[0]
         attn, rows = r.attn, panel.queries
         q_axis, k_axis = "query (looking)", "key (looked at)"
-    a = pick(attn, layer, head)
+    a = F.pick(attn, layer, head)
     head_name = "mean of heads" if head is None else f"head {head}"
     fig = charts.mask_beside_attention(panel.mask, a, rows, panel.keys, f"Mask: {panel.name}",
                                        f"{models.label(models.chosen(FAMILY_OF[fam]))}: layer {layer}, {head_name}",
@@ -250,19 +220,19 @@ def section_translator():
     if run is None:
         return
     layer, head = layer_head(run.n_layers, run.n_heads, (c_layer, c_head))
-    expected = expected_output(run_text_input())
+    expected = F.expected_output(page.model("seq2seq").spec.id, run_text_input())
     verdict = "" if expected is None else (" — ✓ spelled backwards correctly" if run.text == expected
                                            else f" — ✗ expected: {md(expected, 80)}")
     io_line(run_text_input(), run.text, verdict)
     head_name = "mean of heads" if head is None else f"head {head}"
     c1, c2 = st.columns(2)
     with c1:
-        enc = pick(run.encoder, layer, head)
+        enc = F.pick(run.encoder, layer, head)
         show(charts.rect_heatmap(enc, run.src_tokens, run.src_tokens, f"Encoder self-attention, layer {layer}, "
                                  f"{head_name}", "input token (looking)", "input token"),
              "families encoder self attention", data={"tokens": run.src_tokens, "attention": enc})
     with c2:
-        cross = pick(run.cross, layer, head)
+        cross = F.pick(run.cross, layer, head)
         show(charts.rect_heatmap(cross, run.out_tokens, run.src_tokens, f"Cross-attention, layer {layer}, "
                                  f"{head_name}", "output being predicted", "input token (encoder)"),
              "families cross attention", data={"outputs": run.out_tokens, "inputs": run.src_tokens,
@@ -270,7 +240,8 @@ def section_translator():
     st.caption(f"{len(run.out_tokens)} output steps; each row of the cross-attention is one step's weights over "
                f"{len(run.src_tokens)} input tokens (every row sums to 1, layer {layer}).")
     model_note("seq2seq")
-    s2s_task_note()
+    if (task := F.task_note(page.model("seq2seq").spec.id)) is not None:
+        st.caption(task)
     explain("Left: the encoder reads the input with a bidirectional mask. Right: the decoder's cross-attention — row "
             "*t* is the step that predicts output token *t*, spread over the input tokens. In the bundled model, "
             "which spells words backwards, good heads trace the anti-diagonal: the first output letter looks at "
@@ -279,39 +250,11 @@ def section_translator():
 
 
 # ============================================================================ ④ few-shot
-def set_rows(set_text: str) -> list[dict]:
-    shots, test = F.parse_set(set_text)
-    return ([{"use as": "example", "label": e.label, "message": e.text} for e in shots] +
-            [{"use as": "test", "label": e.label, "message": e.text} for e in test])
-
-
-def apply_edits(editor_key: str, base: list[dict]) -> None:
-    """Fold the table's edits into the link's `set` (invalid rows dropped with a notice)."""
-    state = st.session_state[editor_key]
-    rows = [dict(r) for r in base]
-    for i, change in state.get("edited_rows", {}).items():
-        rows[int(i)].update({k: v for k, v in change.items() if v is not None})
-    for i in sorted((int(i) for i in state.get("deleted_rows", [])), reverse=True):
-        if i < len(rows):
-            rows.pop(i)
-    rows += [dict(r) for r in state.get("added_rows", [])]
-    shots, test, dropped = [], [], 0
-    for r in rows:
-        msg = " ".join(clean(str(r.get("message") or "")).text.split())[: F.MAX_MESSAGE_CHARS]
-        label = r.get("label")
-        if not msg or label not in F.LABELS or "|" in msg:
-            dropped += 1
-            continue
-        (shots if r.get("use as") == "example" else test).append(F.Example(msg, label))
-    if len(shots) > F.MAX_SHOTS_IN_SET or len(test) > F.MAX_TEST_IN_SET:
-        notice(f"Kept the first {F.MAX_SHOTS_IN_SET} examples and {F.MAX_TEST_IN_SET} test messages.")
-        shots, test = shots[: F.MAX_SHOTS_IN_SET], test[: F.MAX_TEST_IN_SET]
-    if dropped:
-        notice(f"Left out {dropped} row(s) without a message or label (or with a `|` in the message).")
-    if not test:
-        notice("Kept the previous set: at least one test message is needed.")
-        return
-    url.set("set", F.format_set(shots, test))
+def fold_set_edits(rows: list[dict], edits: dict) -> str | None:
+    text, notes = F.set_from_table(rows, edits)
+    for n in notes:
+        notice(n)
+    return text
 
 
 def section_fewshot():
@@ -349,32 +292,21 @@ def section_fewshot():
                 "correct": [r.correct for r in report.runs], "total": [len(r.gold) for r in report.runs],
                 "accuracy": [r.accuracy for r in report.runs]})
         with c2:
-            table = pd.DataFrame([{"shots": k, "orders": len(report.runs_for(k)),
-                                   "mean": f"{report.mean_accuracy(k):.0%}",
-                                   "worst–best": f"{min(r.accuracy for r in report.runs_for(k)):.0%}–"
-                                                 f"{max(r.accuracy for r in report.runs_for(k)):.0%}",
-                                   "> guessing": f"{sum(report.above_chance(r) for r in report.runs_for(k))}"
-                                                 f" of {len(report.runs_for(k))}"}
-                                  for k in report.shots])
-            st.dataframe(table, hide_index=True, width="stretch")
+            st.dataframe(pd.DataFrame(report.summary()), hide_index=True, width="stretch")
             for k, total in report.sampled_orders.items():
                 st.caption(f"{k} shots: {len(report.runs_for(k))} of the {total:,} orders, chosen at random (seeded).")
             st.caption(f"Guessing: {report.chance:.0%}. \"> guessing\": orders whose score a one-sided binomial "
                        f"test at 5% on {len(test)} messages puts above guessing.")
         with st.expander("Every order, message by message"):
-            st.dataframe(pd.DataFrame([{"shots": r.k, "order of the examples": r.order_label,
-                                        "correct": f"{r.correct}/{len(r.gold)}",
-                                        "answers": ", ".join(r.predictions)} for r in report.runs]),
-                         hide_index=True, width="stretch")
+            st.dataframe(pd.DataFrame(report.per_order()), hide_index=True, width="stretch")
     if lm.spec.bundled:
         st.caption("This is the bundled tiny GPT-2. Choose GPT-2 small in the sidebar to measure the real model "
                    "(a 548 MB download the first time).")
     one_message(lm, shots)
     st.markdown("**The labelled set** (edit, add or delete rows; *example* rows become the shots, in this order)")
-    base = set_rows(set_text)
-    editor_key = f"fam_set_editor_{abs(hash(set_text))}"
-    st.data_editor(pd.DataFrame(base), key=editor_key, on_change=apply_edits, args=(editor_key, base),
-                   num_rows="dynamic", hide_index=True, width="stretch",
+    rows = F.set_table(set_text)
+    url_table(url, "set", pd.DataFrame(rows), lambda edits: fold_set_edits(rows, edits), what="your edit of the set",
+              num_rows="dynamic", hide_index=True, width="stretch",
                    column_config={"use as": st.column_config.SelectboxColumn("use as", options=["example", "test"],
                                                                              required=True),
                                   "label": st.column_config.SelectboxColumn("label", options=list(F.LABELS),

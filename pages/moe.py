@@ -8,6 +8,7 @@ from explorer.charts import moe as charts
 from explorer.presets import PRESETS
 from explorer.text import display_token, md
 from explorer.ui import moe as cached
+from explorer.ui.editor import url_table
 from explorer.ui.errors import guard
 from explorer.ui.figures import show
 from explorer.ui.page import Page
@@ -31,20 +32,15 @@ if view == "toy":
     url.choice("norm", "topk", ["topk", "all"])
     NORMS = {"topk": "softmax over the chosen k (Mixtral)", "all": "softmax over all experts, not renormalised"}
 
-    def edited(editor_key: str, base: np.ndarray):
-        url.set("logits", moe.format_logits(moe.apply_edits(base, st.session_state[editor_key]["edited_rows"])))
-
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     with left:
         st.markdown("**Router logits** (click a number to change it)")
-        # a fresh editor for every logits value: its edits are folded into the URL value on change
-        editor_key = f"moe_toy_editor_{moe.digest(st.session_state[url.key('logits')])}"
-        st.data_editor(pd.DataFrame(logits, index=list(moe.TOY_TOKENS), columns=list(moe.TOY_EXPERTS)),
-                       key=editor_key, on_change=edited, args=(editor_key, logits), width="stretch",
-                       column_config={e: st.column_config.NumberColumn(e, min_value=-moe.MAX_ABS_LOGIT,
-                                                                       max_value=moe.MAX_ABS_LOGIT, step=0.1,
-                                                                       format="%.2f")
-                                      for e in moe.TOY_EXPERTS})
+        url_table(url, "logits", pd.DataFrame(logits, index=list(moe.TOY_TOKENS), columns=list(moe.TOY_EXPERTS)),
+                  lambda edits: moe.format_logits(moe.apply_edits(logits, edits["edited_rows"])),
+                  what="your edit of the logits", width="stretch",
+                  column_config={e: st.column_config.NumberColumn(e, min_value=-moe.MAX_ABS_LOGIT,
+                                                                  max_value=moe.MAX_ABS_LOGIT, step=0.1, format="%.2f")
+                                 for e in moe.TOY_EXPERTS})
     with right:
         k = st.slider("Experts per token (top-k)", 1, E, key=url.key("k"))
         norm = st.radio("Mixing weights", list(NORMS), format_func=NORMS.get, key=url.key("norm"))

@@ -218,3 +218,37 @@ def test_labelled_set_text_round_trip_and_rejects_junk():
                  "T|Refund|" + "a" * 300, "\n".join(["T|Refund|x"] * 30)]:
         with pytest.raises(ValueError):
             F.parse_set(junk)
+
+
+def test_the_set_table_round_trips_and_folds_edits_deletions_and_additions():
+    rows = F.set_table(F.DEFAULT_SET)
+    assert F.set_from_table(rows, {}) == (F.DEFAULT_SET, [])
+    first_test = next(i for i, r in enumerate(rows) if r["use as"] == "test")
+    text, notes = F.set_from_table(rows, {"edited_rows": {str(first_test): {"label": "Account", "message": None}},
+                                          "deleted_rows": [0],
+                                          "added_rows": [{"use as": "test", "label": "Refund", "message": " a  b "},
+                                                         {"use as": "test", "label": "Nope", "message": "x"},
+                                                         {"use as": "example", "label": "Refund", "message": "a|b"}]})
+    shots, test = F.parse_set(text)
+    assert len(shots) == sum(r["use as"] == "example" for r in rows) - 1          # row 0 deleted
+    assert test[0] == F.Example(rows[first_test]["message"], "Account")           # label edited, message kept
+    assert test[-1] == F.Example("a b", "Refund")                                 # added, spaces folded
+    assert notes == ["Left out 2 row(s) without a message or label (or with a `|` in the message)."]
+
+
+def test_a_table_without_test_messages_keeps_the_previous_set():
+    rows = F.set_table(F.DEFAULT_SET)
+    text, notes = F.set_from_table(rows, {"deleted_rows": [i for i, r in enumerate(rows) if r["use as"] == "test"]})
+    assert text is None and notes[-1].startswith("Kept the previous set")
+
+
+def test_each_seq2seq_part_pairs_its_attention_with_its_mask():
+    from types import SimpleNamespace
+    src, dec, out = ["a", "b", "c"], ["<s>", "x"], ["x", "</s>"]
+    run = SimpleNamespace(src_tokens=src, dec_tokens=dec, out_tokens=out, encoder=np.zeros((1, 1, 3, 3)),
+                          decoder=np.zeros((1, 1, 2, 2)), cross=np.zeros((1, 1, 2, 3)))
+    for part, shape in [("enc", (3, 3)), ("dec", (2, 2)), ("cross", (2, 3))]:
+        panel, attn, rows, _, _ = F.seq2seq_part(run, part)
+        assert panel.mask.shape == shape == attn.shape[2:] and len(rows) == shape[0]
+    a = np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)
+    assert (F.pick(a, 0, 1) == a[0, 1]).all() and (F.pick(a, 0, None) == a[0].mean(0)).all()
