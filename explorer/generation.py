@@ -124,6 +124,7 @@ class Branch:
     fork_step: int | None = None         # the step at which this branch chose differently
     cache: object | None = None          # DynamicCache of ids[:-1] (the last id is fed next); None = rebuild
     lens_memo: dict = field(default_factory=dict)
+    preview_memo: tuple | None = None    # ((length, last id), StepTrace of the next step not yet taken)
 
     @property
     def generated(self) -> list[int]:
@@ -257,6 +258,23 @@ class Generation:
             kept=int(nz.numel()), entropy=_bits(p, logp), entropy_final=_bits(nz, torch.log(nz)),
             chosen_p_model=float(p[token]), chosen_p_temp=float(p_temp[token]), chosen_p_final=float(final[token]),
             chosen_rank=int((logits > logits[token]).sum()), attention=attn)
+
+    def preview(self, lm: LoadedModel) -> StepTrace | None:
+        """What the next step of the active branch would be (its distribution, and the token the seeded draw
+        picks), without taking it: one forward pass into a throw-away cache, kept until the branch changes.
+        Lets a page show the prompt's next-token bars on arrival, before anyone presses Step or Play."""
+        b = self.branch
+        if self.done(b):
+            return None
+        key = (len(b.ids), b.ids[-1])
+        memo = b.preview_memo
+        if memo is None or memo[0] != key:
+            run = forward(lm, b.ids, cache=hf.new_cache(self.config),
+                          position_ids=torch.arange(len(b.ids)).unsqueeze(0), attentions=True)
+            attn = torch.stack([a[0, :, -1, :] for a in run.output.attentions], 0).to(torch.float16).numpy()
+            memo = (key, self._trace(run.output.logits[0, -1].float(), attn, len(b.steps), len(b.ids), None))
+            b.preview_memo = memo
+        return memo[1]
 
     def run(self, lm: LoadedModel, n: int) -> int:
         """Up to n more steps; returns how many were taken."""

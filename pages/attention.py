@@ -54,20 +54,28 @@ def use_example():
         st.session_state["att_example"] = None
 
 
-left, right = st.columns([3, 1])
-with left:
-    text = page.text_input(EXAMPLES[0], help="Any text; it is tokenized by each model's own tokenizer.",
-                           prompt="✍️ Type a sentence above (or pick an example) to see where each token looks.")
-right.selectbox("…or pick an example", EXAMPLES, index=None, key="att_example", on_change=use_example,
-                placeholder="Examples")
-which = right.radio("Model", list(MODELS), format_func=MODELS.get, key=url.key("model"),
-                    help="Each model tokenizes the text its own way.")
+# Layout (explorer/ui/page.py): a compact row of text and model above the figure; the view switch; the figure;
+# options and sliders under it. Presenter mode: the figure right under the view switch, every control folded below.
+top = st.container() if not presenting() else None
 view = page.sections(VIEWS, label="View", footer=False)
+stage = page.main()
+below = page.controls("Text, model, layer and options")
+with top if top is not None else below:
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    with left:
+        text = page.text_input(EXAMPLES[0], height=None,
+                               help="Any text; it is tokenized by each model's own tokenizer.",
+                               prompt="✍️ Type a sentence above (or pick an example) to see where each token looks.")
+    right.selectbox("…or pick an example", EXAMPLES, index=None, key="att_example", on_change=use_example,
+                    placeholder="Examples")
+    which = st.radio("Model", list(MODELS), format_func=MODELS.get, key=url.key("model"), horizontal=True,
+                     help="Each model tokenizes the text its own way.")
 if text.empty:
     page.stop()
 
 shown = ["bert", "gpt2"] if which == "both" else [which]
-loaded = {w: page.model(FAMILY[w]) for w in shown}
+with stage:       # a model's loading message or error where its figure will be
+    loaded = {w: page.model(FAMILY[w]) for w in shown}
 loaded = {w: lm for w, lm in loaded.items() if lm is not None}
 if not loaded:
     page.stop()
@@ -82,7 +90,9 @@ url.choice("heads", "one", list(HEADS))
 url.flag("rollout", False)
 changed = any(st.session_state[url.key(n)] != d for n, d in
               (("hide", False), ("merge", False), ("heads", "one"), ("rollout", False), ("limit", 128)))
-with st.expander("Options: special tokens, words, heads, rollout, token limit", expanded=changed and not presenting()):
+sliders = below.container()       # layer and head: the first controls under the figure
+with below, st.expander("Options: special tokens, words, heads, rollout, token limit",
+                        expanded=changed and not presenting()):
     o1, o2, o3, o4 = st.columns([1.2, 1.2, 1.3, 0.9])
     hide = o1.checkbox("Hide special tokens", key=url.key("hide"),
                        help="Drop the [CLS], [SEP] and <|endoftext|> rows and columns, like exBERT.")
@@ -103,7 +113,7 @@ with st.expander("Options: special tokens, words, heads, rollout, token limit", 
 
 computed = {}
 for w, lm in loaded.items():
-    with guard(f"{MODELS[w]}'s attention"):
+    with stage, guard(f"{MODELS[w]}'s attention"):
         computed[w] = cached.compute(lm, text.text, limit)
 if not computed:
     page.stop()
@@ -115,7 +125,7 @@ n_heads = min(c.result.n_heads for c in computed.values())
 url.int("layer", 0, lo=0, hi=n_layers - 1)
 url.int("head", 0, lo=0, hi=n_heads - 1)
 if view in ("head", "layer", "focus", "bertviz"):
-    c1, c2 = st.columns(2)
+    c1, c2 = sliders.columns(2)
     layer = c1.slider("Layer", 0, n_layers - 1, key=url.key("layer")) if n_layers > 1 else 0
     # the head slider matters for one head, and for bertviz's neuron view (its other views show every head)
     one_head = (view == "head" and heads_how == "one" and not roll) or \
@@ -127,7 +137,7 @@ else:
 
 for w, c in computed.items():
     if c.result.notice:
-        st.warning(f"{MODELS[w]}: {c.result.notice}", icon="✂️")
+        stage.warning(f"{MODELS[w]}: {c.result.notice}", icon="✂️")
 
 
 def prepared(c, a):
@@ -269,13 +279,13 @@ def draw_bertviz(w, c):
 
 # ---------------------------------------------------------------- the chosen view, once per model
 if view == "summary":
-    st.radio("Statistic", list(A.STATS), format_func=lambda s: A.STATS[s][0], key=url.key("stat"), horizontal=True)
+    stage.radio("Statistic", list(A.STATS), format_func=lambda s: A.STATS[s][0], key=url.key("stat"), horizontal=True)
 if view == "bertviz":
-    st.radio("bertviz view", list(BERTVIZ), format_func=BERTVIZ.get, key=url.key("bv"), horizontal=True)
+    stage.radio("bertviz view", list(BERTVIZ), format_func=BERTVIZ.get, key=url.key("bv"), horizontal=True)
 
 DRAW = {"head": draw_head, "layer": draw_layer, "model": draw_model, "focus": draw_focus,
         "summary": draw_summary, "bertviz": draw_bertviz}
-columns = st.columns(len(computed)) if len(computed) > 1 else [st.container()]
+columns = stage.columns(len(computed)) if len(computed) > 1 else [stage.container()]
 for col, (w, c) in zip(columns, computed.items()):
     with col:
         with guard(f"the {VIEWS[view].lower()} of {MODELS[w]}"):

@@ -11,6 +11,7 @@ from explorer.ui import models
 from explorer.ui.errors import guard, guarded
 from explorer.ui.figures import show
 from explorer.ui.page import Page
+from explorer.ui.player import cadence_note
 from explorer.ui.presenter import explain, presenting
 
 page = Page("✍️ Generation", prefix="gen_")
@@ -21,19 +22,25 @@ EXAMPLES = {"decoder": "a small animal that", "rope-decoder": "a small animal th
             "encoder": "a small [MASK] that lives in the [MASK]."}
 
 url.choice("model", "decoder", list(FAMILIES))
-family = st.radio("Model", list(FAMILIES), key=url.key("model"), horizontal=True,
+# Layout (explorer/ui/page.py): model and prompt in a compact block above the figure; the figure (the written text
+# and the next-token bars, drawn on arrival); decoding settings under it. Presenter mode folds every control below.
+top = st.container() if not presenting() else None
+stage = page.main()
+below = page.controls("Model, prompt and decoding")
+family = (top or below).radio("Model", list(FAMILIES), key=url.key("model"), horizontal=True,
                   format_func=lambda f: f"{FAMILIES[f]} · {md(models.label(models.chosen(f)))}",
                   help="The model of each family is chosen in the sidebar.")
-lm = page.model(family)
+with stage:
+    lm = page.model(family)
 if lm is None:
     page.stop()
 
 # ---------------------------------------------------------------- an encoder cannot write left to right
 if family == "encoder":
-    st.info("An encoder such as BERT sees the whole sentence at once, in both directions, so it cannot write "
+    stage.info("An encoder such as BERT sees the whole sentence at once, in both directions, so it cannot write "
             "left to right; what it can do is fill in blanks. Put `[MASK]` where a word is missing.", icon="↔️")
     url.int("k", 5, lo=1, hi=20)
-    c1, c2 = st.columns([4, 1])
+    c1, c2 = (top or below).columns([4, 1])
     with c1:
         text = page.text_input(EXAMPLES["encoder"], name="mask", label="Text with [MASK]", height=None,
                                prompt="✍️ Write a sentence with at least one `[MASK]` in it.")
@@ -42,7 +49,7 @@ if family == "encoder":
         st.info("✍️ Write a sentence with at least one `[MASK]` in it.")
     if text.empty or G.MASK_IN_TEXT not in text.text:
         page.stop()
-    with guard("the masked-word predictions"):
+    with stage, guard("the masked-word predictions"):
         filled = ui.fill_mask(lm, text.text, k)
         if filled.truncated:
             st.warning(f"Text cut to the model's {lm.max_length} tokens.", icon="✂️")
@@ -57,8 +64,9 @@ if family == "encoder":
     page.stop()
 
 # ---------------------------------------------------------------- prompt and decoding settings (all in the link)
-prompt = page.text_input(EXAMPLES[family], name="prompt", label="Prompt", height=68,
-                         prompt="✍️ Type the beginning of a sentence above; the model will continue it.")
+with top or below:
+    prompt = page.text_input(EXAMPLES[family], name="prompt", label="Prompt", height=None,
+                             prompt="✍️ Type the beginning of a sentence above; the model will continue it.")
 url.choice("decode", "sample", ["sample", "greedy"])
 url.float("temp", 1.0, lo=0.1, hi=2.0)
 url.int("topk", 0, lo=0, hi=100)
@@ -66,7 +74,8 @@ url.float("topp", 0.9, lo=0.01, hi=1.0)
 url.int("seed", 0, lo=0, hi=2**31 - 1)
 url.int("max", 40, lo=1, hi=G.MAX_NEW_TOKENS)
 url.int("eos", -1, lo=-1, hi=G.MAX_NEW_TOKENS)   # step from which end-of-text is suppressed; -1: the model may end
-with st.expander("Decoding", expanded=not presenting()):
+# under the figure; in presenter mode inside the folded controls (an expander cannot hold another)
+with below, (st.container() if presenting() else st.expander("Decoding", expanded=True)):
     d1, d2, d3, d4 = st.columns([1.2, 2, 2, 1.3])
     mode = d1.radio("Decoding", ["sample", "greedy"], key=url.key("decode"),
                     format_func={"sample": "sample", "greedy": "greedy (argmax)"}.get)
@@ -86,13 +95,14 @@ if prompt.empty:
     page.stop()
 
 enc = encode(lm, prompt.text, lm.max_length - 1)
-page.note(enc.notice)
+with top or below:
+    page.note(enc.notice)
 sampling = G.Sampling(greedy=True) if mode == "greedy" else G.Sampling(
     temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), seed=int(seed))
 eos_off = st.session_state[url.key("eos")]
 run = ui.run_for(lm, enc.ids, sampling, int(max_new), eos_off if eos_off >= 0 else None)
 if run.capped:
-    st.warning(f"At most {run.max_new_tokens} new tokens here: {md(lm.spec.display_name)} has "
+    (top or below).warning(f"At most {run.max_new_tokens} new tokens here: {md(lm.spec.display_name)} has "
                f"{run.max_positions} positions and the prompt takes {len(enc.ids)}.", icon="📏")
 
 # view settings and the run's progress (the link restores both)
@@ -103,15 +113,35 @@ url.int("n", 0, lo=0, hi=G.MAX_NEW_TOKENS)
 url.int("view", 0, lo=0, hi=G.MAX_NEW_TOKENS)
 url.int("head", 0, lo=0, hi=64)
 player = ui.Decoding(url, lm, run)   # the page's state machine
-with guard("the replay of this link's tokens"):
+with stage, guard("the replay of this link's tokens"):
     player.replay()
 
 # ---------------------------------------------------------------- transport: play / pause / speed
-p1, p2, _ = st.columns([1, 3, 3])
+p1, p2, _ = stage.columns([1, 3, 3], vertical_alignment="bottom")
 p1.button("⏸ Pause" if ui.playing() else "▶ Play", key="gen_play", type="primary",
           on_click=ui.set_playing, args=(not ui.playing(),), disabled=bool(run.done()) and not ui.playing())
 speed = p2.slider("Speed (tokens per second)", 0.5, 8.0, step=0.5, key=url.key("speed"))
 interval = 1.0 / speed
+
+
+def draw_topk(s, k: int, title: str | None = None) -> None:
+    """The distribution of one step: the top-k bars (the chosen token outlined) and what the draw kept."""
+    rank = s.rank_in_trace
+    chosen = rank if rank is not None and rank < k else None
+    drawn = s.p_model if sampling.greedy else s.p_temp
+    title = (title or "Next-token probabilities") + ("" if sampling.greedy else f" at temperature {sampling.temperature:g}")
+    with guard("the top-k chart"):
+        show(charts.topk_bars(s.tokens[:k], drawn[:k], chosen, s.kept, s.cum_filtered[:k],
+                              None if sampling.greedy else sampling.top_p,
+                              None if sampling.greedy else (sampling.top_k or None), title),
+             "top-k next tokens", data={"token": s.tokens[:k], "probability": drawn[:k],
+                                        "cumulative": s.cum_filtered[:k], "after_truncation": s.p_final[:k]},
+             height=340)
+    kept_text = "every token" if s.kept >= len(lm.tokenizer) else f"{s.kept:,} tokens"
+    explain(f"Bars: the {k} most likely next tokens; the chosen one is outlined. The black curve adds them up; "
+            f"after temperature, top-k and top-p, {kept_text} remain and the draw renormalises over them "
+            f"(grey bars are cut). Model entropy here: {s.entropy:.2f} bits; of what was drawn from: "
+            f"{s.entropy_final:.2f} bits.")
 
 
 @st.fragment(run_every=interval if ui.playing() else None)
@@ -130,6 +160,10 @@ def transport():
     c4.caption(f"{len(b.steps)} of {run.max_new_tokens} new tokens"
                + (f" · stopped: {done}" if done else "")
                + (f" · branch {run.active + 1} of {len(run.branches)}" if len(run.branches) > 1 else ""))
+    if ui.playing():     # honest cadence: what Play delivers, measured, when it falls behind what was asked
+        behind = cadence_note(speed, ui.delivered())
+        if behind:
+            st.caption(behind)
 
     end = run.tokenizer.eos_token or "end-of-text"
     end_md = md(end)                                          # the token's text is not markdown
@@ -145,7 +179,13 @@ def transport():
         st.caption(f"End-of-text ({end_md}) suppressed from step {run.eos_off_from + 1} on: the model may not end "
                    "its text there; the chart still shows its own probability of ending.")
     if not b.steps:
-        st.info("Press **Step ▸** for one token or **▶ Play** to watch the model write.", icon="✍️")
+        # on arrival: the prompt's next-token bars (the step Step ▸ will take), before anything is pressed
+        with guard("the prompt's next token"):
+            s = run.preview(lm)
+            if s is not None:
+                k = st.session_state[url.key("k")]
+                draw_topk(s, k, "Next-token probabilities after the prompt")
+                st.info("Press **Step ▸** for one token or **▶ Play** to watch the model write.", icon="✍️")
         return
 
     # ------------------------------------------------------------ timeline
@@ -166,36 +206,21 @@ def transport():
     scale = ("the probability the model (T = 1) gave each written token, from 0 (dark) to 1 (yellow)"
              if color == "probability" else f"the entropy of each step, from 0 (dark) to {scale_top:.1f} bits (yellow)")
     st.caption(f"Colour: {scale}. Grey: the prompt.")
-    t1, t2 = st.columns([3, 1])
-    if n > 1:
-        t1.slider("Step shown (or click a token)", 1, n, key=view_key)
-    t2.radio("Colour by", ["probability", "entropy"], key=url.key("color"), horizontal=True,
-             help="probability: how likely the model (T = 1) found the token it wrote. "
-                  "entropy: how unsure it was at that step, in bits.")
     s = b.steps[shown]
     where = f"step {s.step + 1}: `{run.piece(s.token_id).replace('`', 'ˋ')}`"   # a code span: no markdown
     st.markdown(f"Showing {where} — model probability {s.chosen_p_model:.1%}, rank {s.chosen_rank + 1}, "
                 f"entropy {s.entropy:.2f} bits" + (" · chosen by you (a branch)" if s.forced else ""))
-
-    # ------------------------------------------------------------ the distribution at that step
-    k = st.slider("Top-k shown in the chart", 1, G.TRACE_K, key=url.key("k"))
+    k = st.session_state[url.key("k")]
+    draw_topk(s, k)
+    t1, t2, t3 = st.columns([3, 2, 1.6])
+    if n > 1:
+        t1.slider("Step shown (or click a token)", 1, n, key=view_key)
+    t2.slider("Top-k shown in the chart", 1, G.TRACE_K, key=url.key("k"))
+    t3.radio("Colour by", ["probability", "entropy"], key=url.key("color"), horizontal=True,
+             help="probability: how likely the model (T = 1) found the token it wrote. "
+                  "entropy: how unsure it was at that step, in bits.")
     rank = s.rank_in_trace
     chosen = rank if rank is not None and rank < k else None
-    drawn = s.p_model if sampling.greedy else s.p_temp
-    title = "Next-token probabilities" + ("" if sampling.greedy else f" at temperature {sampling.temperature:g}")
-    with guard("the top-k chart"):
-        show(charts.topk_bars(s.tokens[:k], drawn[:k], chosen, s.kept, s.cum_filtered[:k],
-                              None if sampling.greedy else sampling.top_p,
-                              None if sampling.greedy else (sampling.top_k or None), title),
-             "top-k next tokens", data={"token": s.tokens[:k], "probability": drawn[:k],
-                                        "cumulative": s.cum_filtered[:k], "after_truncation": s.p_final[:k]},
-             height=380)
-    kept_text = "every token" if s.kept >= len(lm.tokenizer) else f"{s.kept:,} tokens"
-    explain(f"Bars: the {k} most likely next tokens; the chosen one is outlined. The black curve adds them up; "
-            f"after temperature, top-k and top-p, {kept_text} remain and the draw renormalises over them "
-            f"(grey bars are cut). Model entropy here: {s.entropy:.2f} bits; of what was drawn from: "
-            f"{s.entropy_final:.2f} bits.")
-
     with st.expander("Before and after temperature / top-k / top-p", expanded=not presenting()):
         series = {"model (T = 1)": s.p_model[:k]}
         if not sampling.greedy:
@@ -252,5 +277,6 @@ def transport():
     url.sync()     # a fragment rerun changes the progress too: keep the link current
 
 
-transport()
+with stage:
+    transport()
 page.finish()

@@ -35,7 +35,9 @@ def go_to(delta: int):
 
 
 # ============================================================================ model and prompt
-controls = st.expander("⚙️ Model and prompt", expanded=False) if presenting() else st.container()
+# Layout (explorer/ui/page.py): model and prompt in one compact row, then the path and the stage's figures (the
+# page's main figure); presenter mode folds model and prompt under them.
+fig_slot, controls = page.layout("Model and prompt", controls_first=True)
 with controls:
     c1, c2 = st.columns([2, 5])
     family = c1.selectbox("Model", list(FAMILIES), key=url.key("model"),
@@ -46,17 +48,18 @@ with controls:
                                  prompt="Type a prompt above — for example *Where is my order?* — and follow it "
                                         "through the model.",
                                  help=f"At most {P.MAX_TOKENS} tokens are followed through the model.")
-lm = page.model(family)
+with fig_slot:
+    lm = page.model(family)
 if lm is None or prompt.empty:
     page.stop()
 
 t = None
-with guard("this prompt's trip through the model"):
+with fig_slot, guard("this prompt's trip through the model"):
     t = cached.trace(lm, prompt.text)
 if t is None:
     page.stop()
 if t.truncated:
-    st.warning(f"Following the first {t.n_tokens} of {t.total_tokens} tokens.", icon="✂️")
+    fig_slot.warning(f"Following the first {t.n_tokens} of {t.total_tokens} tokens.", icon="✂️")
 
 # ============================================================================ the whole path, and where we are
 stage = st.session_state[VIEW]
@@ -69,13 +72,14 @@ nodes = [("tokens", "Tokens", str(t.shapes["input ids"])),
          ("output", "Softmax", str(t.shapes["next-token probabilities"])),
          ("output", "Pick", "greedy"),
          ("append", "Append<br>+ KV cache", str(t.kv_shape))]
-show(charts.path_diagram(nodes, stage), "pipeline path", height=150)
-b1, b2, b3 = st.columns([1, 6, 1], vertical_alignment="center")
-b1.button("◂ Back", key="pipe_go_back", on_click=go_to, args=(-1,), disabled=stage == KEYS[0], width="stretch")
-with b2:
-    page.sections(STAGES)
-b3.button("Next ▸", key="pipe_go_next", on_click=go_to, args=(1,), disabled=stage == KEYS[-1], type="primary",
-          width="stretch")
+with fig_slot:
+    show(charts.path_diagram(nodes, stage), "pipeline path", height=150)
+    b1, b2, b3 = st.columns([1, 6, 1], vertical_alignment="center")
+    b1.button("◂ Back", key="pipe_go_back", on_click=go_to, args=(-1,), disabled=stage == KEYS[0], width="stretch")
+    with b2:
+        page.sections(STAGES)
+    b3.button("Next ▸", key="pipe_go_next", on_click=go_to, args=(1,), disabled=stage == KEYS[-1], type="primary",
+              width="stretch")
 
 
 def chosen_token() -> int:
@@ -261,6 +265,6 @@ def section_shapes():
 
 SECTIONS = {"tokens": section_tokens, "embed": section_embed, "blocks": section_blocks, "output": section_output,
             "append": section_append, "shapes": section_shapes}
-with guard(f"the {STAGES[stage]} stage"):
+with fig_slot, guard(f"the {STAGES[stage]} stage"):
     SECTIONS[stage]()
 page.finish()

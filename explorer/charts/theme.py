@@ -70,6 +70,45 @@ def style(fig: go.Figure, present: bool = False, height: int | None = None) -> g
                 trace.update(textfont_size=max(tick, (trace.textfont.size or 0)))
     fig.update_xaxes(**axis)
     fig.update_yaxes(**axis)
+    label_every_token(fig, present)
+    return fig
+
+
+HEATMAP_TICK = {False: 12, True: 16}     # token labels on heatmap axes: one per row/column, never thinned
+
+
+def label_every_token(fig: go.Figure, present: bool = False) -> go.Figure:
+    """Every token label of every heatmap drawn, none thinned out, none colliding.
+
+    Plotly drops every other category label when they look crowded; an explicit tick list keeps them all.
+    Column labels stand vertically when there are more than 8 (a rotated label needs ~1.2 x its font size
+    of width); the figure grows so that each row gets ~1.4 x the font size of height. Axes that hide their
+    labels (small multiples) are left alone.
+    """
+    font = HEATMAP_TICK[present]
+    rows = cols = 0
+    for trace in fig.data:
+        if trace.type != "heatmap":
+            continue
+        for letter, values in (("x", trace.x), ("y", trace.y)):
+            if values is None or not len(values) or not isinstance(values[0], str):
+                continue                       # numeric axes (positions, pairs): plotly's own ticks are right
+            name = (trace.xaxis if letter == "x" else trace.yaxis) or letter
+            axis = fig.layout[f"{name[0]}axis{name[1:]}"]
+            if axis.showticklabels is False or axis.tickmode == "array":
+                continue
+            axis.update(tickmode="array", tickvals=list(values), ticktext=list(values), tickfont_size=font)
+            if letter == "x":
+                cols = max(cols, int(max(len(str(v).replace("\u200b", "")) for v in values) * font * 0.62) + 40)
+                if len(values) > 8:
+                    axis.tickangle = -90
+            else:
+                rows = max(rows, len(values))
+                axis.update(scaleanchor=None)
+    if rows:
+        need = int(rows * font * 1.4 + 80 + cols + (50 if fig.layout.title.text else 0))
+        if (fig.layout.height or 450) < need:
+            fig.update_layout(height=need)
     return fig
 
 

@@ -44,6 +44,7 @@ _player = Player("gen_")        # session keys gen_playing and gen_last_tick
 playing = _player.playing
 set_playing = callback("play / pause")(_player.set_playing)
 tick_due = _player.tick_due
+delivered = _player.delivered
 
 
 def clicked_step() -> int | None:

@@ -21,7 +21,21 @@ What the scaffold owns, so that no page repeats it:
   walks to the next section;
 - the text box: its value in the URL, cleaned by `explorer.text.clean`, every note about what was
   changed shown one way (`note`), and a friendly prompt instead of a figure when it is empty;
-- `stop()`: end the page early (nothing to show) with the link and notices still current.
+- `stop()`: end the page early (nothing to show) with the link and notices still current;
+- the layout rule every page follows (projector first): the page's main figure, or the lesson's headline
+  number, starts within the top 60% of the first screen at 1280x800 and at 1920x1080 in presenter mode,
+  drawn on arrival. `main()` is that figure's slot, placed right after the title and the section control and
+  marked in the page (class `st-key-te-main`, which tests/e2e/test_layout_e2e.py measures on every page);
+  `controls()` holds the controls under it, folded into a compact expander in presenter mode. Widgets keep
+  their values in session state, so a page draws its controls first and its figure into the slot after:
+
+      view = page.sections({...})
+      stage = page.main()                    # the figure's place: on the first screen
+      with page.controls("Model and text"):  # under it; a folded "⚙️ Model and text" in presenter mode
+          text = page.text_input(...)
+          layer = st.slider(...)
+      with stage:
+          show(fig, "my figure")
 """
 from __future__ import annotations
 
@@ -36,6 +50,7 @@ from explorer.ui.shell import ensure_app_shell
 from explorer.ui.state import MAX_URL_TEXT, UrlState, show_notices
 
 NOTE_ICON = "ℹ️"
+MAIN_KEY = "te-main"     # the main figure's slot: class `st-key-te-main` in the page (see main())
 PROMPT_ICON = "✍️"
 
 # Callables run right after the title of every page (e.g. a lesson tour's bar); each gets the Page.
@@ -54,6 +69,7 @@ class Page:
         self.view: str | None = None
         self._sections: dict[str, str] = {}
         self._finished = False
+        self._main = None
         for hook in AFTER_TITLE:
             hook(self)
 
@@ -77,6 +93,38 @@ class Page:
         if self.view not in keys or keys.index(self.view) + 1 >= len(keys):
             return None
         return keys[keys.index(self.view) + 1]
+
+    # ------------------------------------------------------------------ layout: the figure first
+    def main(self):
+        """The slot of the page's main figure (or headline number), here in the page: call it before drawing the
+        controls, then draw the figure into it (`with slot:`). One per page run (a second call returns it again).
+
+        Marked in the page as class `st-key-te-main`: the layout test measures that its top is within the top
+        60% of the first screen, at laptop and projector sizes, presenter mode on and off.
+        """
+        if self._main is None:
+            self._main = st.container(key=MAIN_KEY)
+        return self._main
+
+    def layout(self, label: str = "Controls", controls_first: bool = False):
+        """(stage, controls): the main figure's slot and a container for the controls, in page order.
+
+        Presenter mode: the figure, then its controls folded in "⚙️ label". Otherwise the controls go under the
+        figure, or above it when `controls_first` (a compact row, e.g. one text box: the figure must still start
+        within the top 60% of the first screen at 1280x800).
+        """
+        from explorer.ui.presenter import presenting
+        if controls_first and not presenting():
+            controls = st.container()
+            return self.main(), controls
+        stage = self.main()
+        return stage, self.controls(label)
+
+    @staticmethod
+    def controls(label: str = "Controls", expanded: bool = False):
+        """A container for controls: a compact expander ("⚙️ label", folded) in presenter mode, else plain."""
+        from explorer.ui.presenter import presenting
+        return st.expander(f"⚙️ {label}", expanded=expanded) if presenting() else st.container()
 
     # ------------------------------------------------------------------ the text box
     def text_input(self, default: str, *, name: str = "text", label: str = "Text",

@@ -18,7 +18,7 @@ html, body, [data-testid="stApp"] { background: #ffffff !important; color: #0000
 [data-testid="stMain"] h3 { font-size: 1.9rem !important; }
 [data-testid="stWidgetLabel"] p { font-size: 1.3rem !important; font-weight: 600; }
 [data-testid="stMain"] button p { font-size: 1.3rem !important; }
-[data-testid="stMain"] .block-container { max-width: 100% !important; padding-top: 2.5rem; }
+[data-testid="stMain"] .block-container { max-width: 100% !important; padding-top: 2.5rem !important; }
 [data-testid="stSidebar"] { background: #f2f2f2 !important; }
 [data-testid="stMain"] [data-testid="stTable"] td, [data-testid="stMain"] [data-testid="stTable"] th { font-size: 1.25rem !important; }
 [data-testid="stCaptionContainer"] { color: #222222 !important; font-size: 1.15rem !important; }
@@ -46,14 +46,21 @@ html, body, [data-testid="stApp"] { background: #ffffff !important; color: #0000
 """
 
 
+# Both modes: less empty space above the title (Streamlit's 6rem), so that the main figure reaches the first screen.
+_LAYOUT_CSS = """
+<style>
+[data-testid="stMain"] .block-container { padding-top: 3rem !important; }
+</style>
+"""
+
+
 def presenting() -> bool:
     return bool(st.session_state.get(KEY, False))
 
 
 def apply() -> None:
     """Inject presenter CSS (our own static stylesheet; user text never goes through here)."""
-    if presenting():
-        st.markdown(_CSS, unsafe_allow_html=True)
+    st.markdown(_CSS if presenting() else _LAYOUT_CSS, unsafe_allow_html=True)
 
 
 def explain(markdown: str, title: str = "What am I looking at?") -> None:

@@ -87,7 +87,7 @@ def test_changing_layer_head_view_and_options_never_reruns_the_model(monkeypatch
     assert len(passes) == before, "a re-draw ran the model again"
     assert at.query_params["layer"] == "2" and at.query_params["head"] == "3"
     # a new text or a new token limit is a new forward pass (once per model)
-    at.text_area(key="att_text").input("Another sentence.").run()
+    at.text_input(key="att_text").input("Another sentence.").run()
     assert len(passes) == before + 2
     at.number_input(key="att_limit").set_value(64).run()
     assert len(passes) == before + 4
@@ -98,7 +98,7 @@ def test_deep_link_restores_the_view():
              "head": "1", "merge": "1", "hide": "1", "renorm": "0", "limit": "64"}
     at = run_page(PAGE, query=query)
     assert_clean(at)
-    assert at.text_area(key="att_text").value == query["text"]
+    assert at.text_input(key="att_text").value == query["text"]
     assert at.radio(key="att_model").value == "gpt2"
     assert at.segmented_control(key="att_view").value == "layer"
     assert at.slider(key="att_layer").value == 2 and at.slider(key="att_head").value == 1

@@ -79,7 +79,7 @@ def test_a_deep_link_restores_prompt_settings_tokens_and_step():
          "view": "3", "k": "7", "color": "entropy"}
     at = run_page(PAGE, query=q)
     assert_clean(at)
-    assert at.text_area(key="gen_prompt").value == "the act of"
+    assert at.text_input(key="gen_prompt").value == "the act of"
     assert at.slider(key="gen_temp").value == 0.7 and at.slider(key="gen_topk").value == 30
     assert at.number_input(key="gen_seed").value == 42
     assert _count(at) == 6 and _shown(at).startswith("Showing step 3:")

@@ -218,3 +218,18 @@ def test_continuing_past_end_of_text_redraws_only_from_that_step(sampling):
     assert s.token_id != stop and s.p_final[list(s.ids).index(stop)] == 0
     assert s.p_model[list(s.ids).index(stop)] == pytest.approx(ref.branch.steps[k].chosen_p_model)
     assert stop not in going.branch.generated[k:]
+
+
+@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])
+def test_preview_is_the_next_step_before_it_is_taken(name):
+    """The page shows the prompt's next-token bars on arrival: the preview is exactly the step Step ▸ then takes."""
+    lm = bundled_model(name)
+    ids = lm.tokenizer(PROMPT)["input_ids"]
+    g = G.Generation(lm, ids, G.Sampling(temperature=1.0, top_p=0.9, seed=5), 8)
+    for _ in range(3):
+        p = g.preview(lm)
+        assert g.branch.ids[-1] == (ids + g.branch.generated)[-1] and p.step == len(g.branch.steps)
+        s = g.step(lm)
+        assert p.token_id == s.token_id and p.tokens == s.tokens
+        np.testing.assert_allclose(p.p_model, s.p_model, atol=2e-6)
+    assert len(g.branch.steps) == 3
