@@ -6,6 +6,7 @@ import streamlit as st
 from explorer import runtime
 from explorer.ui import models as ui_models
 from explorer.ui import presenter
+from explorer.ui import queue
 from explorer.ui import tour
 from explorer.ui.errors import guard
 from explorer.ui.nav import HOME, existing
@@ -34,5 +35,6 @@ with st.sidebar:
     ui_models.custom_inputs()
 presenter.apply()
 url.sync()
-with guard("this page", failures=False):     # whatever a page's own guards miss: one sentence, never a traceback
+with guard("this page", failures=False), queue.waiting_notice():   # never a traceback; a wait shows its place
     nav.run()
+runtime.settle()             # modules a page imported for the first time: their objects join the frozen heap

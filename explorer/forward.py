@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Iterable
 
 import torch
 
-from explorer import hf
+from explorer import hf, runtime
 from explorer.text import Encoded
 from explorer.text import encode as _encode_with
 
@@ -215,17 +215,18 @@ def forward(lm: "LoadedModel", enc: Encoded | list[int], hooks: Iterable[str] = 
         kwargs["attention_mask"] = torch.ones_like(kwargs["input_ids"]) if attention_mask is None else attention_mask
         if position_ids is not None:
             kwargs["position_ids"] = position_ids
-    t0 = time.perf_counter()
     try:
-        if handles:
-            with _lock:
+        with runtime.GATE.slot():      # first come, first served across sessions; a waiting one sees its place
+            t0 = time.perf_counter()
+            if handles:
+                with _lock:
+                    out = model(**kwargs)
+            else:
                 out = model(**kwargs)
-        else:
-            out = model(**kwargs)
+            seconds = time.perf_counter() - t0
     finally:
         for h in handles:
             h.remove()
-    seconds = time.perf_counter() - t0
     if attentions and (not out.attentions or out.attentions[0] is None):
         raise RuntimeError("the model returned no attention weights (is it loaded with eager attention?)")
 

@@ -5,7 +5,15 @@ it under every other session's forward pass at the same moment.
 """
 from __future__ import annotations
 
+import collections
+import contextlib
+import gc
 import os
+import sys
+import threading
+import time
+
+from explorer.errors import ExplainedError
 
 _configured: int | None = None
 
@@ -31,3 +39,145 @@ def configure() -> int:
         _configured = torch_threads()
         torch.set_num_threads(_configured)
     return _configured
+
+
+# ---------------------------------------------------------------------------------------------- the heap
+# Streamlit collects garbage in full after every rerun (runner.postScriptGC). The process holds ~400,000
+# long-lived objects (torch, transformers, plotly, the models) that such a collection walks every time:
+# ~200 ms per rerun, a third of a loaded server's time. gc.freeze() moves what is alive now into a permanent
+# generation that collections skip; objects created later are still collected. The long-lived heap grows only
+# when modules are imported (a page's first visit) or a model loads, so the heap is frozen at those moments;
+# before a model is unloaded it is unfrozen, so that its memory can be freed.
+_freeze_lock = threading.Lock()
+_frozen_modules = 0
+
+
+def freeze_heap() -> int:
+    """Collect, then freeze everything alive into the permanent generation. Returns the frozen count."""
+    with _freeze_lock:
+        global _frozen_modules
+        gc.collect()
+        gc.freeze()
+        _frozen_modules = len(sys.modules)
+        return gc.get_freeze_count()
+
+
+def settle() -> bool:
+    """At the end of a rerun: freeze the heap when modules were imported since the last freeze (their objects
+    live as long as the process). Cheap otherwise. Returns whether it froze."""
+    if len(sys.modules) == _frozen_modules:
+        return False
+    freeze_heap()
+    return True
+
+
+@contextlib.contextmanager
+def thawed():
+    """Unfreeze for the block (e.g. dropping a model: frozen objects are never collected), then collect what
+    the block let go and freeze the rest again."""
+    with _freeze_lock:
+        gc.unfreeze()
+    try:
+        yield
+    finally:
+        freeze_heap()
+
+
+# ---------------------------------------------------------------------------------------------- forward passes
+class Busy(ExplainedError):
+    """A request waited longer than the queue's limit for a free slot."""
+
+
+def forward_slots() -> int:
+    """EXPLORER_FORWARD_SLOTS if set, else CPUs / torch threads (at least 1): one forward pass per free share of
+    the CPU at a time, so that passes do not fight over the cores (torch runs its ops without the GIL)."""
+    raw = os.environ.get("EXPLORER_FORWARD_SLOTS", "")
+    if raw.strip().isdigit() and int(raw) > 0:
+        return int(raw)
+    return max(1, (os.cpu_count() or 2) // torch_threads())
+
+
+def queue_seconds() -> float:
+    """EXPLORER_QUEUE_SECONDS (default 60): the longest a request waits for a slot before it gets a message."""
+    try:
+        value = float(os.environ.get("EXPLORER_QUEUE_SECONDS", "60"))
+    except ValueError:
+        return 60.0
+    return value if value > 0 else 60.0
+
+
+class Gate:
+    """A fixed number of slots for forward passes, handed out first come, first served.
+
+    A request that must wait is told how many requests are ahead of it (those running and those queued before
+    it) through the hook of its own thread (set by the UI: `waiting(hook)`); after `timeout` seconds it stops
+    waiting with a Busy message. A thread that holds a slot and runs another pass keeps its slot (re-entrant).
+    """
+
+    def __init__(self, slots: int, timeout: float):
+        self.slots, self.timeout = max(1, int(slots)), float(timeout)
+        self._cond = threading.Condition()
+        self._queue: collections.deque = collections.deque()
+        self._running = 0
+        self._local = threading.local()
+
+    def ahead(self) -> int:
+        """Requests running or queued right now (what a newcomer would wait behind)."""
+        with self._cond:
+            return self._running + len(self._queue)
+
+    @contextlib.contextmanager
+    def slot(self):
+        if getattr(self._local, "held", False):
+            yield
+            return
+        ticket = object()
+        hook = getattr(self._local, "hook", None)
+        start = time.monotonic()
+        told = None
+        with self._cond:
+            self._queue.append(ticket)
+        try:
+            while True:
+                with self._cond:
+                    if self._queue[0] is ticket and self._running < self.slots:
+                        self._queue.popleft()
+                        self._running += 1
+                        self._cond.notify_all()          # the next in line may start too when a slot is free
+                        break
+                    ahead = self._running + self._queue.index(ticket)
+                    waited = time.monotonic() - start
+                    if waited >= self.timeout:
+                        self._queue.remove(ticket)
+                        self._cond.notify_all()
+                        raise Busy(f"The server is busy: {ahead} request{' was' if ahead == 1 else 's were'} still ahead of yours after "
+                                   f"{waited:.0f} s. Please try again in a moment.")
+                if hook is not None and ahead != told:
+                    hook(ahead)
+                    told = ahead
+                with self._cond:
+                    self._cond.wait(min(0.25, max(0.01, self.timeout - waited)))
+        finally:
+            if told is not None and hook is not None:
+                hook(None)
+        self._local.held = True
+        try:
+            yield
+        finally:
+            self._local.held = False
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def waiting(self, hook):
+        """Within the block, this thread's waits report `hook(ahead)` (an int while waiting, None when done)."""
+        old = getattr(self._local, "hook", None)
+        self._local.hook = hook
+        try:
+            yield
+        finally:
+            self._local.hook = old
+
+
+GATE = Gate(forward_slots(), queue_seconds())

@@ -1,12 +1,9 @@
 """Models for the pages: the sidebar choice per family, loaded once per process for all sessions."""
 from __future__ import annotations
 
-import threading
-import weakref
-
 import streamlit as st
 
-from explorer.models import loader, registry
+from explorer.models import loader, pool, registry
 from explorer.models.loader import LoadedModel
 from explorer.text import md
 from explorer.ui.errors import log, message_for
@@ -18,19 +15,9 @@ URL_NAMES = {"encoder": "encoder", "decoder": "decoder", "rope-decoder": "rope",
 
 CUSTOM_MAX_CHARS = 300
 
-MAX_MODELS = 8                         # models the process keeps loaded (least recently used leave first)
-_loaded_lock = threading.Lock()
-# every model this process holds, for the home page's list. Weak references: the cache below is the only
-# owner, so a model it evicts is freed, not kept alive by this list.
-_loaded: "weakref.WeakValueDictionary[str, LoadedModel]" = weakref.WeakValueDictionary()
-
-
-@st.cache_resource(max_entries=MAX_MODELS, show_spinner=False)
-def _load(model_id: str, family: str | None, _progress=None) -> LoadedModel:
-    lm = loader.load(model_id, progress=_progress, family=family)
-    with _loaded_lock:
-        _loaded[model_id] = lm
-    return lm
+# every model this process holds, loaded once for all sessions within EXPLORER_MEMORY_MB (explorer.models.pool)
+POOL = pool.ModelPool(pool.memory_budget_mb() * 2**20, load=lambda *a, **k: loader.load(*a, **k))
+MAX_MODELS = POOL.max_models
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -39,9 +26,8 @@ def default_model(family: str) -> str:
 
 
 def loaded_models() -> dict[str, LoadedModel]:
-    """The models loaded right now (an evicted model is gone from this list as soon as it is freed)."""
-    with _loaded_lock:
-        return dict(_loaded.items())
+    """The models loaded right now (one the budget unloaded is gone from this list)."""
+    return POOL.held()
 
 
 def slot_family(model_id: str) -> str | None:
@@ -70,7 +56,7 @@ def get(model_id: str, family: str | None = None) -> LoadedModel | None:
 
     try:
         with st.spinner(f"Loading {md(label(model_id), 80)}…"):
-            lm = _load(model_id, family, _progress=progress)
+            lm, unloaded = POOL.get(model_id, family, progress=progress)
     except Exception as e:  # noqa: BLE001 - a model folder is untrusted input
         log.exception("loading %r", model_id)
         st.error(md(message_for(e)), icon="⚠️")
@@ -78,6 +64,8 @@ def get(model_id: str, family: str | None = None) -> LoadedModel | None:
     finally:
         if bar is not None:
             bar.empty()
+    for notice in unloaded:
+        st.info(md(notice), icon="♻️")
     if lm.notice:
         st.info(md(lm.notice), icon="📦")
     return lm

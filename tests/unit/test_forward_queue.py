@@ -1,0 +1,115 @@
+"""Forward passes of many sessions share a few slots, first come first served; a waiting request is told how
+many are ahead of it, and stops waiting with a sentence after the queue's limit (explorer.runtime.Gate)."""
+import threading
+import time
+
+import pytest
+
+from explorer import runtime
+from explorer.forward import forward
+from explorer.models.loader import LoadedModel
+
+
+class SlowModel:
+    """A stub whose forward pass takes `seconds` and notes who ran when."""
+
+    def __init__(self, seconds: float, log: list):
+        self.seconds, self.log = seconds, log
+
+    def __call__(self, who):
+        self.log.append(("start", who))
+        time.sleep(self.seconds)
+        self.log.append(("end", who))
+
+
+def _session(gate, model, who, seen, errors):
+    def hook(ahead):
+        seen.setdefault(who, []).append(ahead)
+    with gate.waiting(hook):
+        try:
+            with gate.slot():
+                model(who)
+        except runtime.Busy as e:
+            errors[who] = (str(e), list(model.log))   # what had happened when it gave up
+
+
+def _start(gate, model, who, seen, errors):
+    t = threading.Thread(target=_session, args=(gate, model, who, seen, errors))
+    t.start()
+    while not any(w == who for _, w in model.log) and gate.ahead() < 3 and who not in seen:
+        time.sleep(0.01)                # arrival order is fixed: the next session comes once this one queued
+    return t
+
+
+def test_two_waiting_sessions_see_their_place_and_run_in_arrival_order():
+    gate, log, seen, errors = runtime.Gate(1, timeout=30), [], {}, {}
+    model = SlowModel(0.6, log)
+    threads = [_start(gate, model, who, seen, errors) for who in ("first", "second", "third")]
+    for t in threads:
+        t.join()
+    assert [w for kind, w in log if kind == "start"] == ["first", "second", "third"]
+    assert "first" not in seen                            # a free slot: no notice at all
+    assert seen["second"][0] == 1 and seen["second"][-1] is None       # "1 request ahead of you", then gone
+    assert seen["third"][0] == 2 and 1 in seen["third"] and seen["third"][-1] is None
+    assert errors == {}
+
+
+def test_slots_run_side_by_side_and_a_nested_pass_keeps_its_slot():
+    gate, log, seen, errors = runtime.Gate(2, timeout=30), [], {}, {}
+    model = SlowModel(0.4, log)
+    a = _start(gate, model, "a", seen, errors)
+    b = _start(gate, model, "b", seen, errors)
+    a.join(), b.join()
+    assert log[:2] == [("start", "a"), ("start", "b")] and seen == {}   # two slots: nobody waited
+    with gate.slot():
+        with gate.slot():                                 # re-entrant: no deadlock on one's own slot
+            assert gate.ahead() == 1
+
+
+def test_a_request_that_waits_too_long_gets_a_sentence_not_a_wait_forever():
+    gate, log, seen, errors = runtime.Gate(1, timeout=0.5), [], {}, {}
+    model = SlowModel(2.0, log)
+    first = _start(gate, model, "first", seen, errors)
+    _session(gate, model, "late", seen, errors)
+    first.join()
+    message, then = errors["late"]
+    assert ("end", "first") not in then                   # gave up while the slot was still taken
+    assert message.startswith("The server is busy: 1 request was still ahead of yours after")
+    assert message.endswith("Please try again in a moment.") and seen["late"] == [1, None]
+    assert ("start", "late") not in log and gate.ahead() == 0   # it left the queue
+
+
+def test_every_forward_pass_goes_through_the_gate(monkeypatch):
+    from transformers import GPT2Config, GPT2LMHeadModel
+    cfg = GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=32, n_positions=16)
+    cfg._attn_implementation = "eager"
+    lm = LoadedModel.in_memory(GPT2LMHeadModel(cfg), name="stub")
+    gate = runtime.Gate(1, timeout=0.3)
+    monkeypatch.setattr(runtime, "GATE", gate)
+    holder = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with gate.slot():
+            holder.set()
+            release.wait(5)
+    t = threading.Thread(target=hold)
+    t.start()
+    holder.wait(5)
+    try:
+        with pytest.raises(runtime.Busy):
+            forward(lm, [1, 2, 3])
+    finally:
+        release.set()
+        t.join()
+    assert forward(lm, [1, 2, 3]).output.logits.shape[-1] == 32   # a free slot: the pass runs
+
+
+def test_the_slot_count_follows_the_cpu_and_the_environment(monkeypatch):
+    monkeypatch.setenv("EXPLORER_FORWARD_SLOTS", "3")
+    assert runtime.forward_slots() == 3
+    monkeypatch.delenv("EXPLORER_FORWARD_SLOTS")
+    monkeypatch.setenv("EXPLORER_TORCH_THREADS", "1")
+    assert runtime.forward_slots() == max(1, __import__("os").cpu_count())
+    monkeypatch.setenv("EXPLORER_QUEUE_SECONDS", "nonsense")
+    assert runtime.queue_seconds() == 60.0
