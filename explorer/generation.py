@@ -13,7 +13,9 @@ Shapes: attention rows are [layer, head, key]; hidden states [layer + 1, d_model
 """
 from __future__ import annotations
 
+import collections
 import copy
+import threading
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -28,6 +30,63 @@ from explorer.text import display_token
 TRACE_K = 20            # candidates kept per step: the bar chart shows up to 20
 MAX_NEW_TOKENS = 256    # interactive limit per branch
 MAX_BRANCHES = 8
+
+
+# ------------------------------------------------------------------ steps shared by every session of the process
+class SharedSteps:
+    """Computed decoding steps by request, shared read-only by every session, within `max_bytes` (least
+    recently used leave first). Two sessions asking for the same step at once: the second waits for the first."""
+
+    def __init__(self, max_bytes: int = 64 * 2**20):
+        self.max_bytes = max_bytes
+        self._items: "collections.OrderedDict[tuple, tuple]" = collections.OrderedDict()
+        self._sizes: dict[tuple, int] = {}
+        self._busy: dict[tuple, threading.Event] = {}
+        self._lock = threading.Lock()
+        self.computed = 0                        # how many steps were computed (not shared): for tests, benches
+
+    def get(self, key: tuple, compute):
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key]
+                wait = self._busy.get(key)
+                if wait is None:
+                    self._busy[key] = threading.Event()
+                    break
+            wait.wait(60)                        # the first asker computes it; then it is here (or failed)
+        try:
+            value = compute()
+        except BaseException:
+            with self._lock:
+                self._busy.pop(key).set()
+            raise
+        size = _nbytes(value)
+        with self._lock:
+            self.computed += 1
+            self._items[key], self._sizes[key] = value, size
+            while sum(self._sizes.values()) > self.max_bytes and len(self._items) > 1:
+                old, _ = self._items.popitem(last=False)
+                del self._sizes[old]
+            self._busy.pop(key).set()
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._sizes.clear()
+
+
+def _nbytes(value) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value) + 64
+    if isinstance(value, StepTrace):
+        return sum(_nbytes(v) for v in vars(value).values()) + 64 * len(value.tokens)
+    return 64
+
 
 
 # ------------------------------------------------------------------ settings and per-step trace
@@ -139,9 +198,12 @@ class Generation:
     """
 
     def __init__(self, lm: LoadedModel, prompt_ids: list[int], sampling: Sampling,
-                 max_new_tokens: int = 64, eos_ids: set[int] | None = None, eos_off_from: int | None = None):
+                 max_new_tokens: int = 64, eos_ids: set[int] | None = None, eos_off_from: int | None = None,
+                 shared: "SharedSteps | None" = None):
         """The run keeps the tokenizer and config, not the model: every step is handed the loaded model
-        (`step(lm)`), so a run kept in a session never holds a model the process has let go of."""
+        (`step(lm)`), so a run kept in a session never holds a model the process has let go of.
+
+        shared: a store of steps shared by every run given it (the app's sessions: explorer.ui.generation)."""
         if not prompt_ids:
             raise ValueError("the prompt has no tokens")
         model, tokenizer = lm.model, lm.tokenizer
@@ -160,6 +222,7 @@ class Generation:
         # -inf before temperature / top-k / top-p, as transformers' suppress_tokens does; the model's own
         # distribution (p_model) still shows how likely it found ending there. None = the model may end.
         self.eos_off_from = eos_off_from
+        self.shared = shared
         self.branches = [Branch(list(prompt_ids), len(prompt_ids))]
         self.active = 0
         self._pieces: dict[int, str] = {}
@@ -210,12 +273,32 @@ class Generation:
         return out.logits[0, -1].float(), attn.to(torch.float16).numpy()
 
     def step(self, lm: LoadedModel, force_token: int | None = None) -> StepTrace | None:
-        """Generate one token on the active branch (or put `force_token` there); None when done."""
+        """Generate one token on the active branch (or put `force_token` there); None when done.
+
+        A step is a pure function of (model, ids so far, sampling, step, end-of-text rule, forced token): a
+        class on the teacher's link asks for the same steps, so with a `shared` store each is computed once
+        per process and its trace shared read-only. A session that takes a shared step feeds its KV cache later: the next
+        step it computes itself feeds every id its cache lacks."""
         b = self.branch
         if self.done(b):
             return None
-        logits, attn = self._forward(lm, b)
-        trace = self._trace(logits, attn, len(b.steps), len(b.ids), force_token)
+        fed = len(b.hidden)
+        key = (lm.key, tuple(b.ids), fed, self.sampling, len(b.steps), self.eos_suppressed(len(b.steps)),
+               None if force_token is None else int(force_token), self.max_positions)
+
+        def compute():
+            logits, attn = self._forward(lm, b)
+            trace = self._trace(logits, attn, len(b.steps), len(b.ids), force_token)
+            for a in (trace.ids, trace.p_model, trace.p_temp, trace.p_final, trace.cum_filtered, trace.attention,
+                      *b.hidden[fed:]):
+                a.setflags(write=False)          # shared by sessions: read-only
+            return trace, (fed, tuple(b.hidden[fed:]))
+        if self.shared is None:
+            trace = compute()[0]
+        else:
+            trace, (_, rows) = self.shared.get(key, compute)
+            if len(b.hidden) == fed:             # a shared step: the rows of the positions it fed
+                b.hidden.extend(rows)
         b.steps.append(trace)
         b.ids.append(trace.token_id)
         return trace

@@ -17,6 +17,9 @@ RUNS = "gen_runs"              # {run key: Generation}, most recently used last
 CLICKED = "gen_clicked"        # the timeline selection already handled
 KEEP_RUNS = 3
 TIMELINE_KEY = "gen_timeline_fig"
+# decoding steps computed once per process and shared read-only by every session that asks for the same step
+# (a class on the teacher's link: a seeded run is deterministic), at most 64 MB of traces
+SHARED_STEPS = G.SharedSteps(max_bytes=64 * 2**20)
 
 
 def run_for(lm, prompt_ids: list[int], sampling: G.Sampling, max_new: int,
@@ -29,7 +32,7 @@ def run_for(lm, prompt_ids: list[int], sampling: G.Sampling, max_new: int,
     key = (lm.key, tuple(prompt_ids), sampling, int(max_new), eos_off_from)
     run = runs.pop(key, None)
     if run is None:   # holds no model: each step is handed lm
-        run = G.Generation(lm, list(prompt_ids), sampling, max_new, eos_off_from=eos_off_from)
+        run = G.Generation(lm, list(prompt_ids), sampling, max_new, eos_off_from=eos_off_from, shared=SHARED_STEPS)
     runs[key] = run
     while len(runs) > KEEP_RUNS:
         runs.pop(next(iter(runs)))
