@@ -236,7 +236,7 @@ def free_port() -> int:
 class Server:
     """`streamlit run app.py` (one process) or `python -m explorer.serve` (P processes behind nginx)."""
 
-    def __init__(self, processes: int):
+    def __init__(self, processes: int, log: str | None = None):
         self.processes = processes
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -246,7 +246,8 @@ class Server:
                     f"--server.port={self.port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"]
         else:
             argv = [sys.executable, "-m", "explorer.serve", "--processes", str(processes), "--port", str(self.port)]
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = open(log, "w") if log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         end = time.time() + 120
         while True:
             try:
@@ -422,11 +423,12 @@ def main(argv=None) -> int:
     ap.add_argument("--processes", type=int, default=1, help="servers behind nginx (explorer.serve); 1: plain")
     ap.add_argument("--browsers", type=int, default=0, help="real Chromium tabs on the teacher's link, alongside")
     ap.add_argument("--minutes", type=float, default=0, help="soak: every session loops this long; RSS over time")
+    ap.add_argument("--log", help="write the server's output (tracebacks of failed visits) to this file")
     a = ap.parse_args(argv)
 
     print(f"class load: {a.sessions} sessions, {a.processes} server process(es), {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at start", flush=True)
-    server = Server(a.processes)
+    server = Server(a.processes, a.log)
     try:
         rss_start = server.rss()
         warm = run_phase(server, "warm-up", [scenario(student_text(1000))], STEP_TIMEOUT * 10)

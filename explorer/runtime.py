@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import gc
+import logging
 import os
 import sys
 import threading
@@ -153,13 +154,19 @@ class Gate:
                         raise Busy(f"The server is busy: {ahead} request{' was' if ahead == 1 else 's were'} still ahead of yours after "
                                    f"{waited:.0f} s. Please try again in a moment.")
                 if hook is not None and ahead != told:
-                    hook(ahead)
                     told = ahead
+                    _tell(hook, ahead)
                 with self._cond:
                     self._cond.wait(min(0.25, max(0.01, self.timeout - waited)))
+        except BaseException:
+            with self._cond:                     # whatever stopped the wait, the ticket leaves the line
+                if ticket in self._queue:
+                    self._queue.remove(ticket)
+                self._cond.notify_all()
+            raise
         finally:
             if told is not None and hook is not None:
-                hook(None)
+                _tell(hook, None)
         self._local.held = True
         try:
             yield
@@ -178,6 +185,14 @@ class Gate:
             yield
         finally:
             self._local.hook = old
+
+
+def _tell(hook, ahead) -> None:
+    """Show a waiting request its place; a notice that cannot be drawn never stops the request."""
+    try:
+        hook(ahead)
+    except Exception:  # noqa: BLE001 - cosmetic
+        logging.getLogger("explorer").exception("could not show the queue notice")
 
 
 GATE = Gate(forward_slots(), queue_seconds())

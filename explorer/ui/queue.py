@@ -22,10 +22,11 @@ def ahead_text(ahead: int) -> str:
 def waiting_notice(gate: runtime.Gate | None = None):
     """Within the block, a wait for a forward-pass slot shows this session's place in line (then goes away).
 
-    The wait may happen inside a cached function: the notice is drawn in a fresh context, so it is never
-    recorded into the cache and replayed to the next visitor."""
+    The wait may happen inside a cached function: the notice is drawn in the context of the page outside it,
+    so it is never recorded into the cache and replayed to the next visitor."""
     gate = gate or runtime.GATE
     slot = st.empty()
+    outside = contextvars.copy_context()      # taken here, outside any cached function
 
     def draw(ahead):
         if ahead is None:
@@ -34,7 +35,7 @@ def waiting_notice(gate: runtime.Gate | None = None):
             slot.info(ahead_text(ahead))
 
     def hook(ahead):
-        contextvars.Context().run(draw, ahead)
+        outside.run(draw, ahead)
 
     with gate.waiting(hook):
         yield

@@ -113,3 +113,31 @@ def test_the_slot_count_follows_the_cpu_and_the_environment(monkeypatch):
     assert runtime.forward_slots() == max(1, __import__("os").cpu_count())
     monkeypatch.setenv("EXPLORER_QUEUE_SECONDS", "nonsense")
     assert runtime.queue_seconds() == 60.0
+
+
+def test_a_wait_that_fails_leaves_the_line():
+    gate, log, seen, errors = runtime.Gate(1, timeout=30), [], {}, {}
+    model = SlowModel(0.5, log)
+    first = _start(gate, model, "first", seen, errors)
+
+    def broken(ahead):
+        raise KeyboardInterrupt          # e.g. the session stops while it waits
+    with gate.waiting(broken), pytest.raises(KeyboardInterrupt):
+        with gate.slot():
+            pass
+    first.join()
+    assert gate.ahead() == 0             # nobody is left waiting behind a ticket that is gone
+
+
+def test_a_notice_that_cannot_be_drawn_does_not_stop_the_request():
+    gate, log = runtime.Gate(1, timeout=30), []
+    model = SlowModel(0.3, log)
+    first = _start(gate, model, "first", {}, {})
+
+    def broken(ahead):
+        raise RuntimeError("no page to draw on")
+    with gate.waiting(broken):
+        with gate.slot():
+            model("second")
+    first.join()
+    assert [w for kind, w in log if kind == "start"] == ["first", "second"]
