@@ -125,14 +125,15 @@ def _wanted(hooks: Iterable[str], point: str, n_layers: int) -> list[int]:
 def forward(lm: "LoadedModel", enc: Encoded | list[int], hooks: Iterable[str] = (), *, attentions: bool = False,
             hidden_states: bool = False, router_logits: bool = False, cache=None, use_cache: bool = False,
             position_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
-            logits_to_keep: int = 0) -> Run:
+            logits_to_keep: int = 0, extra: dict | None = None) -> Run:
     """One forward pass over `enc` (or ids), recording the named capture points asked for in `hooks`.
 
     attentions / hidden_states / router_logits switch on the model's own outputs (and the capture points
     made from them); cache (a KV cache to extend) / use_cache / position_ids pass through for step-by-step decoding,
     where `enc` holds only the ids the cache lacks. attention_mask: a 4-D additive mask [1, 1, T, T] used as
     it is (e.g. a sliding window, explorer.efficient) instead of the model's plain one. logits_to_keep:
-    compute the logits of the last n positions only (0: all), when only the next token matters.
+    compute the logits of the last n positions only (0: all), when only the next token matters. extra: more
+    model inputs passed as they are (a vision-language model's pixel_values).
     """
     model = lm.model
     if not isinstance(enc, Encoded):   # ids already made (decoding steps): no token pieces are looked up
@@ -204,6 +205,8 @@ def forward(lm: "LoadedModel", enc: Encoded | list[int], hooks: Iterable[str] = 
     kwargs = dict(input_ids=torch.tensor([enc.ids]), output_attentions=attentions, use_cache=use_cache)
     if logits_to_keep:
         kwargs["logits_to_keep"] = int(logits_to_keep)
+    if extra:
+        kwargs.update(extra)
     if hidden_states:
         kwargs["output_hidden_states"] = True
     if router_logits:
@@ -231,7 +234,7 @@ def forward(lm: "LoadedModel", enc: Encoded | list[int], hooks: Iterable[str] = 
         raise RuntimeError("the model returned no attention weights (is it loaded with eager attention?)")
 
     caps: dict[str, torch.Tensor] = {}
-    cfg = model.config
+    cfg = model.config.get_text_config()      # (a vision-language model: its decoder's)
     n_head = getattr(cfg, "num_attention_heads", None) or getattr(cfg, "n_head")
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // n_head
     for name, t in got.items():

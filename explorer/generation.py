@@ -199,11 +199,13 @@ class Generation:
 
     def __init__(self, lm: LoadedModel, prompt_ids: list[int], sampling: Sampling,
                  max_new_tokens: int = 64, eos_ids: set[int] | None = None, eos_off_from: int | None = None,
-                 shared: "SharedSteps | None" = None):
+                 shared: "SharedSteps | None" = None, extra: dict | None = None):
         """The run keeps the tokenizer and config, not the model: every step is handed the loaded model
         (`step(lm)`), so a run kept in a session never holds a model the process has let go of.
 
-        shared: a store of steps shared by every run given it (the app's sessions: explorer.ui.generation)."""
+        shared: a store of steps shared by every run given it (the app's sessions: explorer.ui.generation).
+        extra: model inputs for the pass that reads the prompt (a vision-language model's pixel_values); a run
+        with extra inputs never uses the shared store (its key is the ids, which do not name the image)."""
         if not prompt_ids:
             raise ValueError("the prompt has no tokens")
         model, tokenizer = lm.model, lm.tokenizer
@@ -222,7 +224,8 @@ class Generation:
         # -inf before temperature / top-k / top-p, as transformers' suppress_tokens does; the model's own
         # distribution (p_model) still shows how likely it found ending there. None = the model may end.
         self.eos_off_from = eos_off_from
-        self.shared = shared
+        self.shared = None if extra else shared
+        self.extra = extra
         self.branches = [Branch(list(prompt_ids), len(prompt_ids))]
         self.active = 0
         self._pieces: dict[int, str] = {}
@@ -264,7 +267,8 @@ class Generation:
         start = hf.cache_length(b.cache)
         # positions continue after the cache, as generate() derives them (no padding: arange)
         pos = torch.arange(start, len(b.ids)).unsqueeze(0)
-        run = forward(lm, b.ids[start:], cache=b.cache, position_ids=pos, attentions=True, hidden_states=True)
+        run = forward(lm, b.ids[start:], cache=b.cache, position_ids=pos, attentions=True, hidden_states=True,
+                      extra=self.extra if start == 0 else None)
         out, b.cache = run.output, run.cache
         hs = torch.stack(out.hidden_states, 0)[:, 0].to(torch.float16).numpy()   # [layer + 1, new, d]
         del b.hidden[start:]
@@ -308,7 +312,7 @@ class Generation:
         s = self.sampling
         logp = torch.log_softmax(logits, -1)
         p = logp.exp()
-        top_ids = torch.topk(logits, TRACE_K).indices
+        top_ids = torch.topk(logits, min(TRACE_K, logits.numel())).indices   # (a tiny vocabulary has fewer)
         drawn = logits
         if self.eos_suppressed(step) and self.eos_ids:
             drawn = logits.clone()

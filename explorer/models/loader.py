@@ -72,12 +72,15 @@ class LoadedModel:
     path: str                   # folder the weights came from
     notice: str | None = None   # why this is not the model that was asked for (fallback banner)
     requested: str | None = None
+    processor: object = None    # a vision-language model's processor (images -> pixel_values, <image> tokens)
 
     @classmethod
-    def in_memory(cls, model, tokenizer=None, name: str = "in-memory model", family: str | None = None) -> "LoadedModel":
+    def in_memory(cls, model, tokenizer=None, name: str = "in-memory model", family: str | None = None,
+                  processor=None) -> "LoadedModel":
         """Wrap a model built in this process (random-init configs for benchmarks and tests)."""
         family = family or registry.family_of_model_type(getattr(model.config, "model_type", "")) or "decoder"
-        return cls(model.eval(), tokenizer, ModelSpec(name, family, name, None, False), "in memory", f"<{name}>")
+        return cls(model.eval(), tokenizer, ModelSpec(name, family, name, None, False), "in memory", f"<{name}>",
+                   processor=processor)
 
     @property
     def key(self) -> str:
@@ -207,6 +210,8 @@ def _auto_class(config: dict, family: str):
         return transformers.AutoModel
     if family == "seq2seq":
         return transformers.AutoModelForSeq2SeqLM
+    if family == "vision-language":
+        return transformers.AutoModelForImageTextToText
     return transformers.AutoModelForCausalLM
 
 
@@ -240,13 +245,19 @@ def load_folder(folder: str | Path, spec: ModelSpec | None = None, source: str =
             model = _auto_class(config, family_found).from_pretrained(
                 folder, attn_implementation="eager", use_safetensors=True, trust_remote_code=False,
                 dtype=torch.float32)
-            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+            processor = None
+            if family_found == "vision-language":     # its tokenizer comes with the image processor
+                from transformers import AutoProcessor
+                processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
+                tokenizer = processor.tokenizer
+            else:
+                tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     except Exception as e:  # noqa: BLE001 - a broken or incompatible checkpoint: one sentence, not a traceback
         first = (str(e).strip().splitlines() or [""])[0]
         raise ModelLoadError(f"Could not load {name}: {type(e).__name__}: {shown(first)}") from e
     _check_tokenizer(model, tokenizer, name)
     model.eval()
-    return LoadedModel(model, tokenizer, spec, source, str(folder))
+    return LoadedModel(model, tokenizer, spec, source, str(folder), processor=processor)
 
 
 def _check_tokenizer(model, tokenizer, name: str) -> None:

@@ -6,6 +6,7 @@ Families:
   rope-decoder causal LM with rotary positions and grouped-query attention (Llama family)
   moe-decoder  causal LM whose MLP is a routed mixture of experts (Mixtral family)
   seq2seq      encoder-decoder: bidirectional encoder, causal decoder, cross-attention (T5 family)
+  vision-language  image encoder + projector + causal decoder that reads the image as tokens (LLaVA family)
 """
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from pathlib import Path
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 BUNDLED_DIR = ASSETS / "models"
 
-FAMILIES = ("encoder", "decoder", "rope-decoder", "moe-decoder", "seq2seq")
+FAMILIES = ("encoder", "decoder", "rope-decoder", "moe-decoder", "seq2seq", "vision-language")
 FAMILY_NAMES = {
     "encoder": "Encoder (BERT)",
     "decoder": "Decoder (GPT-2)",
     "rope-decoder": "RoPE decoder (Llama)",
     "moe-decoder": "MoE decoder (Mixtral)",
     "seq2seq": "Encoder-decoder (T5)",
+    "vision-language": "Vision-language (LLaVA)",
 }
 
 # model_type -> family, for models that are not in the registry (local folders, allowed hub ids)
@@ -32,6 +34,7 @@ MODEL_TYPE_FAMILY = {
     "smollm3": "rope-decoder", "gemma": "rope-decoder", "gemma2": "rope-decoder",
     "mixtral": "moe-decoder", "qwen2_moe": "moe-decoder", "olmoe": "moe-decoder",
     "t5": "seq2seq",
+    "llava": "vision-language",
 }
 
 
@@ -62,6 +65,8 @@ SPECS: dict[str, ModelSpec] = {s.id: s for s in [
     ModelSpec("HuggingFaceTB/SmolLM2-135M", "rope-decoder", "SmolLM2 135M (Llama, GQA)", "135M", False,
               "tiny-llama", 270),
     ModelSpec("google-t5/t5-small", "seq2seq", "T5 small", "60M", False, "tiny-t5", 242),
+    ModelSpec("llava-hf/llava-interleave-qwen-0.5b-hf", "vision-language", "LLaVA-Interleave Qwen 0.5B", "0.9B", False,
+              "tiny-llava", 1790),
     # trained_length: the zoo recipe's seq_len (explorer/zoo/train.py; tests/unit/test_registry.py pins it)
     ModelSpec("tiny-bert", "encoder", "tiny BERT (bundled)", None, True, trained_length=128),
     ModelSpec("tiny-gpt2", "decoder", "tiny GPT-2 (bundled)", None, True, trained_length=256),
@@ -70,6 +75,8 @@ SPECS: dict[str, ModelSpec] = {s.id: s for s in [
               trained_length=256),
     # tiny-t5: WordNet lemmas of up to 16 characters, one token each, after a leading ▁ and before </s>
     ModelSpec("tiny-t5", "seq2seq", "tiny T5 (bundled, spells words backwards)", None, True, trained_length=18),
+    # tiny-llava: <s>, 64 image tokens, the 3-word prompt, a caption of up to 12 words, </s>
+    ModelSpec("tiny-llava", "vision-language", "tiny LLaVA (bundled, captions shapes)", None, True, trained_length=81),
 ]}
 
 

@@ -11,7 +11,7 @@ from explorer.ui.state import UrlState
 
 # URL names of the sidebar's model choice per family
 URL_NAMES = {"encoder": "encoder", "decoder": "decoder", "rope-decoder": "rope", "moe-decoder": "moe",
-             "seq2seq": "seq2seq"}
+             "seq2seq": "seq2seq", "vision-language": "vlm"}
 
 CUSTOM_MAX_CHARS = 300
 

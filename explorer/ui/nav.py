@@ -54,6 +54,9 @@ PAGES = [
     PageInfo("pages/pipeline.py", "Pipeline", "🛤️", "pipeline",
              "Follow one prompt through a decoder: tokens, embeddings, blocks, logits, the pick, the KV cache.",
              ("decoder", "rope-decoder")),
+    PageInfo("pages/multimodal.py", "Multimodal", "🖼️", "multimodal",
+             "A picture becomes tokens: patches, a frozen vision encoder, a projector, and words that look at the image.",
+             ("vision-language",)),
 ]
 
 

@@ -162,6 +162,10 @@ RECIPES = {
 from explorer.zoo.seq2seq import T5_RECIPES  # noqa: E402
 
 RECIPES.update(T5_RECIPES)
+# the vision-language model (tiny LLaVA) too: explorer/zoo/llava.py
+from explorer.zoo.llava import RECIPES as LLAVA_RECIPES  # noqa: E402
+
+RECIPES.update(LLAVA_RECIPES)
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int = 40) -> float:
@@ -371,6 +375,13 @@ def main(argv=None):
     if a.cards:
         from transformers import AutoConfig
         for name in a.only.split(","):
+            if name in LLAVA_RECIPES:
+                from explorer.zoo import llava
+                folder = Path(a.out) / name
+                metrics = json.loads((folder / "metrics.json").read_text())
+                (folder / "MODEL_CARD.md").write_text(llava.model_card(RECIPES[name], metrics,
+                                                                       AutoConfig.from_pretrained(folder)))
+                continue
             if name in T5_RECIPES:
                 from explorer.zoo.seq2seq import rewrite_card
                 rewrite_card(RECIPES[name], Path(a.out))
@@ -382,6 +393,13 @@ def main(argv=None):
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(SEED)
+    names = a.only.split(",")
+    if all(name in LLAVA_RECIPES for name in names):     # scenes, not the text corpus
+        from explorer.zoo import llava
+        for name in names:
+            (llava.write_evaluation if a.evaluate else llava.train_llava)(
+                *((Path(a.out) / name, RECIPES[name]) if a.evaluate else (RECIPES[name], Path(a.out))))
+        return
     corpus = corpus_mod.load_corpus()
     if a.evaluate:
         for name in a.only.split(","):

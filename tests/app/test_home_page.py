@@ -9,7 +9,7 @@ def test_home_page_lists_only_existing_pages_and_the_models():
     assert at.title[0].value.endswith("Transformer Explorer")
     rows = at.table[0].value
     assert list(rows["family"]) == ["Encoder (BERT)", "Decoder (GPT-2)", "RoPE decoder (Llama)",
-                                    "MoE decoder (Mixtral)", "Encoder-decoder (T5)"]
+                                    "MoE decoder (Mixtral)", "Encoder-decoder (T5)", "Vision-language (LLaVA)"]
     # offline here: the bundled twins are the defaults, and the page says we are offline
     assert list(rows["model"])[:2] == ["tiny BERT (bundled)", "tiny GPT-2 (bundled)"]
     assert any("Offline" in i.value for i in at.info)
@@ -21,7 +21,7 @@ def test_sidebar_has_a_model_choice_per_family_and_a_presenter_toggle():
     at = run_page()
     labels = [s.label for s in at.sidebar.selectbox]
     assert labels == ["Encoder (BERT)", "Decoder (GPT-2)", "RoPE decoder (Llama)", "MoE decoder (Mixtral)",
-                      "Encoder-decoder (T5)"]
+                      "Encoder-decoder (T5)", "Vision-language (LLaVA)"]
     assert at.sidebar.toggle[0].label == "Presenter mode" and at.sidebar.toggle[0].value is False
 
 
