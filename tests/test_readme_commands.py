@@ -49,6 +49,7 @@ COVERAGE: list[tuple[str, str, object]] = [
     (r"python bench/load\.py", TEST, "tests/e2e/test_class_scale_e2e.py::test_load_bench_with_four_sessions_runs_clean"),
     (r"python -m explorer\.serve --processes 2 --port 8501", TEST,
      "tests/e2e/test_class_scale_e2e.py::test_two_processes_behind_nginx_serve_every_page_with_sticky_sessions"),
+    (r"python bench/multimodal\.py", RUN, [PY, "bench/multimodal.py", "--repeats", "1"]),
     (r"python bench/efficient\.py", RUN, [PY, "bench/efficient.py", "--tokens", "128", "--block", "32",
                                           "--rounds", "1", "--model-tokens", "24", "--window", "4"]),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from explorer.charts.attention import fast_figure
 from explorer.charts.theme import HEATMAP, OKABE_ITO
 
 IMAGE_TOKEN = OKABE_ITO[1]    # sky blue: image tokens
@@ -22,16 +23,17 @@ def image_patches(view: np.ndarray, patch: int, title: str = "", overlay: np.nda
     """The model's input image [H, W, 3] with its patch grid, each patch numbered as the token it becomes.
 
     overlay: [grid, grid] values drawn over the patches (viridis, semi-transparent); selected: a patch
-    outlined (e.g. the one whose attention is shown, or the most-attended one)."""
+    outlined (e.g. the one whose attention is shown, or the most-attended one). Built from plain dicts
+    (fast_figure): the overlay is re-drawn on every token, layer or head change."""
     h, w = view.shape[:2]
     g_y, g_x = h // patch, w // patch
-    fig = go.Figure(go.Image(z=view, hoverinfo="skip"))
+    traces = [dict(type="image", z=view, hoverinfo="skip")]
     if overlay is not None:
-        fig.add_heatmap(z=np.asarray(overlay, dtype=np.float32), x0=patch / 2 - 0.5, dx=patch, y0=patch / 2 - 0.5,
-                        dy=patch, colorscale=HEATMAP, opacity=0.6, zmin=0, zmax=zmax,
-                        colorbar=dict(title=overlay_name, thickness=14, len=0.8),
-                        customdata=np.arange(g_y * g_x).reshape(g_y, g_x),
-                        hovertemplate="patch %{customdata}: %{z:.3f}<extra></extra>")
+        traces.append(dict(type="heatmap", z=np.asarray(overlay, dtype=np.float32), x0=patch / 2 - 0.5, dx=patch,
+                           y0=patch / 2 - 0.5, dy=patch, colorscale=HEATMAP, opacity=0.6, zmin=0, zmax=zmax,
+                           colorbar=dict(title=dict(text=overlay_name), thickness=14, len=0.8),
+                           customdata=np.arange(g_y * g_x).reshape(g_y, g_x),
+                           hovertemplate="patch %{customdata}: %{z:.3f}<extra></extra>"))
     shapes = [dict(type="line", x0=i * patch - 0.5, x1=i * patch - 0.5, y0=-0.5, y1=h - 0.5,
                    line=dict(color="rgba(0,0,0,0.45)", width=1)) for i in range(1, g_x)]
     shapes += [dict(type="line", y0=i * patch - 0.5, y1=i * patch - 0.5, x0=-0.5, x1=w - 0.5,
@@ -40,15 +42,14 @@ def image_patches(view: np.ndarray, patch: int, title: str = "", overlay: np.nda
         r, c = divmod(int(selected), g_x)
         shapes.append(dict(type="rect", x0=c * patch - 0.5, x1=(c + 1) * patch - 0.5, y0=r * patch - 0.5,
                            y1=(r + 1) * patch - 0.5, line=dict(color=CHOSEN, width=4)))
-    fig.update_layout(shapes=shapes, title=title)
     if numbers and g_x * g_y <= 256:
         k = np.arange(g_x * g_y)
-        fig.add_scatter(x=(k % g_x) * patch + patch / 2 - 0.5, y=(k // g_x) * patch + patch / 2 - 0.5,
-                        mode="text", text=[str(i) for i in k], textfont=dict(size=10, color="#111111"),
-                        hovertemplate="patch %{text}<extra></extra>", showlegend=False)
-    fig.update_xaxes(visible=False, range=[-0.5, w - 0.5])
-    fig.update_yaxes(visible=False, range=[h - 0.5, -0.5], scaleanchor="x")
-    return fig
+        traces.append(dict(type="scatter", x=(k % g_x) * patch + patch / 2 - 0.5, y=(k // g_x) * patch + patch / 2 - 0.5,
+                           mode="text", text=[str(i) for i in k], textfont=dict(size=10, color="#111111"),
+                           hovertemplate="patch %{text}<extra></extra>", showlegend=False))
+    return fast_figure(traces, dict(shapes=shapes, title=dict(text=title),
+                                    xaxis=dict(visible=False, range=[-0.5, w - 0.5]),
+                                    yaxis=dict(visible=False, range=[h - 0.5, -0.5], scaleanchor="x")))
 
 
 def token_strip(tokens: list[str], is_image: list[bool], selected: int | None = None, title: str = "") -> go.Figure:

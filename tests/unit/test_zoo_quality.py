@@ -173,3 +173,92 @@ def test_tiny_t5_spells_heldout_words_backwards():
     assert acc >= 0.5, acc
     card = json.loads((registry.get("tiny-t5").path / "metrics.json").read_text())
     assert card["heldout_exact_match"] == pytest.approx(acc, abs=0.005)
+
+
+# ------------------------------------------------------------------ the vision-language model (tiny LLaVA)
+@pytest.fixture(scope="module")
+def llava_heldout():
+    """Greedy captions of the held-out scenes, as they are and with their patches shuffled."""
+    from explorer.zoo import llava, scenes
+    lm = bundled_model("tiny-llava")
+    held = scenes.seeded_scenes(llava.EVAL_SCENES, heldout=True)
+    images = [scenes.render(s) for s in held]
+    got = llava.captions(lm.model, lm.processor, images)
+    shuffled = llava.captions(lm.model, lm.processor, [llava.shuffle_patches(im, 8, i) for i, im in enumerate(images)])
+    return lm, held, [s.caption for s in held], got, shuffled
+
+
+def test_tiny_llava_heldout_scenes_are_never_trained_on():
+    from explorer.zoo import llava, scenes
+    held = scenes.seeded_scenes(llava.EVAL_SCENES, heldout=True)
+    trained = {s.caption for s in llava._Scenes(scenes.TRAIN_SEED).take(3000)}   # what training reads, in order
+    assert not trained & {s.caption for s in held}
+    assert all(s.heldout for s in held) and len({s.caption for s in held}) > 100
+
+
+def test_tiny_llava_reads_images_as_its_processor_makes_them():
+    """Training fed pixels through llava.pixels; the saved processor gives the same numbers."""
+    from explorer.zoo import llava, scenes
+    lm = bundled_model("tiny-llava")
+    imgs = [scenes.render(s) for s in scenes.seeded_scenes(4, heldout=False)]
+    pv = lm.processor(images=imgs, text=["<image>"] * 4, return_tensors="pt")["pixel_values"]
+    torch.testing.assert_close(pv, llava.pixels(imgs), atol=1e-6, rtol=0)
+
+
+def llava_bar(which: str):
+    reason = MISSED.get(("tiny-llava", which))
+    return [pytest.param(which, marks=pytest.mark.xfail(strict=True, reason=reason))] if reason else [which]
+
+
+@pytest.mark.parametrize("which", llava_bar("exact"))
+def test_tiny_llava_captions_heldout_scenes_exactly(which, llava_heldout):
+    from explorer.zoo import llava
+    lm, _, want, got, _ = llava_heldout
+    exact = float(np.mean([g == w for g, w in zip(got, want)]))
+    assert card("tiny-llava")["exact_match"] == pytest.approx(exact, abs=0.005)
+    assert exact >= llava.BARS["exact_match"], exact
+
+
+@pytest.mark.parametrize("which", llava_bar("words"))
+def test_tiny_llava_names_colours_and_shapes(which, llava_heldout):
+    from explorer.zoo import llava
+    _, _, want, got, _ = llava_heldout
+    acc = llava.word_accuracy(got, want)
+    assert card("tiny-llava")["word_accuracy"] == pytest.approx(acc, abs=0.005)
+    assert acc >= llava.BARS["words"], acc
+
+
+@pytest.mark.parametrize("which", llava_bar("shuffled"))
+def test_tiny_llava_with_shuffled_patches_falls_to_near_chance(which, llava_heldout):
+    from explorer.zoo import llava
+    _, _, want, _, shuffled = llava_heldout
+    exact = float(np.mean([g == w for g, w in zip(shuffled, want)]))
+    assert card("tiny-llava")["shuffled_exact_match"] == pytest.approx(exact, abs=0.005)
+    assert exact <= llava.BARS["shuffled_exact_match"], exact
+
+
+@pytest.mark.parametrize("which", llava_bar("grounding"))
+def test_tiny_llava_words_look_at_their_object(which, llava_heldout):
+    """In the layer the card names, the most-attended patch of a correctly written colour or shape word lies on
+    that object (mean over heads, from the position that writes the word)."""
+    from explorer.zoo import llava
+    lm, held, _, _, _ = llava_heldout
+    by_layer = llava.grounding_by_layer(lm.model, lm.processor, held)
+    layer = card("tiny-llava")["grounding_layer"]
+    assert card("tiny-llava")["grounding"] == pytest.approx(by_layer[layer], abs=0.005)
+    assert by_layer[layer] >= llava.BARS["grounding"], by_layer
+
+
+def test_tiny_llava_is_small_and_its_stages_froze_the_encoder():
+    from explorer.zoo import llava
+    folder = registry.get("tiny-llava").path
+    assert sum(p.stat().st_size for p in folder.iterdir()) <= 10 * 2**20
+    assert sum(p.stat().st_size for p in registry.BUNDLED_DIR.glob("*/*")) <= 40 * 2**20
+    lm = bundled_model("tiny-llava")
+    assert type(lm.model).__name__ == "LlavaForConditionalGeneration"
+    stages = card("tiny-llava")["stages"]
+    assert stages == [dict(s, trains=list(s["trains"])) for s in llava.stage_counts(lm.model)]
+    assert stages[1]["trains"] == ["multi_modal_projector", "language_model", "lm_head"]
+    vision = sum(p.numel() for p in lm.model.model.vision_tower.parameters())
+    assert stages[1]["frozen"] == vision and stages[0]["trainable"] == vision
+    assert "requires_grad False" in (folder / "MODEL_CARD.md").read_text()
