@@ -16,23 +16,16 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from bench.pipeline import cpu_time  # noqa: E402
 from explorer import multimodal as M  # noqa: E402
 from explorer.charts import multimodal as charts  # noqa: E402
 from explorer.models.loader import load  # noqa: E402
-
-
-def cpu_time(fn) -> float:
-    """Process CPU seconds of fn() (steadier than wall time on a machine other jobs share)."""
-    t0 = time.process_time()
-    fn()
-    return time.process_time() - t0
 
 
 def main():

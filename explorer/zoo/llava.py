@@ -134,6 +134,16 @@ class _Scenes:
         return out
 
 
+def _update(opt, loss, params, lr: float) -> None:
+    """One AdamW step at learning rate lr, gradients clipped to norm 1."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+
+
 def train_vision(recipe: LlavaRecipe, log=print):
     """Stage 1: a CLIP vision tower plus per-patch colour and shape heads, trained alone."""
     from transformers import CLIPVisionConfig, CLIPVisionModel
@@ -158,12 +168,7 @@ def train_vision(recipe: LlavaRecipe, log=print):
         h = tower(pixel_values=pixels([scenes.render(s) for s in batch])).last_hidden_state[:, 1:]
         loss = torch.nn.functional.cross_entropy(heads["colour"](h).flatten(0, 1), colour.flatten()) + \
             torch.nn.functional.cross_entropy(heads["shape"](h).flatten(0, 1), shape.flatten())
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, recipe.vision_steps, recipe.vision_lr, recipe.warmup)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        _update(opt, loss, params, lr_at(step, recipe.vision_steps, recipe.vision_lr, recipe.warmup))
         if step % 100 == 0 or step == recipe.vision_steps - 1:
             acc = ((heads["colour"](h).argmax(-1) == colour) & (heads["shape"](h).argmax(-1) == shape)).float().mean()
             log(f"{recipe.name} stage 1 step {step}/{recipe.vision_steps} loss {loss.item():.3f} "
@@ -226,12 +231,7 @@ def train_caption(recipe: LlavaRecipe, tok, tower, start_seed: int, log=print):
         ids, att, lab = caption_batch(tok, batch, recipe.n_patches)
         loss = model(input_ids=ids, attention_mask=att, pixel_values=pixels([scenes.render(s) for s in batch]),
                      labels=lab).loss
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, recipe.caption_steps, recipe.caption_lr, recipe.warmup)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        opt.step()
+        _update(opt, loss, trainable, lr_at(step, recipe.caption_steps, recipe.caption_lr, recipe.warmup))
         if step % 100 == 0 or step == recipe.caption_steps - 1:
             log(f"{recipe.name} stage 2 step {step}/{recipe.caption_steps} loss {loss.item():.3f} "
                 f"({time.time() - t0:.0f}s)")
