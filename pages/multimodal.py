@@ -23,22 +23,27 @@ SCENE_NAMES = {k: M.scenes.build(v).caption for k, v in M.BUNDLED.items()}
 IMAGES = {**SCENE_NAMES, "build": "🧱 build a scene", "upload": "⬆️ upload an image"}
 
 
-def controls():
-    """Presenter mode tucks the controls away so that the figure fits the projector's screen."""
-    return st.expander("⚙️ Settings", expanded=False) if presenting() else st.container()
+ROW: list = []     # the row under the section control: the image choice, then the section's own controls
+
+
+def controls(label: str = "⚙️ Settings", slot: int = 1):
+    """The section's controls, beside the image choice; presenter mode tucks them away so that the figure fits
+    the projector's screen."""
+    return st.expander(label, expanded=False) if presenting() else ROW[slot]
 
 
 def head_label(h) -> str:
-    return "mean of heads" if h == "mean" else f"head {h}"
+    return "mean" if h == "mean" else f"head {h}"
 
 
 def choose_image():
     """(key, PIL image) of the chosen picture: a bundled scene, the builder's scene (in the link), or an upload."""
     url.choice("img", "two", list(IMAGES))
-    with controls():
-        which = st.columns([2, 3])[0].selectbox("Image", list(IMAGES), format_func=IMAGES.get, key=url.key("img"))
-        if which in M.BUNDLED:
-            return cached.scene_key(M.BUNDLED[which]), M.scene_image(M.BUNDLED[which])
+    with controls("🖼️ Image", slot=0):
+        which = st.selectbox("Image", list(IMAGES), format_func=IMAGES.get, key=url.key("img"))
+    if which in M.BUNDLED:
+        return cached.scene_key(M.BUNDLED[which]), M.scene_image(M.BUNDLED[which])
+    with controls("🧱 Scene builder or upload", slot=2):
         if which == "build":
             with st.expander("Scene builder (its choices are in the link)", expanded=True):
                 items = cached.builder_items(url, page)
@@ -191,6 +196,7 @@ if lm is None or lm.processor is None:
         st.error("This model has no image processor, so it cannot read pictures.", icon="⚠️")
     page.stop()
 view = page.sections(SECTIONS)
+ROW[:] = [*st.columns([2, 5], vertical_alignment="bottom"), st.container()]
 with guard("the picture"):
     key, image = choose_image()
     run = cached.caption(lm, key, image)
