@@ -63,7 +63,7 @@ def choose_image():
 def section_tokens(run: M.CaptionRun):
     g = run.geometry
     left, right = st.columns([2, 3])
-    with left:
+    with left, page.main():
         show(charts.image_patches(run.view, g.patch, title=f"{g.n_patches} patches → {g.n_patches} image tokens"),
              "image patches", height=400, data={"patch": list(range(g.n_patches)),
                                                 "box_x0_y0_x1_y1": [list(g.box(k)) for k in range(g.n_patches)]})
@@ -105,7 +105,7 @@ def section_caption(run: M.CaptionRun):
     top = int(att.argmax())
     st.markdown("Caption: " + " ".join(f"**:orange[{md(w)}]**" if i == step else md(w) for i, w in enumerate(words)))
     left, right = st.columns([3, 2])
-    with left:
+    with left, page.main():
         show(charts.image_patches(run.view, run.geometry.patch, overlay=att, selected=top, numbers=False,
                                   title=f"Writing “{words[step]}”: layer {layer}, {head_label(head)}"),
              "caption attention on the image", height=420, data={"patch": list(range(att.size)),
@@ -140,9 +140,10 @@ def section_encoder(run: M.CaptionRun):
                               disabled=roll)
     a = M.from_patch(run, patch, layer, None if head == "mean" else int(head), rollout=roll)
     what = f"rollout up to layer {layer}" if roll else f"layer {layer}, {head_label(head)}"
-    show(charts.image_patches(run.view, g.patch, overlay=a, selected=patch, numbers=False,
-                              title=f"Where patch {patch} looks in the vision encoder ({what})"),
-         "vision encoder attention", height=420, data={"patch": list(range(a.size)), "attention": a.reshape(-1)})
+    with page.main():
+        show(charts.image_patches(run.view, g.patch, overlay=a, selected=patch, numbers=False,
+                                  title=f"Where patch {patch} looks in the vision encoder ({what})"),
+             "vision encoder attention", height=420, data={"patch": list(range(a.size)), "attention": a.reshape(-1)})
     explain("The vision encoder is a transformer encoder over patches: every patch may look at every other (no causal "
             "mask). Rollout (Abnar & Zuidema) multiplies the layers' attention, each mixed half-and-half with the "
             "residual path, to estimate what a patch's output draws on in the end."
@@ -156,9 +157,10 @@ def section_ablate(run: M.CaptionRun, key: str):
     with controls():
         other = st.selectbox("Another image", list(others), format_func=others.get, key=url.key("other"))
     variants = cached.ablations(lm, key, run, other, M.scene_image(M.BUNDLED[other]))
-    st.dataframe({"what the decoder got": [v.name for v in variants], "its caption": [v.caption for v in variants],
-                  "p(original caption)": [float(np.prod(v.ref_probs)) for v in variants]},
-                 hide_index=True, width="stretch")
+    page.main().dataframe({"what the decoder got": [v.name for v in variants],
+                           "its caption": [v.caption for v in variants],
+                           "p(original caption)": [float(np.prod(v.ref_probs)) for v in variants]},
+                          hide_index=True, width="stretch")
     show(charts.variants([v.name for v in variants], variants[0].ref_words, [v.ref_probs for v in variants],
                          title="How likely each word of the original caption is"), "ablation word probabilities",
          height=360, data={"word": variants[0].ref_words, **{v.name: v.ref_probs for v in variants}})
@@ -170,7 +172,7 @@ def section_ablate(run: M.CaptionRun, key: str):
 # ============================================================================ ⑤ what is trained
 def section_train():
     parts, stages = cached.parts(lm)
-    c = st.columns(3)
+    c = page.main().columns(3)
     for col, (part, count) in zip(c, parts.items()):
         col.metric(part, f"{count:,}", "parameters", delta_color="off", delta_arrow="off", border=True)
     if stages:
