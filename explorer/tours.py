@@ -44,14 +44,15 @@ from typing import Any, Iterable
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = ROOT / "assets" / "lessons"
 
-# Link names the tour itself uses: a step may not set them.
-TOUR_PARAM, STEP_PARAM = "tour", "step"
-RESERVED_PARAMS = {TOUR_PARAM, STEP_PARAM}
+# Link names the tour itself uses: a step may not set them. `solo`: a learner plays the tour alone (checks are
+# graded); `prog`: that learner's progress (see encode_progress), so a bookmark brings it back.
+TOUR_PARAM, STEP_PARAM, SOLO_PARAM, PROGRESS_PARAM = "tour", "step", "solo", "prog"
+RESERVED_PARAMS = {TOUR_PARAM, STEP_PARAM, SOLO_PARAM, PROGRESS_PARAM}
 MAX_STEPS = 30
 MAX_TEXT = 600                 # characters of a caption, question, choice, note
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,30}$")
-CHECK_KINDS = ("choice",)      # issue 24 adds "predict" (answer computed live, never written in the file)
+CHECK_KINDS = ("choice", "predict")   # predict: the answer is computed live (explorer/checks.py), never in the file
 
 
 class TourError(ValueError):
@@ -65,16 +66,39 @@ class TourError(ValueError):
 # ============================================================================ the schema
 @dataclass(frozen=True)
 class Check:
-    """A question inside a step. kind "choice": pick one of `choices`; `answer` is one of them, `why` says why."""
+    """A question inside a step.
+
+    kind "choice": pick one of `choices`; `answer` is one of them, `why` says why in one line.
+    kind "predict": the learner commits a guess, then sees what `compute` (a name in explorer.checks.REGISTRY,
+    called with `args`) gives from the model or engine right now; the file never holds the answer.
+    `see`: the step (number in the file) that answers the question, when it is not this one.
+    """
     kind: str
     question: str
-    choices: tuple[str, ...]
-    answer: str
+    choices: tuple[str, ...] = ()
+    answer: str = ""
     why: str = ""
+    compute: str = ""
+    args: tuple[tuple[str, Any], ...] = ()
+    see: int = 0
 
     @property
     def answer_index(self) -> int:
         return self.choices.index(self.answer)
+
+    @property
+    def live(self) -> bool:
+        return self.kind == "predict"
+
+    def grade(self, guess: Any) -> bool:
+        """A choice check: is `guess` its answer? (A predict check is graded by its live answer: checks.Live.grade.)"""
+        if self.live:
+            raise ValueError("a predict check is graded against its live answer (explorer.checks.Live.grade)")
+        return guess == self.answer
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.args)
 
 
 @dataclass(frozen=True)
@@ -169,11 +193,17 @@ def _check(d: Any, where: str, problems: list[str]) -> Check | None:
     if not isinstance(d, dict):
         problems.append(f"{where}: must be a table ([steps.ask])")
         return None
-    _unknown(d, ("kind", "question", "choices", "answer", "why"), where, problems)
     kind = d.get("kind", "choice")
     if kind not in CHECK_KINDS:
         problems.append(f"{where}: `kind` must be one of {', '.join(CHECK_KINDS)}, not {kind!r}")
         return None
+    see = d.get("see", 0)
+    if not isinstance(see, int) or isinstance(see, bool) or not 0 <= see <= MAX_STEPS:
+        problems.append(f"{where}: `see` must be the number of a step of this file")
+        see = 0
+    if kind == "predict":
+        return _predict(d, where, problems, see)
+    _unknown(d, ("kind", "question", "choices", "answer", "why", "see"), where, problems)
     question = _text(d, "question", where, problems)
     choices = d.get("choices")
     if not isinstance(choices, list) or not 2 <= len(choices) <= 6 or not all(isinstance(c, str) and c.strip()
@@ -189,7 +219,25 @@ def _check(d: Any, where: str, problems: list[str]) -> Check | None:
     if answer and answer not in choices:
         problems.append(f"{where}: `answer` {answer!r} is not one of the choices")
         return None
-    return Check(kind, question, choices, answer, _text(d, "why", where, problems, required=False))
+    return Check(kind, question, choices, answer, _text(d, "why", where, problems, required=False), see=see)
+
+
+def _predict(d: dict, where: str, problems: list[str], see: int) -> Check | None:
+    from explorer import checks
+    for key in ("answer", "choices"):
+        if key in d:
+            problems.append(f"{where}: a predict check has no `{key}`: the app computes it live from `compute`")
+    _unknown(d, ("kind", "question", "compute", "args", "why", "see", "answer", "choices"), where, problems)
+    question = _text(d, "question", where, problems)
+    name = _text(d, "compute", where, problems, limit=40)
+    args = d.get("args", {})
+    if not isinstance(args, dict):
+        problems.append(f"{where}: `args` must be a table, e.g. args = {{ prompt = \"Where is my\" }}")
+        return None
+    if name:
+        problems += [f"{where}: {p}" for p in checks.problems(name, args)]
+    return Check("predict", question, why=_text(d, "why", where, problems, required=False), compute=name,
+                 args=tuple(sorted(args.items())), see=see)
 
 
 def _step(d: Any, n: int, problems: list[str]) -> Step | None:
@@ -255,6 +303,9 @@ def parse(text: str, tour_id: str, source: str = "") -> Tour:
     elif len(raw_steps) > MAX_STEPS:
         problems.append(f"tour: {len(raw_steps)} steps, at most {MAX_STEPS}")
     steps = [_step(s, i + 1, problems) for i, s in enumerate(raw_steps[:MAX_STEPS])]
+    for s in steps:
+        if s and s.ask and s.ask.see and s.ask.see > len(steps):
+            problems.append(f"step {s.number}, ask: `see` = {s.ask.see}, but the tour has {len(steps)} steps")
     if problems:
         raise TourError(source, problems)
     return Tour(id=tour_id, title=title, audience=audience, steps=tuple(s for s in steps if s), order=order,
@@ -311,6 +362,116 @@ def step_number(raw: str | None, n_steps: int) -> int | None:
     except (TypeError, ValueError):
         return None
     return n if 1 <= n <= n_steps else None
+
+
+# ============================================================================ the learner's progress
+# In the link as `prog=families_7_1201.gqa-mqa_3_12`: per tour, the furthest step seen and one digit per check
+# of the tour, in step order (0 not answered, 1 right, 2 wrong). Short, readable, bookmarkable; nothing is kept
+# on the server beyond the visitor's own session.
+MAX_PROGRESS = 900                               # characters of `prog` read from a link
+_PART_RE = re.compile(r"^([a-z0-9][a-z0-9-]{0,40})_(\d{1,2})_([012]{0,%d})$" % MAX_STEPS)
+NOT_ANSWERED, RIGHT, WRONG = "0", "1", "2"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One tour's progress: the furthest step seen (0: not started) and a digit per check."""
+    seen: int = 0
+    answers: str = ""
+
+    def answer(self, i: int) -> str:
+        return self.answers[i] if i < len(self.answers) else NOT_ANSWERED
+
+    def with_answer(self, i: int, right: bool) -> "Progress":
+        a = self.answers.ljust(i + 1, NOT_ANSWERED)
+        return Progress(self.seen, a[:i] + (RIGHT if right else WRONG) + a[i + 1:])
+
+    def with_seen(self, n: int) -> "Progress":
+        return Progress(max(self.seen, n), self.answers)
+
+    def right(self) -> int:
+        return self.answers.count(RIGHT)
+
+
+def encode_progress(progress: dict[str, Progress]) -> str:
+    """{tour id: Progress} -> the link's `prog` text (tours never started left out)."""
+    return ".".join(f"{t}_{p.seen}_{p.answers.rstrip(NOT_ANSWERED)}" for t, p in sorted(progress.items())
+                    if p.seen or p.answers.strip(NOT_ANSWERED))
+
+
+def decode_progress(raw: str | None) -> dict[str, Progress] | None:
+    """The link's `prog` text -> {tour id: Progress}; None when it is not progress this app wrote."""
+    if raw is None or len(raw) > MAX_PROGRESS:
+        return None
+    if raw == "":
+        return {}
+    out: dict[str, Progress] = {}
+    for part in raw.split("."):
+        m = _PART_RE.match(part)
+        if not m or m.group(1) in out:
+            return None
+        out[m.group(1)] = Progress(min(int(m.group(2)), MAX_STEPS), m.group(3))
+    return out
+
+
+def check_steps(tour: Tour) -> list[int]:
+    """1-based numbers (in the tour as played) of the steps that hold a check, in order."""
+    return [i for i, s in enumerate(tour.steps, 1) if s.ask is not None]
+
+
+def answering_step(tour: Tour, n: int) -> int:
+    """The step (as played) that answers step n's check: its `see` step when that one is played, else n."""
+    see = tour.steps[n - 1].ask.see if tour.steps[n - 1].ask else 0
+    return next((i for i, s in enumerate(tour.steps, 1) if s.number == see), n)
+
+
+@dataclass(frozen=True)
+class Score:
+    right: int
+    wrong: int
+    total: int
+    missed: tuple[int, ...]          # steps (as played) whose check was answered wrong or not at all
+
+    @property
+    def answered(self) -> int:
+        return self.right + self.wrong
+
+
+def score(tour: Tour, p: Progress) -> Score:
+    steps = check_steps(tour)
+    marks = [p.answer(i) for i in range(len(steps))]
+    return Score(marks.count(RIGHT), marks.count(WRONG), len(steps),
+                 tuple(n for n, m in zip(steps, marks) if m != RIGHT))
+
+
+# ============================================================================ the learning path
+@dataclass(frozen=True)
+class Chapter:
+    title: str        # shown while its tour is not there yet
+    tour: str         # tour id (file name in assets/lessons/)
+    page: str         # the page the chapter is about: until it is built, the chapter is "coming"
+
+
+# The lessons' arc, in order. Each chapter is a tour played solo.
+PATH = (
+    Chapter("Three families", "families", "families"),
+    Chapter("One prompt through a decoder", "decoder", "pipeline"),
+    Chapter("Attention", "attention", "attention"),
+    Chapter("Generation", "generation", "generation"),
+    Chapter("KV cache, GQA and MQA", "gqa-mqa", "kv-cache"),
+    Chapter("RoPE", "rope", "rope"),
+    Chapter("Mixture of experts", "moe", "moe"),
+    Chapter("Efficient attention", "efficient", "efficient"),
+    Chapter("Train and adapt", "adapt", "adapt"),
+    Chapter("Multimodal", "multimodal", "multimodal"),
+)
+
+
+def path(tours: Iterable[Tour], built: Iterable[str]) -> list[tuple[Chapter, Tour | None]]:
+    """The chapters in order, each with its playable tour, or None while its page or tour does not exist."""
+    by_id, built = {t.id: t for t in tours}, set(built)
+    return [(c, by_id[c.tour] if c.tour in by_id and by_id[c.tour].runnable and c.page in built else None)
+            for c in PATH]
 
 
 # ============================================================================ the checker
