@@ -1,4 +1,4 @@
-"""Home: what the explorer is, a card per page, and which models are loaded and from where."""
+"""Home: what the explorer is, the learning path, a card per page, the classroom tours, and which models are loaded and from where."""
 import streamlit as st
 
 from explorer.models import loader, registry
@@ -18,6 +18,9 @@ if not loader.is_online():
     st.info("Offline: the explorer uses its bundled tiny models (and any models already in your local cache).",
             icon="📦")
 
+tour.learning_path()
+
+st.subheader("Pages")
 pages = existing()
 cols = st.columns(min(3, max(1, len(pages))))
 for i, page in enumerate(pages):

@@ -19,6 +19,7 @@ from explorer.ui.state import REGISTERED
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 IGNORED = "Ignored the link's `"       # how UrlState's notices start
+NOT_COMPUTED = "This check cannot be computed"   # how the tour bar says a predict check failed
 
 
 def open_step(tour_id: str, n: int, timeout: float = 300, query: dict | None = None):
@@ -90,7 +91,7 @@ def step_problems(at, step: T.Step) -> list[str]:
     for name in step.query:
         if name not in read:
             problems.append(f"page {step.page!r} does not read the link parameter `{name}` in this view")
-    problems += [f"notice: {i.value}" for i in at.info if str(i.value).startswith(IGNORED)]
+    problems += [f"notice: {i.value}" for i in at.info if str(i.value).startswith((IGNORED, NOT_COMPUTED))]
     if step.shows:
         blob = "\n".join(texts(at))
         problems += [f"does not show {s!r}" for s in step.shows if not shows(blob, s)]
@@ -122,12 +123,30 @@ def check_file(path: str | Path, render: bool = True, out: IO[str] = sys.stdout)
         print(f"  note: {note} (file steps {', '.join(str(s.number) for s in ready.skipped)})", file=out)
     if not render:
         return 0
-    problems = 0
+    problems = check_predictions(ready, out)
     with lessons_from(Path(path).parent):
         for n, step in enumerate(ready.steps, 1):
             found = step_problems(open_step(ready.id, n), step)
             problems += len(found)
             print(f"  step {n} ({step.page}): " + ("ok" if not found else "; ".join(found)), file=out)
+    return problems
+
+
+def check_predictions(tour: T.Tour, out: IO[str] = sys.stdout) -> int:
+    """Compute every predict check of the tour now, with the bundled models (as offline in class); print each
+    answer; returns the number of checks that cannot be computed."""
+    from explorer import checks as C
+    problems = 0
+    for n, step in enumerate(tour.steps, 1):
+        if step.ask is None or not step.ask.live:
+            continue
+        try:
+            live = C.compute(step.ask.compute, step.ask.kwargs, C.bundled_models)
+            print(f"  step {n} predict {step.ask.compute}: computed now {live.answer!r}"
+                  + (f" among {', '.join(map(repr, live.options))}" if live.options else ""), file=out)
+        except Exception as e:   # noqa: BLE001 - the checker reports whatever goes wrong, per check
+            problems += 1
+            print(f"  step {n} predict {step.ask.compute}: cannot be computed ({e})", file=out)
     return problems
 
 

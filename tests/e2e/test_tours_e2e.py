@@ -73,7 +73,7 @@ def test_keys_typed_in_a_text_box_stay_in_the_text_box(open_page):
 def test_home_lists_the_tours_and_one_click_starts_one(open_page):
     tour = ready_tour()
     page = open_page("", size=(1920, 1080))
-    card = page.get_by_role("link", name=tour.title)
+    card = page.get_by_role("link", name=tour.title, exact=True)     # the classroom card, not the chapter
     expect(card).to_be_visible(timeout=60_000)
     expect(page.get_by_text(f"{len(tour)} steps ·", exact=False).first).to_be_visible()
     card.click()
