@@ -314,14 +314,22 @@ def on_object(scene: "scenes.Scene", geo: Geometry, patch: int, word_index: int)
     return bool((m[y0:y1, x0:x1] == scene.objects.index(objects[i]) + 1).any())
 
 
-def grounding_layer(lm) -> int | None:
-    """The decoder layer the bundled model's card names for grounding (None for other models)."""
+def card_metrics(lm) -> dict:
+    """The bundled model's measured metrics (its metrics.json, recomputed by the zoo test); {} for other models."""
     import json
     from pathlib import Path
-    f = Path(lm.path) / "metrics.json"
     try:
-        return int(json.loads(f.read_text())["grounding_layer"])
-    except (OSError, ValueError, KeyError, TypeError):
+        m = json.loads((Path(lm.path) / "metrics.json").read_text())
+    except (OSError, ValueError, TypeError):
+        return {}
+    return m if isinstance(m, dict) else {}
+
+
+def grounding_layer(lm) -> int | None:
+    """The decoder layer the bundled model's card names for grounding (None for other models)."""
+    try:
+        return int(card_metrics(lm)["grounding_layer"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 

@@ -159,14 +159,18 @@ def section_ablate(run: M.CaptionRun, key: str):
     variants = cached.ablations(lm, key, run, other, M.scene_image(M.BUNDLED[other]))
     page.main().dataframe({"what the decoder got": [v.name for v in variants],
                            "its caption": [v.caption for v in variants],
-                           "p(original caption)": [float(np.prod(v.ref_probs)) for v in variants]},
+                           "p(original caption)": [f"{float(np.prod(v.ref_probs)):.2g}" for v in variants]},
                           hide_index=True, width="stretch")
     show(charts.variants([v.name for v in variants], variants[0].ref_words, [v.ref_probs for v in variants],
                          title="How likely each word of the original caption is"), "ablation word probabilities",
          height=360, data={"word": variants[0].ref_words, **{v.name: v.ref_probs for v in variants}})
-    explain("The decoder is the same in every row; only what the eyes hand it changes. Without the image it still "
-            "writes grammatical text, but it cannot know the colours. Shuffled patches keep every colour but lose "
-            "where things are, and another image gets another caption: the brain writes, the eyes decide what.")
+    shuffled = M.card_metrics(lm).get("shuffled_exact_match")
+    explain("The decoder is the same in every row; only what the eyes hand it changes. Without the image it cannot know "
+            "the colours, and another image gets another caption: the brain writes, the eyes decide what. Shuffled "
+            "patches keep every patch's pixels but not where they are."
+            + (f" This tiny encoder was trained to name colour and shape patch by patch, so a shuffled scene often "
+               f"keeps its caption ({shuffled:.0%} of held-out scenes, per its model card); what is lost is the "
+               "left-to-right order." if isinstance(shuffled, (int, float)) else ""))
 
 
 # ============================================================================ ⑤ what is trained

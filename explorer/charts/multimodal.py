@@ -60,7 +60,7 @@ def token_strip(tokens: list[str], is_image: list[bool], selected: int | None = 
     shapes, patch = [], 0
     labels, xs = [], []
     for i, (t, im, left, wd) in enumerate(zip(tokens, is_image, x0, widths)):
-        shapes.append(dict(type="rect", x0=left, x1=left + wd * 0.94, y0=0, y1=1, line=dict(
+        shapes.append(dict(type="rect", layer="below", x0=left, x1=left + wd * 0.94, y0=0, y1=1, line=dict(
             color=CHOSEN if i == selected else "rgba(0,0,0,0.25)", width=3 if i == selected else 1),
             fillcolor=IMAGE_TOKEN if im else TEXT_TOKEN))
         labels.append(str(patch) if im else t)
@@ -74,7 +74,7 @@ def token_strip(tokens: list[str], is_image: list[bool], selected: int | None = 
     for name, colour in (("image token (one per patch)", IMAGE_TOKEN), ("text token", TEXT_TOKEN)):
         fig.add_scatter(x=[None], y=[None], mode="markers", marker=dict(size=12, color=colour, symbol="square"),
                         name=name)
-    fig.update_layout(shapes=shapes, title=title, legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
+    fig.update_layout(shapes=shapes, title=title, legend=dict(orientation="h", y=-0.05, yanchor="top", x=0),
                       showlegend=True)
     fig.update_xaxes(visible=False, range=[-0.5, float(x0[-1] + widths[-1]) + 0.5])
     fig.update_yaxes(visible=False, range=[-0.1, 1.1])
@@ -86,7 +86,7 @@ def shape_trace(names: list[str], shapes: list[tuple[int, ...]], notes: list[str
     n = len(names)
     fig = go.Figure()
     for i, (name, shape) in enumerate(zip(names, shapes)):
-        fig.add_shape(type="rect", x0=i + 0.06, x1=i + 0.94, y0=0.1, y1=0.9, line=dict(color="#333333", width=2),
+        fig.add_shape(type="rect", layer="below", x0=i + 0.06, x1=i + 0.94, y0=0.1, y1=0.9, line=dict(color="#333333", width=2),
                       fillcolor=IMAGE_TOKEN if i < 4 else TEXT_TOKEN, opacity=0.35)
         if i:
             fig.add_annotation(x=i + 0.06, y=0.5, ax=i - 0.06, ay=0.5, xref="x", yref="y", axref="x", ayref="y",
@@ -110,7 +110,7 @@ def variants(names: list[str], words: list[str], probs: list[np.ndarray], title:
                     + "</extra>")
     fig.update_layout(title=title, barmode="group", yaxis=dict(title="probability of the word", range=[0, 1.05],
                                                                tickformat=".0%"),
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
+                      legend=dict(orientation="h", y=-0.18, yanchor="top", x=0))
     return fig
 
 
