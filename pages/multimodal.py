@@ -91,12 +91,12 @@ def section_caption(run: M.CaptionRun):
     n = len(run.steps)
     words = run.words
     first = next((i for i, w in enumerate(words) if w in M.scenes.COLOURS), 0)
-    url.int("step", first, lo=0, hi=max(n - 1, 0))
+    url.int("tok", first, lo=0, hi=max(n - 1, 0))
     url.int("layer", M.grounding_layer(lm) or n_layers - 1, lo=0, hi=n_layers - 1)
     url.choice("head", "mean", ["mean", *range(n_heads)])
     with controls():
         c = st.columns([4, 1.5, 1.5], vertical_alignment="bottom")
-        step = c[0].select_slider("Written token", list(range(n)), key=url.key("step"),
+        step = c[0].select_slider("Written token", list(range(n)), key=url.key("tok"),
                                   format_func=lambda i: f"{i + 1}: {words[i]}") if n > 1 else 0
         layer = c[1].selectbox("Decoder layer", list(range(n_layers)), key=url.key("layer"))
         head = c[2].selectbox("Head", ["mean", *range(n_heads)], key=url.key("head"), format_func=head_label)

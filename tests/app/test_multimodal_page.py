@@ -61,18 +61,18 @@ def test_every_section_runs_clean(view):
 
 
 def test_caption_overlay_is_the_engines_attention_and_a_deep_link_restores_it(run):
-    at = run_page(PAGE, {"view": "caption", "step": "2", "layer": "0", "head": "0"})
+    at = run_page(PAGE, {"view": "caption", "tok": "2", "layer": "0", "head": "0"})
     assert_clean(at)
-    assert at.select_slider(key="mm_step").value == 2
+    assert at.select_slider(key="mm_tok").value == 2
     assert at.selectbox(key="mm_layer").value == 0 and at.selectbox(key="mm_head").value == 0
     np.testing.assert_allclose(heat(at), run.patch_attention(2, 0, 0), atol=1e-3)
-    assert param(at, "step") == "2" and param(at, "layer") == "0" and param(at, "head") == "0"
+    assert param(at, "tok") == "2" and param(at, "layer") == "0" and param(at, "head") == "0"
 
 
 def test_the_default_caption_view_is_the_first_colour_word_in_the_cards_grounding_layer(run):
     at = run_page(PAGE, {"view": "caption"})
     assert run.caption == "a red circle left of a blue square"
-    assert at.select_slider(key="mm_step").value == 1 and at.selectbox(key="mm_layer").value == M.grounding_layer(
+    assert at.select_slider(key="mm_tok").value == 1 and at.selectbox(key="mm_layer").value == M.grounding_layer(
         bundled_model("tiny-llava")) == 1
     np.testing.assert_allclose(heat(at), run.patch_attention(1, 1), atol=1e-3)
 
@@ -84,7 +84,7 @@ def test_changing_token_layer_head_does_not_run_the_model_again(monkeypatch):
     monkeypatch.setattr(M, "caption", lambda *a, **k: calls.append(1) or real(*a, **k))
     at.selectbox(key="mm_layer").set_value(0).run()
     at.selectbox(key="mm_head").set_value(1).run()
-    at.select_slider(key="mm_step").set_value(0).run()
+    at.select_slider(key="mm_tok").set_value(0).run()
     assert_clean(at)
     assert calls == []
 
@@ -128,7 +128,7 @@ def test_ablations_table_has_the_four_variants():
 
 
 @pytest.mark.parametrize("query", [
-    {"view": "caption", "step": "999", "layer": "-1", "head": "<script>alert(1)</script>"},
+    {"view": "caption", "tok": "999", "layer": "-1", "head": "<script>alert(1)</script>"},
     {"view": "encoder", "patch": "1e9", "vlayer": "x", "vhead": "9", "roll": "maybe"},
     {"img": "nope", "view": "nope"},
     {"img": "build", "c1": "[x](javascript:alert(1))", "s1": "hexagon", "x1": "🙂", "y1": "\u202e"},

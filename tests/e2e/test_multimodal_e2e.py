@@ -23,7 +23,7 @@ def test_default_view_shows_the_patch_grid_on_the_first_screen(open_page):
 
 
 def test_caption_attention_from_a_deep_link(open_page):
-    page = visit(open_page, "view=caption&step=1&layer=0&head=1")
+    page = visit(open_page, "view=caption&tok=1&layer=0&head=1")
     main = page.locator('[data-testid="stMain"]')
     expect(main).to_contain_text("Caption:", timeout=120_000)
     expect(main).to_contain_text("layer 0, head 1", timeout=120_000)
