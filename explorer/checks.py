@@ -173,6 +173,41 @@ def kv_cache_gib(models: Models, preset: str = "Llama-3-8B", kv_heads: int = 8, 
                 source=f"{preset}'s shape with {kv_heads} KV heads, {seq:,} tokens, batch {batch}, {dtype}")
 
 
+def word_patch(models: Models, scene: str = "two", word: str = "red", layer: int = -1) -> Live:
+    """Which object of a bundled scene the vision-language model looks at while it writes `word` in its caption:
+    the most-attended image patch at that step (explorer.multimodal.word_patch, decoder layer `layer`; -1: the
+    layer the model's card names for grounding), and the object that patch touches."""
+    from explorer import multimodal as M
+    lm = models("vision-language")
+    sc = M.scenes.build(list(M.BUNDLED[scene]))
+    run = M.caption(lm, M.scenes.render(sc))
+    n_layers = int(run.decoder_attn.shape[0])
+    if layer < 0:
+        layer = M.grounding_layer(lm) if M.grounding_layer(lm) is not None else n_layers - 1
+    layer = min(layer, n_layers - 1)
+    patch = M.word_patch(run, word, layer)
+    if patch is None:
+        raise ValueError(f"the model's caption ({' '.join(run.words)}) has no word {word!r}")
+    names = [f"the {o.words}" for o in sc.objects]
+    touched = [i for i, _ in enumerate(sc.objects) if _touches(M, sc, run.geometry, patch, i)]
+    answer = names[touched[0]] if touched else "the background"
+    g = run.geometry
+    r, c = divmod(patch, g.grid)
+    share = float(run.patch_attention(run.words.index(word) if word in run.words else 0, layer).max())
+    evidence = (("caption", " ".join(run.words)), ("patch", f"row {r + 1}, column {c + 1} of {g.grid} × {g.grid}"),
+                ("its weight", f"{share:.3f}"), ("it touches", answer))
+    return Live(answer=answer, options=(*names, "the background"), evidence=evidence,
+                source=f"{_name(lm)}: decoder layer {layer}, the step writing “{word}”")
+
+
+def _touches(M, sc, geo, patch: int, i: int) -> bool:
+    """Does image patch `patch` (the model's input pixels) touch object i of the scene?"""
+    m = M.scenes.object_map(sc)
+    s = m.shape[0] / geo.image_size
+    x0, y0, x1, y1 = (int(v * s) for v in geo.box(patch))
+    return bool((m[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)] == i + 1).any())
+
+
 def _kv_heads_ok(preset: str, kv_heads: int) -> str | None:
     from explorer.presets import PRESETS
     n = PRESETS[preset].n_heads
@@ -192,6 +227,11 @@ def _toy_words() -> tuple[str, ...]:
     return ("refund", "delayed")
 
 
+def _scenes() -> tuple[str, ...]:
+    from explorer.multimodal import BUNDLED
+    return tuple(BUNDLED)
+
+
 REGISTRY: dict[str, Computation] = {
     "next_token": Computation(next_token, {"prompt": Param(str, None), "family": Param(str, "decoder",
                                                                                        ("decoder", "rope-decoder")),
@@ -203,6 +243,10 @@ REGISTRY: dict[str, Computation] = {
                                                "layer": Param(int, 0, lo=0, hi=64)},
                                 "the expert a MoE model's router picks first for `word` in `text`",
                                 family="moe-decoder"),
+    "word_patch": Computation(word_patch, {"scene": Param(str, "two", _scenes()), "word": Param(str, "red"),
+                                           "layer": Param(int, -1, lo=-1, hi=64)},
+                              "the object a vision-language model looks at while writing `word`",
+                              family="vision-language"),
     "kv_cache_gib": Computation(kv_cache_gib, {"preset": Param(str, "Llama-3-8B", _presets()),
                                                "kv_heads": Param(int, 8, lo=1, hi=128),
                                                "seq": Param(int, 8192, lo=1, hi=2 ** 20),

@@ -64,6 +64,7 @@ def test_the_lessons_knowledge_checks_are_asked():
               "Why use LoRA instead of full fine-tuning?", "Why can ChatGPT work without an encoder?"):
         assert q in questions and questions[q].answer and questions[q].why, q
     assert {c.compute for _, _, c in PREDICTS} >= {"next_token", "model_router", "toy_router", "kv_cache_gib"}
+    assert set(C.REGISTRY) == {"next_token", "model_router", "toy_router", "kv_cache_gib", "word_patch"}
 
 
 # ---------------------------------------------------------------------------- live answers
@@ -194,3 +195,24 @@ def test_the_engine_registry_loads_without_streamlit():
                           "print('streamlit' in sys.modules)"], capture_output=True, text=True, cwd=T.ROOT)
     assert out.stdout.strip() == "False", out.stderr
 
+
+
+def test_which_object_a_word_looks_at_follows_the_model_and_the_picture(models):
+    """The vision-language model's own most-attended patch at the step writing the word (multimodal.word_patch),
+    named by the object it touches; another picture, another answer."""
+    from explorer import multimodal as M
+    lm = models("vision-language")
+    for scene, word in (("two", "red"), ("pair", "green"), ("pair", "yellow")):
+        live = C.compute("word_patch", {"scene": scene, "word": word}, models)
+        sc = M.scenes.build(list(M.BUNDLED[scene]))
+        run = M.caption(lm, M.scenes.render(sc))
+        patch = M.word_patch(run, word, M.grounding_layer(lm))
+        r, c = divmod(patch, run.geometry.grid)
+        assert live.evidence[1][1].startswith(f"row {r + 1}, column {c + 1} ")
+        assert live.answer in live.options and live.options[-1] == "the background"
+        assert live.options[:-1] == tuple(f"the {o.words}" for o in sc.objects)
+    answers = {C.compute("word_patch", {"scene": s, "word": w}, models).answer
+               for s, w in (("two", "red"), ("pair", "green"), ("pair", "yellow"))}
+    assert len(answers) == 3
+    with pytest.raises(ValueError):
+        C.compute("word_patch", {"scene": "pair", "word": "red"}, models)   # no red in that caption
