@@ -171,11 +171,11 @@ def test_a_promised_text_must_be_shown_whole(blob, text, found):
 
 
 def test_no_page_reads_the_tours_link_names():
-    """`tour` and `step` belong to the tour bar on every page: a page control with either name would read the
+    """`tour`, `step`, `solo` and `prog` belong to the tour bar on every page: a page control with one of them would read the
     tour's step as its own (and rewrite it in the link). Call it something else (the tiling step is `tile`)."""
     import re
     root = T.ROOT
     offenders = [f"{p.relative_to(root)}:{i}" for p in [*root.glob("pages/*.py"), *root.glob("explorer/ui/*.py")]
                  for i, line in enumerate(p.read_text().splitlines(), 1)
-                 if re.search(r"""\.(int|float|text|choice|flag|multi|parsed|key)\(\s*["'](tour|step)["']""", line)]
+                 if re.search(r"""\.(int|float|text|choice|flag|multi|parsed|key)\(\s*["'](tour|step|solo|prog)["']""", line)]
     assert offenders == []
