@@ -365,6 +365,7 @@ class Phase:
     wall: float = 0.0
     cpu_share: float = 0.0
     skipped: int = 0
+    bound: float = 0.0        # the phase's time bound, seconds
 
     def times(self, page: str | None = None) -> list[float]:
         return [r.seconds for r in self.results if not r.error and (page is None or r.page == page)]
@@ -375,7 +376,7 @@ class Phase:
 
 def run_phase(server: Server, name: str, plans: list[list[list[Step]]], seconds: float,
               loop: bool = False, browser_k: int = 0) -> Phase:
-    phase = Phase(name)
+    phase = Phase(name, bound=seconds)
     deadline = time.monotonic() + seconds
     cpu0, t0 = server.cpu(), time.perf_counter()
     bthread = None
@@ -457,7 +458,7 @@ def main(argv=None) -> int:
         print(f"{p.name}: wall {p.wall:.0f} s, server CPU {100 * p.cpu_share:.0f}% of {os.cpu_count()} CPUs, "
               f"p95 {p95:.2f} s vs alone {alone95:.2f} s: ratio {p95 / alone95:.1f}x, "
               f"{sum(r.queued for r in p.results)} visits showed their place in the queue"
-              + (f", {p.skipped} steps not reached within {a.seconds:.0f} s" if p.skipped else ""))
+              + (f", {p.skipped} steps not reached within {p.bound:.0f} s" if p.skipped else ""))
     errors = warm.errors() + alone.errors() + [r for p in phases for r in p.errors()]
     for r in errors[:20]:
         print(f"  error on {r.page}: {r.error}")
