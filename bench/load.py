@@ -86,6 +86,7 @@ def scenario(text: str) -> list[list[Step]]:
         visit("efficient", {"view": "model", "text": text}, ("click", "eff_next")),
         visit("pipeline", {"text": text}, ("click", "pipe_go_next"), ("click", "pipe_go_next")),
         visit("adapt", {}, ("click", "ad_next")),
+        visit("multimodal"),
     ]
 
 
