@@ -21,7 +21,9 @@ view = page.sections({"toy": "① A toy router", "model": "② A real model's ro
 # ============================================================================ ① the toy router
 if view == "toy":
     st.subheader("A router scores every expert; each token goes to its top k")
-    explain("The router is one linear layer: it gives every token a logit per expert. Mixtral keeps the **k** "
+    # Layout (explorer/ui/page.py): the routing picture first; the logits and settings under it
+    stage, controls = page.layout("Router logits and top-k")
+    toy_explained = ("The router is one linear layer: it gives every token a logit per expert. Mixtral keeps the **k** "
             "largest, and mixes those experts' outputs with weights from a softmax over the chosen logits only "
             "(the same as a softmax over all experts, renormalised over the chosen ones). The other experts never "
             "run for this token — that is where the saving comes from.")
@@ -32,7 +34,7 @@ if view == "toy":
     url.choice("norm", "topk", ["topk", "all"])
     NORMS = {"topk": "softmax over the chosen k (Mixtral)", "all": "softmax over all experts, not renormalised"}
 
-    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    left, right = controls.columns([3, 2], vertical_alignment="bottom")
     with left:
         st.markdown("**Router logits** (click a number to change it)")
         url_table(url, "logits", pd.DataFrame(logits, index=list(moe.TOY_TOKENS), columns=list(moe.TOY_EXPERTS)),
@@ -48,7 +50,7 @@ if view == "toy":
                   disabled=st.session_state[url.key("logits")] == LESSON)
 
     r = moe.route(logits, k, renormalize=(norm == "topk"))
-    left, right = st.columns([1, 1])
+    left, right = stage.columns([1, 1])
     with left:
         fig = charts.toy_sankey(moe.TOY_TOKENS, moe.TOY_EXPERTS, r.chosen, r.weights)
         show(fig, "moe toy routing", height=340,
@@ -63,6 +65,7 @@ if view == "toy":
         if norm == "all" and k < E:
             st.caption("Without renormalising, a token's weights add up to less than 1: "
                        + ", ".join(f"“{t}” {r.weights[i].sum():.3f}" for i, t in enumerate(moe.TOY_TOKENS)) + ".")
+    explain(toy_explained)
     st.markdown("**Trained experts need not match human topics.** The names *returns*, *shipping*, *catalog* "
                 "and *billing* are the lesson's labels; a real router learns whatever split lowers the loss — "
                 "often by token type or position — and nobody names its experts.")

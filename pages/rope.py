@@ -19,34 +19,48 @@ view = page.sections({"2d": "① 2-D example", "full": "② Full RoPE", "extend"
 # ============================================================================ ① the 2-D example
 if view == "2d":
     st.subheader("Rotate q and k by their positions; the score sees only the gap")
-    explain("RoPE does not add a position vector. It **turns** the query of the token at position *m* by the angle "
-            "m·θ and the key at position *n* by n·θ. Turning both by the same extra angle leaves their dot product "
-            "unchanged, so the score depends only on m − n.")
+    # Layout (explorer/ui/page.py): the circle, the lesson's numbers and the score curve first; sliders under them
+    stage, controls = page.layout("Positions and θ")
     url.int("m", 4, lo=0, hi=40)
     url.int("n", 2, lo=0, hi=40)
     url.float("theta", rope.LESSON_THETA, lo=0.0, hi=3.14)
-    c1, c2, c3 = st.columns(3)
-    m = c1.slider("Query position m", 0, 40, key=url.key("m"))
-    n = c2.slider("Key position n", 0, 40, key=url.key("n"))
-    theta = c3.slider("θ (radians per position)", 0.0, 3.14, step=0.01, key=url.key("theta"))
+    with controls:
+        c1, c2, c3 = st.columns(3)
+        m = c1.slider("Query position m", 0, 40, key=url.key("m"))
+        n = c2.slider("Key position n", 0, 40, key=url.key("n"))
+        theta = c3.slider("θ (radians per position)", 0.0, 3.14, step=0.01, key=url.key("theta"))
     q, k = rope.LESSON_Q, rope.LESSON_K
     score = float(rope.score2d(q, k, m, n, theta))
+    marks = [(a, b, float(rope.score2d(q, k, a, b, theta))) for a, b in rope.LESSON_CASES]
 
-    left, right = st.columns([1, 1])
-    with left:
-        fig = charts.lesson_circle(q, k, m, n, theta, rope.rotate2d,
-                                   lambda a, b: float(rope.score2d(q, k, a, b, theta)))
-        show(fig, "rope 2d rotation", height=560,
-             data={"q": list(q), "k": list(k), "m": m, "n": n, "theta": theta,
-                   "q_rotated": rope.rotate2d(q, m * theta), "k_rotated": rope.rotate2d(k, n * theta),
-                   "score": score})
-    with right:
-        st.metric(f"score at (m, n) = ({m}, {n}), gap {m - n}", f"{score:.6f}")
-        gaps = np.arange(-40, 41)
-        marks = [(a, b, float(rope.score2d(q, k, a, b, theta))) for a, b in rope.LESSON_CASES]
-        fig = charts.score_vs_gap(gaps, rope.score2d_by_gap(q, k, gaps, theta), marks, (m, n, score))
-        show(fig, "rope score vs gap", height=420,
-             data={"gap": gaps, "score": rope.score2d_by_gap(q, k, gaps, theta)})
+    with stage:
+        left, right = st.columns([1, 1])
+        with left:
+            fig = charts.lesson_circle(q, k, m, n, theta, rope.rotate2d,
+                                       lambda a, b: float(rope.score2d(q, k, a, b, theta)))
+            show(fig, "rope 2d rotation", height=520,
+                 data={"q": list(q), "k": list(k), "m": m, "n": n, "theta": theta,
+                       "q_rotated": rope.rotate2d(q, m * theta), "k_rotated": rope.rotate2d(k, n * theta),
+                       "score": score})
+        with right:
+            # the lesson's numbers side by side: equal gaps give equal scores, another gap another score
+            cards = st.columns(2)
+            by_gap: dict[int, list] = {}
+            for a, b, sc in marks:
+                by_gap.setdefault(a - b, []).append((a, b, sc))
+            for col, (gap, cases) in zip(cards, list(by_gap.items())[:2]):
+                col.metric(" and ".join(f"({a}, {b})" for a, b, _ in cases) + f": gap {gap}", f"{cases[0][2]:.6f}",
+                           border=True)
+            st.metric(f"Your sliders: (m, n) = ({m}, {n}), gap {m - n}", f"{score:.6f}")
+            gaps = np.arange(-40, 41)
+            smooth = np.linspace(-40, 40, 641)
+            fig = charts.score_vs_gap(smooth, rope.score2d_by_gap(q, k, smooth, theta), marks, (m, n, score),
+                                      whole=(gaps, rope.score2d_by_gap(q, k, gaps, theta)))
+            show(fig, "rope score vs gap", height=380,
+                 data={"gap": gaps, "score": rope.score2d_by_gap(q, k, gaps, theta)})
+    explain("RoPE does not add a position vector. It **turns** the query of the token at position *m* by the angle "
+            "m·θ and the key at position *n* by n·θ. Turning both by the same extra angle leaves their dot product "
+            "unchanged, so the score depends only on m − n.")
     st.markdown(f"**The lesson's numbers**, with q = {list(q)}, k = {list(k)} and θ = {theta:g}:")
     st.table([{"m": a, "n": b, "gap m − n": a - b, "score": f"{s:.6f}"} for a, b, s in marks],
              border="horizontal", hide_index=True, width="content")

@@ -38,8 +38,17 @@ def toy_sankey(tokens: Sequence[str], experts: Sequence[str], chosen: np.ndarray
             into[int(chosen[t, s])].append(f"{tokens[t]} {weights[t, s]:.3g}")
     names = unique_labels(list(experts))
     labels = [f"“{t}”" for t in unique_labels(list(tokens))] + \
-        [f"{names[e]}: {', '.join(unique_labels(into[e]))}" if into[e] else names[e] for e in range(E)]
+        [f"{names[e]}: {', '.join(unique_labels(into[e]))}" if into[e] else f"{names[e]}: no token" for e in range(E)]
     src, dst, val, col, lab = [], [], [], [], []
+    # plotly draws no node without a flow: an expert no token chose gets a hair-thin, invisible band from an
+    # invisible node, so that every expert is on the picture (a newcomer learns it exists and stays idle)
+    idle = [e for e in range(E) if not into[e]]
+    for e in idle:
+        src.append(T + E)
+        dst.append(T + e)
+        val.append(1e-3 * max(1.0, float(weights.sum())))
+        col.append("rgba(0,0,0,0)")
+        lab.append(f"no token chose {experts[e]}")
     for t in range(T):
         for s in range(chosen.shape[1]):
             e = int(chosen[t, s])
@@ -50,9 +59,11 @@ def toy_sankey(tokens: Sequence[str], experts: Sequence[str], chosen: np.ndarray
             lab.append(f"{tokens[t]} → {experts[e]}: {weights[t, s]:.3f}")
     fig = go.Figure(go.Sankey(
         arrangement="fixed",
-        node=dict(label=labels, pad=30, thickness=26, line=dict(color=INK, width=1),
-                  color=[GREY] * T + ecol,
-                  x=[0.01] * T + [0.99] * E, y=[(i + 0.5) / T for i in range(T)] + [(i + 0.5) / E for i in range(E)],
+        node=dict(label=labels + [""] * bool(idle), pad=30, thickness=26,
+                  line=dict(color=[INK] * (T + E) + ["rgba(0,0,0,0)"] * bool(idle), width=1),
+                  color=[GREY] * T + ecol + ["rgba(0,0,0,0)"] * bool(idle),
+                  x=[0.01] * T + [0.99] * E + [0.01] * bool(idle),
+                  y=[(i + 0.5) / T for i in range(T)] + [(i + 0.5) / E for i in range(E)] + [0.99] * bool(idle),
                   hovertemplate="%{label}: %{value:.3f}<extra></extra>"),
         link=dict(source=src, target=dst, value=val, color=col, customdata=lab,
                   hovertemplate="%{customdata}<extra></extra>"),

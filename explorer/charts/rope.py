@@ -21,7 +21,7 @@ def _arrow(v, color: str, name: str, tip: str = "", dash: str | None = None, wid
            opacity: float = 1.0) -> go.Scatter:
     """A vector from the origin with an arrow head and a short label at its tip."""
     return go.Scatter(x=[0, v[0]], y=[0, v[1]], mode="lines+markers+text", name=name, opacity=opacity,
-                      text=["", tip], textposition="top center", textfont=dict(color=color, size=15),
+                      text=["", tip], textposition="top center", textfont=dict(color=color, size=16),
                       line=dict(color=color, width=width, dash=dash),
                       marker=dict(symbol=["circle", "arrow"], size=[1, 16], angleref="previous", color=color),
                       hovertemplate=f"{name}<br>(%{{x:.3f}}, %{{y:.3f}})<extra></extra>")
@@ -44,8 +44,8 @@ def lesson_circle(q, k, m: int, n: int, theta: float, rotate2d: Callable, score:
     fig = go.Figure([
         go.Scatter(x=np.cos(t), y=np.sin(t), mode="lines", line=dict(color=GREY, width=1.5), name="unit circle",
                    hoverinfo="skip"),
-        _arrow(q, Q_COLOR, "q before rotation", "q", dash="dot", width=2, opacity=0.5),
-        _arrow(k, K_COLOR, "k before rotation", "k", dash="dot", width=2, opacity=0.5),
+        _arrow(q, Q_COLOR, "q before rotation", "q", dash="dash", width=3, opacity=0.85),
+        _arrow(k, K_COLOR, "k before rotation", "k", dash="dash", width=3, opacity=0.85),
         _arrow(qm, Q_COLOR, "q rotated by m·θ", "R(mθ)q"),
         _arrow(kn, K_COLOR, "k rotated by n·θ", "R(nθ)k"),
     ])
@@ -79,10 +79,18 @@ def lesson_circle(q, k, m: int, n: int, theta: float, rotate2d: Callable, score:
 
 
 def score_vs_gap(gaps: np.ndarray, scores: np.ndarray, marks: Sequence[tuple[int, int, float]],
-                 current: tuple[int, int, float]) -> go.Figure:
-    """Score against m - n; marks are (m, n, score) lesson points, current is the sliders' point."""
+                 current: tuple[int, int, float], whole: tuple[np.ndarray, np.ndarray] | None = None) -> go.Figure:
+    """Score against m - n; marks are (m, n, score) lesson points, current is the sliders' point.
+
+    gaps/scores draw the curve (finely sampled: the score is a cosine of the gap, smooth between whole gaps);
+    whole = (gaps, scores) at whole gaps, the only gaps tokens can have, drawn as dots on it.
+    """
     fig = go.Figure(go.Scatter(x=gaps, y=scores, mode="lines", name="score(m − n)", line=dict(color=Q_COLOR, width=3),
-                               hovertemplate="gap %{x}<br>score %{y:.6f}<extra></extra>"))
+                               hovertemplate="gap %{x:.2f}<br>score %{y:.6f}<extra></extra>"))
+    if whole is not None:
+        fig.add_trace(go.Scatter(x=whole[0], y=whole[1], mode="markers", name="whole gaps",
+                                 marker=dict(color=Q_COLOR, size=5), hovertemplate="gap %{x}<br>score %{y:.6f}"
+                                 "<extra></extra>"))
     by_gap: dict[int, list] = {}
     for m, n, s in marks:
         by_gap.setdefault(m - n, []).append((m, n, s))

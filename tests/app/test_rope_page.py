@@ -26,13 +26,15 @@ def test_every_section_renders_its_figures_without_errors(view):
 def test_the_2d_lesson_shows_the_computed_scores_and_follows_the_sliders():
     at = run_page(PAGE)
     assert_clean(at)
-    assert at.metric[0].value == "0.936998"
+    # the lesson's two numbers side by side on the first screen, then the sliders' own score
+    assert [m.value for m in at.metric[:3]] == ["0.936998", "-0.794779", "0.936998"]
+    assert "(4, 2) and (14, 12)" in at.metric[0].label and "(14, 2)" in at.metric[1].label
     table = at.table[0].value
     assert list(table["score"]) == ["0.936998", "0.936998", "-0.794779"]
     at.slider(key="rope_m").set_value(14).run()
-    assert at.metric[0].value == "-0.794779"          # (14, 2): another gap
+    assert at.metric[2].value == "-0.794779"          # (14, 2): another gap
     at.slider(key="rope_n").set_value(12).run()
-    assert at.metric[0].value == "0.936998"           # (14, 12): the same gap as (4, 2)
+    assert at.metric[2].value == "0.936998"           # (14, 12): the same gap as (4, 2)
     assert at.query_params["m"] in ("14", ["14"]) and at.query_params["n"] in ("12", ["12"])
 
 
@@ -40,7 +42,7 @@ def test_a_deep_link_restores_the_2d_view():
     at = run_page(PAGE, query={"view": "2d", "m": "14", "n": "2", "theta": "0.4"})
     assert_clean(at)
     assert (at.slider(key="rope_m").value, at.slider(key="rope_n").value) == (14, 2)
-    assert at.metric[0].value == "-0.794779"
+    assert at.metric[2].value == "-0.794779"
 
 
 def test_a_deep_link_restores_the_real_model_view():
