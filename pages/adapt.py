@@ -11,7 +11,7 @@ from explorer.ui.editor import url_table
 from explorer.ui.errors import callback, guard, guarded
 from explorer.ui.figures import show
 from explorer.ui.page import Page
-from explorer.ui.presenter import explain, presenting
+from explorer.ui.presenter import explain
 from explorer.ui.state import notice
 
 page = Page("🏋️ Train & adapt", prefix="ad_")
@@ -23,9 +23,7 @@ LABEL_POS = {"gpt-3": "top left", "gopher": "bottom right", "chinchilla": "top l
              "llama-2-7b": "top left", "llama-3-8b": "top left", "llama-3-70b": "top right", "gemma-2b": "bottom center"}
 
 
-def controls(label: str):
-    """Presenter mode folds a section's controls into an expander so that the figure fits the projector's screen."""
-    return st.expander(f"⚙️ {label}", expanded=False) if presenting() else st.container()
+controls = page.controls     # presenter mode folds a section's controls into "⚙️ label" (explorer/ui/page.py)
 
 
 # ============================================================================ ① tokens per parameter and compute
@@ -50,7 +48,8 @@ def section_scale():
     mine = sc.Run("your sliders" if (n, d) != (int(round(run.params)), int(round(run.tokens))) else run.name,
                   n, d, "")
     opt_n, opt_d = sc.compute_optimal(mine.flops)
-    cols = st.columns(4)
+    stage = page.main()          # the headline numbers and the plane: the page's main figure
+    cols = stage.columns(4)
     cols[0].metric("Tokens per parameter D / N", f"{mine.tokens_per_param:.1f}", border=True)
     cols[1].metric("N·D vs 7B·140B", f"{mine.compute:.1f}x", border=True,
                    help="The lessons' compute proxy: N·D relative to 7B parameters on 140B tokens.")
@@ -60,10 +59,11 @@ def section_scale():
                         "N = √(FLOPs / 120).")
     points = [{"name": r.name, "params": r.params, "tokens": r.tokens, "position": LABEL_POS.get(k, "top center")}
               for k, r in RUNS.items() if k in LABEL_POS]
-    show(charts.scaling_plane(points, {"params": n, "tokens": d, "label": mine.name}), "tokens per parameter",
-         height=420, data={"run": [p["name"] for p in points] + [mine.name],
-                           "parameters": [p["params"] for p in points] + [n],
-                           "tokens": [p["tokens"] for p in points] + [d]})
+    with stage:
+        show(charts.scaling_plane(points, {"params": n, "tokens": d, "label": mine.name}), "tokens per parameter",
+             height=420, data={"run": [p["name"] for p in points] + [mine.name],
+                               "parameters": [p["params"] for p in points] + [n],
+                               "tokens": [p["tokens"] for p in points] + [d]})
     st.caption("⚠️ A compute proxy, not a quality predictor: N·D says how much training was bought, not how good "
                "the model is — data quality, architecture and what the model is for decide that.")
     st.dataframe(sc.table(sc.LESSON + ([mine] if mine.name == "your sliders" else [])), hide_index=True,

@@ -10,7 +10,7 @@ from explorer.ui import efficient as cached
 from explorer.ui.errors import callback, guard, guarded
 from explorer.ui.figures import show
 from explorer.ui.page import Page
-from explorer.ui.presenter import explain, presenting
+from explorer.ui.presenter import explain
 
 page = Page("⚡ Efficient attention: windows and tiles", prefix="eff_")
 url = page.url
@@ -29,8 +29,8 @@ TRAFFIC_TILES = [16, 32, 64, 128, 256]
 
 
 def controls():
-    """Presenter mode tucks the controls away so that the figure fits the projector's screen."""
-    return st.expander("⚙️ Settings", expanded=False) if presenting() else st.container()
+    """Presenter mode tucks the controls away so that the figure fits the projector's screen (explorer/ui/page.py)."""
+    return page.controls("Settings")
 
 
 def win_label(w: int) -> str:
@@ -62,7 +62,7 @@ def section_mask():
                       help="Mistral-7B's window of 4,096 over 16,384 tokens")
     window = w or None
     full, win = E.attended_pairs(n, None), E.attended_pairs(n, window)
-    fig_col, numbers = st.columns([3, 1])
+    fig_col, numbers = page.main().columns([3, 1])      # the page's main figure (explorer/ui/page.py)
     with fig_col:
         if n <= 64:
             masks = {"full causal": E.window_mask(n, None), f"sliding window {win_label(w)}": E.window_mask(n, window)}
@@ -120,7 +120,7 @@ def section_reach():
 def section_model():
     lm = page.model("rope-decoder")
     url.int("mwin", 4, lo=1, hi=E.MAX_MODEL_TOKENS)
-    top = st.container() if not presenting() else st.expander("⚙️ Settings", expanded=False)
+    top = controls()
     c = top.columns([5, 1.4, 1, 1], vertical_alignment="bottom")
     with c[0]:
         text = page.text_input(TEXT, height=68, max_chars=2000,

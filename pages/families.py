@@ -65,12 +65,15 @@ def s2s_text(where=None) -> "F.Seq2SeqRun | None":
 # ============================================================================ ① masks
 def section_masks():
     url.choice("fam", "decoder", list(FAMILY_LABELS))
-    c_text, c_fam, c_layer, c_head = st.columns([3, 2.2, 1.4, 1.4], vertical_alignment="bottom")
+    # Layout (explorer/ui/page.py): one compact row of controls, then the masks beside the attention (folded
+    # under them in presenter mode)
+    stage, controls = page.layout("Sentence, family, layer and head", controls_first=True)
+    c_text, c_fam, c_layer, c_head = controls.columns([3, 2.2, 1.4, 1.4], vertical_alignment="bottom")
     with c_fam:
         fam = st.selectbox("Family", list(FAMILY_LABELS), key=url.key("fam"), format_func=FAMILY_LABELS.get)
     if fam == "encoder-decoder":
         url.choice("part", "cross", list(PARTS))
-        part = st.radio("Attention", list(PARTS), key=url.key("part"), format_func=PARTS.get, horizontal=True)
+        part = controls.radio("Attention", list(PARTS), key=url.key("part"), format_func=PARTS.get, horizontal=True)
         run = s2s_text(c_text)
         if run is None:
             return
@@ -97,8 +100,9 @@ def section_masks():
     fig = charts.mask_beside_attention(panel.mask, a, rows, panel.keys, f"Mask: {panel.name}",
                                        f"{models.label(models.chosen(FAMILY_OF[fam]))}: layer {layer}, {head_name}",
                                        q_axis, k_axis)
-    show(fig, f"families mask {fam} {part or ''}", data={"queries": list(rows), "keys": list(panel.keys),
-                                                            "mask": panel.mask, "attention": a})
+    with stage:
+        show(fig, f"families mask {fam} {part or ''}", data={"queries": list(rows), "keys": list(panel.keys),
+                                                                "mask": panel.mask, "attention": a})
     outside = F.mass_outside(attn, panel.mask)
     st.caption(f"Largest share of any attention row outside the mask, over all layers and heads: **{outside:.4%}** "
                "— the learned weights live only where the mask allows. Change the model in the sidebar.")
