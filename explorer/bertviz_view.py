@@ -184,6 +184,11 @@ def _view_js(kind: str, js_cached: bool) -> str:
     if PARAMS_SLOT[kind] not in src:
         raise BertvizTemplateChanged(f"bertviz {bertviz.__version__ if hasattr(bertviz, '__version__') else ''}: "
                                      f"{path.name} no longer contains {PARAMS_SLOT[kind]}")
+    if kind == "head":
+        # stronger lines for a projector: 3 px instead of 2, and opacity sqrt(weight / heads) instead of
+        # weight / heads (with 12 heads on, a weight of 0.5 was drawn at 4% opacity: faint pastel)
+        src = src.replace('.attr("stroke-width", 2)', '.attr("stroke-width", 3)')
+        src = src.replace("return d / activeHeads()", "return Math.min(1, Math.sqrt(d / activeHeads()))")
     if js_cached:   # the modules are defined above; drop bertviz's CDN paths
         src, n = _REQUIRE_CONFIG.subn("", src, count=1)
         if n != 1:

@@ -124,7 +124,9 @@ n_layers = min(c.result.n_layers for c in computed.values())
 n_heads = min(c.result.n_heads for c in computed.values())
 url.int("layer", 0, lo=0, hi=n_layers - 1)
 url.int("head", 0, lo=0, hi=n_heads - 1)
-if view in ("head", "layer", "focus", "bertviz"):
+# bertviz's model view shows every layer and head itself: the sliders would do nothing there
+bv_model = view == "bertviz" and st.session_state[url.key("bv")] == "model"
+if view in ("head", "layer", "focus", "bertviz") and not bv_model:
     c1, c2 = sliders.columns(2)
     layer = c1.slider("Layer", 0, n_layers - 1, key=url.key("layer")) if n_layers > 1 else 0
     # the head slider matters for one head, and for bertviz's neuron view (its other views show every head)
@@ -285,7 +287,10 @@ if view == "bertviz":
 
 DRAW = {"head": draw_head, "layer": draw_layer, "model": draw_model, "focus": draw_focus,
         "summary": draw_summary, "bertviz": draw_bertviz}
-columns = stage.columns(len(computed)) if len(computed) > 1 else [stage.container()]
+# side by side, except bertviz's model view: a grid of every layer and head needs the full width (in a half-width
+# column it was cut to the first heads)
+columns = stage.columns(len(computed)) if len(computed) > 1 and not bv_model else \
+    [stage.container() for _ in computed]
 for col, (w, c) in zip(columns, computed.items()):
     with col:
         with guard(f"the {VIEWS[view].lower()} of {MODELS[w]}"):

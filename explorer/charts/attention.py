@@ -167,8 +167,9 @@ def model_thumbnails(attn: np.ndarray, stat: np.ndarray | None = None, stat_name
         fig.add_shape(type="rect", x0=h * (s + gap) - 0.5 - gap / 3, x1=h * (s + gap) + s - 0.5 + gap / 3,
                       y0=layer * (s + gap) - 0.5 - gap / 3, y1=layer * (s + gap) + s - 0.5 + gap / 3,
                       line=dict(color="#D55E00", width=3))
+    # head numbers under the thumbnails: an axis on top collided with the figure's title
     fig.update_xaxes(tickvals=[h * (s + gap) + (s - 1) / 2 for h in range(n_h)], ticktext=[str(h) for h in range(n_h)],
-                     title_text="head", showgrid=False, zeroline=False, side="top", constrain="domain")
+                     title_text="head", showgrid=False, zeroline=False, side="bottom", constrain="domain")
     fig.update_yaxes(tickvals=[layer * (s + gap) + (s - 1) / 2 for layer in range(n_l)],
                      ticktext=[str(layer) for layer in range(n_l)], title_text="layer", autorange="reversed",
                      showgrid=False, zeroline=False, scaleanchor="x", constrain="domain")
@@ -191,7 +192,7 @@ def token_focus(mats: np.ndarray, labels: list[str], token: int, heads: list[int
     ys = np.arange(t)
     bins = [(0.5, 1.01, 5.0, 0.9), (0.2, 0.5, 3.5, 0.75), (0.08, 0.2, 2.2, 0.55), (min_weight, 0.08, 1.2, 0.35)]
     offsets = np.linspace(-0.25, 0.25, n_h) if n_h > 1 else np.zeros(1)
-    for panel, (x_from, x_to) in enumerate([(0.0, 1.0), (2.0, 3.0)]):
+    for panel, (x_from, x_to) in enumerate([(0.0, 1.0), (2.0, 3.0)]):      # labels at 0, 1.5 (shared), 3
         for hi, h in enumerate(heads):
             w = mats[h, token, :] if panel == 0 else mats[h, :, token]     # to keys / from queries
             first = True
@@ -220,14 +221,17 @@ def token_focus(mats: np.ndarray, labels: list[str], token: int, heads: list[int
                 traces.append(dict(type="scatter", x=ex, y=(sel + offsets[h]).tolist(), mode="markers", hovertext=txt,
                                    hoverinfo="text", marker=dict(color=colors[h], size=6), legendgroup=f"h{h}",
                                    showlegend=False, name=f"head {h}"))
-    for x, anchor in [(0.0, "right"), (1.0, "left"), (2.0, "right"), (3.0, "left")]:
-        traces.append(dict(type="scatter", x=[x] * t, y=ys.tolist(), mode="text", text=labels,
-                           textposition=f"middle {anchor}", hoverinfo="skip", showlegend=False,
+    # three label columns, not four: the inner ends of both panels share one column between them (two columns of
+    # labels growing towards each other collided in a half-width figure)
+    for x, anchor in [(0.0, "middle left"), (1.5, "middle center"), (3.0, "middle right")]:
+        traces.append(dict(type="scatter", x=[x - 0.06 if x == 0 else x + 0.06 if x == 3 else x] * t,
+                           y=ys.tolist(), mode="text", text=labels,
+                           textposition=anchor, hoverinfo="skip", showlegend=False,
                            textfont=dict(color=["#D55E00" if (i == token) else "#111111" for i in range(t)])))
     fig = fast_figure(traces)
     fig.add_annotation(text=f"where <b>{labels[token]}</b> looks", x=0.5, y=-1.2, showarrow=False)
     fig.add_annotation(text=f"who looks at <b>{labels[token]}</b>", x=2.5, y=-1.2, showarrow=False)
-    fig.update_xaxes(visible=False, range=[-0.9, 3.9])
+    fig.update_xaxes(visible=False, range=[-1.0, 4.0])
     fig.update_yaxes(visible=False, autorange="reversed", range=[t, -2])
     fig.update_layout(height=_size(t, 22, 380, 2400), legend=dict(orientation="h", y=-0.02, yanchor="top"),
                       hovermode="closest")
@@ -270,7 +274,7 @@ def head_summary(values: np.ndarray, stat_name: str, all_stats: dict[str, np.nda
         fig.add_trace(go.Scatter(x=[selected[1]], y=[selected[0]], mode="markers", hoverinfo="skip", showlegend=False,
                                  marker=dict(symbol="square-open", size=size + 6, color="#D55E00", line=dict(width=3))))
     fig.update_xaxes(title_text="head", tickvals=list(range(n_h)), range=[-0.6, n_h - 0.4], showgrid=False,
-                     zeroline=False, side="top")
+                     zeroline=False, side="bottom")
     fig.update_yaxes(title_text="layer", tickvals=list(range(n_l)), range=[n_l - 0.4, -0.6], showgrid=False,
                      zeroline=False, scaleanchor="x")
     fig.update_layout(height=int(min(1000, max(300, n_l * (size + 8) + 140))), clickmode="event+select",

@@ -50,7 +50,13 @@ def topk_bars(tokens: list[str], probs: np.ndarray, chosen: int | None, kept: in
                 hovertemplate="%{x}: %{y:.4f}<extra></extra>")
     fig.add_scatter(x=labels, y=cum, mode="lines+markers", name="cumulative", line=dict(color=CURVE, width=2),
                     marker=dict(size=6), hovertemplate="first %{pointNumber} + 1 tokens: %{y:.3f}<extra></extra>")
-    if top_p is not None and top_p < 1:
+    # the axis fits the data (a flat distribution is not slivers on the baseline of a 0-100% axis); the top-p line
+    # is in it when the cumulative curve gets near it, else the cut-off note below says where truncation stops
+    top = float(max(np.max(probs, initial=0), np.max(cum, initial=0)))
+    if top_p is not None and top_p < 1 and top_p <= 1.25 * top:
+        top = max(top, top_p)
+    ymax = min(1.08, 1.2 * top + 0.02)
+    if top_p is not None and top_p < 1 and top_p <= ymax:
         fig.add_hline(y=top_p, line=dict(color=CURVE, dash="dot", width=2),
                       annotation_text=f"top-p = {top_p:g}", annotation_position="top left")
     if kept < k:
@@ -61,9 +67,9 @@ def topk_bars(tokens: list[str], probs: np.ndarray, chosen: int | None, kept: in
         fig.add_annotation(x=1.0, xref="paper", y=0.8, yref="paper", xanchor="right", showarrow=False,
                            text=f"cut-off beyond this chart: {kept:,} tokens kept", font=dict(color=CHOSEN))
     if chosen is not None:
-        fig.add_annotation(x=labels[chosen], y=float(probs[chosen]) + 0.07, text="chosen", showarrow=True,
+        fig.add_annotation(x=labels[chosen], y=float(probs[chosen]) + 0.07 * ymax, text="chosen", showarrow=True,
                            arrowhead=2, ay=-30, font=dict(color=CHOSEN))
-    fig.update_layout(title=title, yaxis=dict(range=[0, 1.08], title="probability", tickformat=".0%"),
+    fig.update_layout(title=title, yaxis=dict(range=[0, ymax], title="probability", tickformat=".2~%"),
                       xaxis=dict(title=None, tickangle=-40 if k > 8 else 0), showlegend=True,
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1), bargap=0.25)
     return fig
@@ -79,7 +85,8 @@ def before_after(tokens: list[str], series: dict[str, np.ndarray], chosen: int |
     if chosen is not None:
         fig.add_annotation(x=labels[chosen], y=float(max(p[chosen] for p in series.values())), text="chosen",
                            showarrow=True, arrowhead=2, ay=-30)
-    fig.update_layout(barmode="group", yaxis=dict(title="probability", tickformat=".0%", rangemode="tozero"),
+    # ".2~%": ticks of a small range read 0.5%, 1%, 1.5% (".0%" rounded them to 1%, 1%, 2%, 2%)
+    fig.update_layout(barmode="group", yaxis=dict(title="probability", tickformat=".2~%", rangemode="tozero"),
                       xaxis=dict(tickangle=-40 if len(tokens) > 8 else 0),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
     return fig

@@ -40,6 +40,34 @@ def _log_bytes_axis(lo: float, hi: float) -> dict:
     return dict(type="log", tickvals=ticks, ticktext=[_bytes_label(v) for v in ticks])
 
 
+CLOSE = 0.08      # two labels nearer than this share of the log axis's span would overlap (~24 px of ~330)
+
+
+def _close(a: float, b: float, lo: float, hi: float) -> bool:
+    span = max(np.log10(max(hi, 2)) - np.log10(max(lo, 1)), 1e-9)
+    return abs(np.log10(max(a, 1)) - np.log10(max(b, 1))) < CLOSE * span
+
+
+def end_labels(values: list[int], lo: float, hi: float) -> list[str]:
+    """The size label beside each marker; equal sizes are labelled once (the first), so no two labels overlap."""
+    out = []
+    for i, v in enumerate(values):
+        out.append("" if v in values[:i] else f"  {_bytes_label(v)}  ")
+    return out
+
+
+def end_label_sides(values: list[int], lo: float, hi: float) -> list[str]:
+    """Left of the marker, unless a label already there is too close on the log axis: then right (lines that
+    converge, e.g. 16 GiB beside 8 GiB, put their labels on both sides instead of on top of each other)."""
+    sides, placed = [], {"left": [], "right": []}
+    for i in np.argsort(values)[::-1]:
+        v = values[i]
+        side = "left" if not any(_close(v, w, lo, hi) for w in placed["left"]) else "right"
+        placed[side].append(v)
+        sides.append((i, f"middle {side}"))
+    return [side for _, side in sorted(sides)]
+
+
 def growth_curves(lengths: np.ndarray, curves: dict[str, np.ndarray], labels: dict[str, str], seq_len: int,
                   current: dict[str, int], window: int | None = None, free: int | None = None,
                   free_label: str = "") -> go.Figure:
@@ -54,9 +82,12 @@ def growth_curves(lengths: np.ndarray, curves: dict[str, np.ndarray], labels: di
                                                                        dash=KIND_DASH[kind]),
             customdata=[_bytes_label(v) for v in y],
             hovertemplate=f"{labels[kind]}<br>%{{x:,}} tokens: %{{customdata}}<extra></extra>"))
+    lo = min(int(v.min()) for v in curves.values())
+    hi = max(int(v.max()) for v in curves.values())
     fig.add_trace(go.Scatter(
         x=[seq_len] * len(current), y=list(current.values()), mode="markers+text", showlegend=False,
-        text=[_bytes_label(v) + "  " for v in current.values()], textposition="middle left",
+        text=end_labels(list(current.values()), lo, max(hi, free or 0)),
+        textposition=end_label_sides(list(current.values()), lo, max(hi, free or 0)),
         textfont=dict(color=[KIND_COLORS[k] for k in current]),
         marker=dict(size=12, color=[KIND_COLORS[k] for k in current], symbol=[KIND_SYMBOL[k] for k in current],
                     line=dict(color="#000000", width=1.5)),
@@ -67,8 +98,6 @@ def growth_curves(lengths: np.ndarray, curves: dict[str, np.ndarray], labels: di
         fig.add_vline(x=window, line=dict(color="#000000", width=2, dash="dashdot"),
                       annotation_text=f"sliding window {window:,}: the cache stops growing",
                       annotation_position="top left")
-    lo = min(int(v.min()) for v in curves.values())
-    hi = max(int(v.max()) for v in curves.values())
     if free is not None and free > 0:
         fig.add_hline(y=free, line=dict(color="#000000", width=2, dash="dash"),
                       annotation_text=free_label, annotation_position="bottom right")
