@@ -1,0 +1,211 @@
+"""Projector first, on every page (explorer/ui/nav.py: pages added later are covered too), at a laptop's and a
+projector's size, presenter mode off and on:
+
+- the page's main figure (the slot `Page.main()` marks with class `st-key-te-main`) is drawn on arrival and its
+  top is within the top 60% of the first screen;
+- every heatmap labels every token: the tick labels the browser drew are exactly the trace's tokens (no
+  thinning), on each axis that shows labels;
+- no two texts of a figure overlap (their rotated boxes, from the SVG);
+- presenter mode: inputs, captions and every figure text are drawn at >= 16 px.
+
+One server for the whole module; each case opens one browser page and runs every check on it.
+"""
+from __future__ import annotations
+
+import pytest
+
+from explorer.ui.nav import HOME, existing
+from explorer.ui.page import MAIN_KEY
+from tests.e2e.conftest import errors_on, shot
+
+SIZES = [(1280, 800), (1920, 1080)]
+MAIN = f".st-key-{MAIN_KEY}"
+TOP_SHARE = 0.6
+MIN_PRESENT_PX = 16
+
+# What counts as drawn inside the main slot: a plotly figure, a metric, an iframe (bertviz), a table, an image,
+# or a page link card (home).
+DRAWN = (".js-plotly-plot .main-svg, [data-testid='stMetric'], iframe, [data-testid='stTable'], "
+         "[data-testid='stDataFrame'], img, [data-testid='stPageLink']")
+
+# Every plotly figure's texts as rotated boxes (corners in page pixels) and every heatmap's drawn tick labels.
+FIGURES_JS = r"""() => {
+  const out = [];
+  const corners = (el) => {
+    const b = el.getBBox(), m = el.getScreenCTM();
+    if (!m || b.width === 0 || b.height === 0) return null;
+    const pt = (x, y) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f];
+    return [pt(b.x, b.y), pt(b.x + b.width, b.y), pt(b.x + b.width, b.y + b.height), pt(b.x, b.y + b.height)];
+  };
+  const unescape = (s) => { const t = document.createElement('textarea'); t.innerHTML = String(s); return t.value; };
+  const clean = (s) => unescape(s).replace(/\u200b/g, '').replace(/<br>/g, ' ').trim();
+  document.querySelectorAll('.js-plotly-plot').forEach((gd, fi) => {
+    const r = gd.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return;      // in a folded expander
+    const title = (gd.layout && gd.layout.title && (gd.layout.title.text || gd.layout.title)) || '';
+    const texts = [];
+    gd.querySelectorAll('svg text').forEach((t) => {
+      if (t.closest('.hoverlayer') || t.closest('.modebar')) return;
+      const s = (t.textContent || '').trim();
+      if (!s) return;
+      const st = getComputedStyle(t);
+      if (st.visibility === 'hidden' || st.display === 'none' || parseFloat(st.opacity || '1') === 0) return;
+      const c = corners(t);
+      if (!c) return;
+      texts.push({text: s, size: parseFloat(st.fontSize), corners: c,
+                  cls: (t.getAttribute('class') || '') + ' ' + ((t.parentNode && t.parentNode.getAttribute &&
+                        t.parentNode.getAttribute('class')) || '')});
+    });
+    const heatmaps = [];
+    const fl = gd._fullLayout || {};
+    (gd._fullData || []).forEach((tr) => {
+      if (tr.type !== 'heatmap' || tr.visible === false) return;
+      const sub = (tr.xaxis || 'x') + (tr.yaxis || 'y');
+      const g = gd.querySelector('.cartesianlayer .subplot.' + sub);
+      for (const [letter, values] of [['x', tr.x], ['y', tr.y]]) {
+        const name = (letter === 'x' ? tr.xaxis : tr.yaxis) || letter;
+        const ax = fl[name.replace(/^([xy])(\d*)$/, (_, a, n) => a + 'axis' + n)];
+        if (!ax || ax.showticklabels === false || ax.visible === false || !g) continue;
+        let expected;
+        if (ax.tickmode === 'array' && ax.ticktext && ax.ticktext.length) expected = ax.ticktext.map(clean);
+        else if (ax.type === 'category' && values) expected = Array.from(values).map(clean);
+        else continue;                                  // a numeric axis (positions, pairs): not token labels
+        const drawn = Array.from(g.querySelectorAll('.' + letter + 'axislayer-above .' + letter + 'tick text'))
+          .map((t) => clean(t.textContent));
+        heatmaps.push({axis: name, expected, drawn});
+      }
+    });
+    out.push({index: fi, title: String(title), texts, heatmaps});
+  });
+  return out;
+}"""
+
+PRESENT_TEXT_JS = r"""() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const small = [];
+  const sel = 'input:not([type=checkbox]):not([type=radio]):not([type=hidden]), textarea, ' +
+              '[data-baseweb="select"] [value], [data-baseweb="select"] div[class] > div:only-child, ' +
+              '[data-testid="stCaptionContainer"] p, [data-testid="stCaptionContainer"], ' +
+              '[data-testid="stSliderThumbValue"], [data-testid="stTable"] td, [data-testid="stTable"] th, ' +
+              '[data-testid="stMetricDelta"] div, [data-testid="stMetricLabel"] p, ' +
+              '.js-plotly-plot svg text';
+  main.querySelectorAll(sel).forEach((el) => {
+    if (el.closest('.hoverlayer') || el.closest('.modebar')) return;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return;
+    const text = el.tagName === 'INPUT' || el.tagName === 'TEXTAREA' ? (el.value || el.placeholder || '') :
+                 (el.textContent || '').trim();
+    if (!text) return;
+    const px = parseFloat(getComputedStyle(el).fontSize);
+    if (px < 16) small.push(`${el.tagName.toLowerCase()} "${text.slice(0, 30)}" ${px}px`);
+  });
+  return small;
+}"""
+
+
+def _axes(quad):
+    out = []
+    for i in range(4):
+        (x1, y1), (x2, y2) = quad[i], quad[(i + 1) % 4]
+        out.append((y1 - y2, x2 - x1))
+    return out
+
+
+def overlap_depth(a: list, b: list) -> float:
+    """How far two convex quads interpenetrate (separating-axis test); <= 0: apart or touching."""
+    depth = float("inf")
+    for nx, ny in _axes(a) + _axes(b):
+        norm = (nx * nx + ny * ny) ** 0.5
+        if norm == 0:
+            continue
+        pa = [(x * nx + y * ny) / norm for x, y in a]
+        pb = [(x * nx + y * ny) / norm for x, y in b]
+        depth = min(depth, min(max(pa), max(pb)) - max(min(pa), min(pb)))
+        if depth <= 0:
+            return depth
+    return depth
+
+
+def test_overlap_depth_sees_rotated_boxes():
+    """The overlap check itself: two -60° labels side by side whose axis-aligned boxes overlap are apart."""
+    import math
+
+    def rotated(cx, w=60, h=14, deg=-60):
+        c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+        pts = [(-w, -h / 2), (0, -h / 2), (0, h / 2), (-w, h / 2)]
+        return [(cx + x * c - y * s, 100 + x * s + y * c) for x, y in pts]
+
+    assert overlap_depth(rotated(0), rotated(20)) <= 0            # 20 px apart along the axis: glyphs clear
+    assert overlap_depth(rotated(0), rotated(5)) > 1              # 5 px apart: they collide
+    assert overlap_depth([(0, 0), (10, 0), (10, 10), (0, 10)], [(5, 5), (15, 5), (15, 15), (5, 15)]) == 5
+
+
+SLACK_PX = 1.5    # glyph boxes include line spacing; touching boxes are not a collision
+
+
+def collisions(figures: list[dict]) -> list[str]:
+    found = []
+    for f in figures:
+        ts = f["texts"]
+        for i in range(len(ts)):
+            for j in range(i + 1, len(ts)):
+                if overlap_depth(ts[i]["corners"], ts[j]["corners"]) > SLACK_PX:
+                    found.append(f"figure {f['index']} {f['title'][:40]!r}: {ts[i]['text'][:25]!r} overlaps "
+                                 f"{ts[j]['text'][:25]!r}")
+    return found
+
+
+def thinned(figures: list[dict]) -> list[str]:
+    bad = []
+    for f in figures:
+        for h in f["heatmaps"]:
+            if h["drawn"] != h["expected"]:
+                bad.append(f"figure {f['index']} {f['title'][:40]!r} {h['axis']}: drew {len(h['drawn'])} labels "
+                           f"{h['drawn'][:6]}… for {len(h['expected'])} tokens {h['expected'][:6]}…")
+    return bad
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["normal", "presenter"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("page_info", [HOME] + existing(), ids=lambda p: p.url_path)
+def test_main_figure_on_the_first_screen_with_every_label_readable(open_page, page_info, size, present):
+    page = open_page(page_info.url_path, "present=1" if present else "", size=size)
+    page.set_default_timeout(120_000)
+    assert errors_on(page) == []
+    main = page.locator(MAIN)
+    assert main.count() == 1, f"{page_info.file} marks no main figure: call page.main() (explorer/ui/page.py)"
+    main.locator(DRAWN).first.wait_for(state="visible", timeout=120_000)   # drawn on arrival, not after a click
+    page.wait_for_timeout(800)                                             # plotly finishes its layout
+    box = main.bounding_box()
+    name = f"layout-{page_info.url_path}-{size[0]}x{size[1]}" + ("-present" if present else "")
+    shot(page, name)
+    assert box is not None and box["y"] < size[1] * TOP_SHARE, \
+        f"main figure starts at {box and box['y']:.0f} px, below {TOP_SHARE:.0%} of {size[1]} px"
+    figures = page.evaluate(FIGURES_JS)
+    assert thinned(figures) == []
+    assert collisions(figures) == []
+    if present:
+        assert page.evaluate(PRESENT_TEXT_JS) == []
+
+
+# Views past the default that held colliding or thinned labels (issue 15): checked for labels only, at the laptop
+# size and at the projector size in presenter mode.
+VIEWS = [("attention", "view=model"), ("attention", "view=focus"), ("attention", "view=layer&model=bert"),
+         ("generation", "decode=greedy&n=3"), ("rope", "view=full"), ("kv-cache", "seq=1048576"),
+         ("families", "view=translator")]
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["normal", "presenter"])
+@pytest.mark.parametrize("path,query", [v for v in VIEWS if any(p.url_path == v[0] for p in existing())],
+                         ids=lambda v: str(v))
+def test_other_views_label_every_token_without_collisions(open_page, path, query, present):
+    size = SIZES[1] if present else SIZES[0]
+    page = open_page(path, query + ("&present=1" if present else ""), size=size)
+    page.set_default_timeout(120_000)
+    assert errors_on(page) == []
+    page.locator(f"{MAIN} .js-plotly-plot .main-svg").first.wait_for(state="visible", timeout=120_000)
+    page.wait_for_timeout(800)
+    shot(page, f"layout-{path}-{query.replace('&', '-').replace('=', '')}" + ("-present" if present else ""))
+    figures = page.evaluate(FIGURES_JS)
+    assert thinned(figures) == []
+    assert collisions(figures) == []
