@@ -36,9 +36,11 @@ def mask_panels(masks: dict[str, np.ndarray], labels: Sequence[str] | None = Non
                                  hovertemplate="query %{y} → key %{x}: %{customdata}<extra></extra>"), row=1, col=c)
         fig.update_xaxes(row=1, col=c, title_text="key (attended to)", type="category", showgrid=False,
                          tickangle=0 if n <= 16 else -60, constrain="domain")
+        # the rows are the same queries in every panel: named once, on the left (a second column of names
+        # reached into the first panel)
         fig.update_yaxes(row=1, col=c, title_text="query" if c == 1 else None, type="category",
                          autorange="reversed", showgrid=False, scaleanchor=f"x{c if c > 1 else ''}",
-                         constrain="domain")
+                         constrain="domain", showticklabels=c == 1)
     fig.update_layout(title="Which keys each query may attend to (blue: sees, grey: masked)")
     return fig
 

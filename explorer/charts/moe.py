@@ -60,7 +60,8 @@ def toy_sankey(tokens: Sequence[str], experts: Sequence[str], chosen: np.ndarray
     fig = go.Figure(go.Sankey(
         arrangement="fixed",
         node=dict(label=labels + [""] * bool(idle), pad=30, thickness=26,
-                  line=dict(color=[INK] * (T + E) + ["rgba(0,0,0,0)"] * bool(idle), width=1),
+                  line=dict(color=[INK] * (T + E) + ["rgba(0,0,0,0)"] * bool(idle),
+                            width=[1] * (T + E) + [0] * bool(idle)),
                   color=[GREY] * T + ecol + ["rgba(0,0,0,0)"] * bool(idle),
                   x=[0.01] * T + [0.99] * E + [0.01] * bool(idle),
                   y=[(i + 0.5) / T for i in range(T)] + [(i + 0.5) / E for i in range(E)] + [0.99] * bool(idle),

@@ -64,12 +64,14 @@ def lesson_circle(q, k, m: int, n: int, theta: float, rotate2d: Callable, score:
     fig.update_layout(
         title=title,
         # constrain="domain": keep the circle round by shrinking the plot area, not by widening the range
-        xaxis=dict(range=[-1.3, 1.3], zeroline=True, scaleanchor="y", scaleratio=1, constrain="domain",
-                   title="dimension 1"),
-        yaxis=dict(range=[-1.3, 1.3], zeroline=True, constrain="domain", title="dimension 2"),
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.14, xanchor="left", yanchor="top",
+        xaxis=dict(range=[-1.3, 1.3], zeroline=True, scaleanchor="y", scaleratio=1, constrain="domain"),
+        yaxis=dict(range=[-1.3, 1.3], zeroline=True, constrain="domain"),
+        # the buttons on the left, the slider under them with its value on the right: side by side, the slider's
+        # value was drawn over the reset button
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.12, xanchor="left", yanchor="top",
                           buttons=[play, back], showactive=False)],
-        sliders=[dict(active=0, x=0.45, len=0.55, y=-0.1, yanchor="top", currentvalue=dict(prefix="shift +"),
+        sliders=[dict(active=0, x=0.0, len=1.0, y=-0.24, yanchor="top",
+                      currentvalue=dict(prefix="shift +", xanchor="right"),
                       steps=[dict(label=str(s), method="animate",
                                   args=[[str(s)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
                              for s in range(shifts + 1)])],
