@@ -64,8 +64,8 @@ def topk_bars(tokens: list[str], probs: np.ndarray, chosen: int | None, kept: in
         fig.add_annotation(x=kept - 0.5, y=1.0, yref="paper", text=f" cut-off: {kept} kept", showarrow=False,
                            xanchor="left", yanchor="top", font=dict(color=CHOSEN))
     elif kept > k and (top_p is not None and top_p < 1 or top_k):
-        fig.add_annotation(x=1.0, xref="paper", y=0.8, yref="paper", xanchor="right", showarrow=False,
-                           text=f"cut-off beyond this chart: {kept:,} tokens kept", font=dict(color=CHOSEN))
+        # under the title, not over the plot: the fitted axis puts the running sum where this note used to be
+        title = f"{title}<br><sup>cut-off beyond this chart: {kept:,} tokens kept</sup>"
     if chosen is not None:
         fig.add_annotation(x=labels[chosen], y=float(probs[chosen]) + 0.07 * ymax, text="chosen", showarrow=True,
                            arrowhead=2, ay=-30, font=dict(color=CHOSEN))

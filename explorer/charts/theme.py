@@ -43,9 +43,10 @@ def _top_margin(fig: go.Figure, size: int) -> int:
     """Room above the plot for the title and, under it, subplot titles (annotations sitting on the plot's top
     edge): in presenter mode's larger type the two collided in a fixed 50 px."""
     titled = bool(fig.layout.title.text)
+    lines = (fig.layout.title.text or "").count("<br>")          # a second line (a <sup> note) under the title
     on_top = any(a.yref == "paper" and (a.y or 0) >= 0.99 and a.yanchor == "bottom" for a in fig.layout.annotations)
     if not on_top:
-        return 50 if titled else 20
+        return (50 + int(lines * size * 1.3)) if titled else 20
     if titled:
         fig.update_layout(title=dict(yref="container", y=1, yanchor="top", pad=dict(t=8)))
     return int((size + 4) * 1.5 * titled + size * 1.6 + 16)
