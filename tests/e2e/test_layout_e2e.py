@@ -42,7 +42,7 @@ FIGURES_JS = r"""() => {
   document.querySelectorAll('.js-plotly-plot').forEach((gd, fi) => {
     const r = gd.getBoundingClientRect();
     if (r.width === 0 || r.height === 0) return;      // in a folded expander
-    const title = (gd.layout && gd.layout.title && (gd.layout.title.text || gd.layout.title)) || '';
+    const title = (gd._fullLayout && gd._fullLayout.title && gd._fullLayout.title.text) || '';
     const texts = [];
     gd.querySelectorAll('svg text').forEach((t) => {
       if (t.closest('.hoverlayer') || t.closest('.modebar')) return;
@@ -70,7 +70,7 @@ FIGURES_JS = r"""() => {
         if (ax.tickmode === 'array' && ax.ticktext && ax.ticktext.length) expected = ax.ticktext.map(clean);
         else if (ax.type === 'category' && values) expected = Array.from(values).map(clean);
         else continue;                                  // a numeric axis (positions, pairs): not token labels
-        const drawn = Array.from(g.querySelectorAll('.' + letter + 'axislayer-above .' + letter + 'tick text'))
+        const drawn = Array.from(gd.querySelectorAll('.' + name + 'tick text'))   // plotly classes ticks by axis id
           .map((t) => clean(t.textContent));
         heatmaps.push({axis: name, expected, drawn});
       }
