@@ -66,7 +66,11 @@ def token_strip(tokens: list[str], is_image: list[bool], selected: int | None = 
         labels.append(str(patch) if im else t)
         xs.append(left + wd * 0.47)
         patch += im
-    fig = go.Figure(go.Scatter(x=xs, y=[0.5] * len(xs), mode="text", text=[
+    # text tokens' words alternate high and low in their boxes: side by side, longer words (presenter mode's larger
+    # type, a narrow screen) ran into each other
+    text_rank = np.cumsum([not im for im in is_image])
+    ys = [0.5 if im else (0.72 if r % 2 else 0.28) for im, r in zip(is_image, text_rank)]
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="text", text=[
         lb if not im or int(lb) % 8 == 0 else "" for lb, im in zip(labels, is_image)],
         textfont=dict(size=11, color="#111111"), hovertext=[
             f"position {i}: image patch {lb}" if im else f"position {i}: {lb}"
