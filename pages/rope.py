@@ -51,7 +51,7 @@ if view == "2d":
             for col, (gap, cases) in zip(cards, list(by_gap.items())[:2]):
                 col.metric(" and ".join(f"({a}, {b})" for a, b, _ in cases) + f": gap {gap}", f"{cases[0][2]:.6f}",
                            border=True)
-            st.metric(f"Your sliders: (m, n) = ({m}, {n}), gap {m - n}", f"{score:.6f}")
+            st.metric(f"score at (m, n) = ({m}, {n}), gap {m - n}", f"{score:.6f}")
             gaps = np.arange(-40, 41)
             smooth = np.linspace(-40, 40, 641)
             fig = charts.score_vs_gap(smooth, rope.score2d_by_gap(q, k, smooth, theta), marks, (m, n, score),
