@@ -21,9 +21,6 @@ st.set_page_config(page_title="Transformer Explorer", page_icon="🔭", layout="
 pages = [st.Page(HOME.path, title=HOME.title, icon=HOME.icon, url_path="index", default=True),
          st.Page(HOME.path, title=HOME.title, icon=HOME.icon, url_path=HOME.url_path, visibility="hidden")]
 pages += [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in existing()]
-# a page whose file name differs from its name (pages/kv_cache.py is /kv-cache) answers to the file name too
-pages += [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.path.stem, visibility="hidden")
-          for p in existing() if p.path.stem != p.url_path]
 nav = st.navigation(pages)
 tour.bar(nav)   # a lesson tour's bar (and its step's view) when the link or the session runs one
 

@@ -7,6 +7,7 @@ from explorer import scaling as sc
 from explorer.charts import adapt as charts
 from explorer.text import md
 from explorer.ui import adapt as ui
+from explorer.ui import nav
 from explorer.ui.editor import url_table
 from explorer.ui.errors import callback, guard, guarded
 from explorer.ui.figures import show
@@ -137,9 +138,9 @@ def release_links():
     st.caption("A release note's headline numbers, each answered live somewhere in this app:")
     st.page_link("pages/moe.py", label="“47B total, 13B active”: memory follows the total, speed the active",
                  icon="🔀", query_params={"view": "size"})
-    st.page_link("pages/kv_cache.py", label="“1M-token context”: what the KV cache costs at 1M tokens",
+    st.page_link(nav.page("kv-cache").path, label="“1M-token context”: what the KV cache costs at 1M tokens",
                  icon="🧮", query_params={"seq": "1048576", "batch": "1"})
-    st.page_link("pages/kv_cache.py", label="“GQA with 8 KV heads”: which heads share a cache",
+    st.page_link(nav.page("kv-cache").path, label="“GQA with 8 KV heads”: which heads share a cache",
                  icon="🧮", query_params={"view": "sharing"})
     st.button("“Trained on 15T tokens”: tokens per parameter of Llama-3-8B", icon="📈", key="ad_go_scale",
               on_click=lambda: (url.set("view", "scale"), url.set("run", "llama-3-8b"),

@@ -7,6 +7,7 @@ from explorer import kvcache as kv
 from explorer.charts import efficient as charts
 from explorer.text import md
 from explorer.ui import efficient as cached
+from explorer.ui import nav
 from explorer.ui.errors import callback, guard, guarded
 from explorer.ui.figures import show
 from explorer.ui.page import Page
@@ -175,7 +176,7 @@ def model_view(lm, r: E.WindowRun, layer: int, head: int):
     full = kv.cache_bytes(kv.shape_from_config(lm.model.config), c.lengths, 1, 8 * c.element_size)
     show(charts.cache_lines(c.lengths, c.measured, c.formula, full, r.window), "window kv cache", height=380,
          data={"tokens": c.lengths, "measured": c.measured, "formula": c.formula, "full_formula": full})
-    st.page_link("pages/kv_cache.py", label="KV-cache page: the same formula for real model sizes, window included",
+    st.page_link(nav.page("kv-cache").path, label="KV-cache page: the same formula for real model sizes, window included",
                  icon="🧮", query_params={"view": "growth", "preset": "Mistral-7B"})
     explain(f"The text runs three times: with the plain causal mask, with the window, and once more one token at a "
             f"time through a transformers `DynamicCache` whose layers keep only the last window − 1 = {r.window - 1} "

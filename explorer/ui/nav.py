@@ -43,7 +43,7 @@ PAGES = [
     PageInfo("pages/moe.py", "Mixture of experts", "🔀", "moe",
              "Which expert gets which token: router probabilities, top-k routing, load balance.",
              ("moe-decoder",)),
-    PageInfo("pages/kv_cache.py", "KV cache", "🧮", "kv-cache",
+    PageInfo("pages/kv-cache.py", "KV cache", "🧮", "kv-cache",
              "How the KV cache grows under MHA, GQA and MQA — computed and measured.",
              ("decoder", "rope-decoder")),
     PageInfo("pages/efficient.py", "Efficient attention", "⚡", "efficient",

@@ -87,7 +87,7 @@ def bert_folder(tmp_path):
 @pytest.mark.parametrize("page, query", [
     ("pages/generation.py", {"model": "decoder"}),
     ("pages/attention.py", {"model": "gpt2"}),
-    ("pages/kv_cache.py", {"view": "measured"}),
+    ("pages/kv-cache.py", {"view": "measured"}),
 ])
 def test_an_encoder_in_the_decoder_slot_is_refused_naming_both_families(custom_models, bert_folder, page, query):
     at = run_page(page, query={"decoder": bert_folder, **query})

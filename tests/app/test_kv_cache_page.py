@@ -5,7 +5,7 @@ from explorer import kvcache as kv
 from explorer.presets import PRESETS
 from tests.app.conftest import assert_clean, run_page
 
-PAGE = "pages/kv_cache.py"
+PAGE = "pages/kv-cache.py"
 
 
 def cards(at) -> list[tuple[str, str, str]]:

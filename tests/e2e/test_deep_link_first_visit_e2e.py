@@ -1,27 +1,20 @@
 """A shared link opened as the very first visit after the server starts lands on that page, inside the app's
-frame. One fresh server per address, so only one address of each kind: a page whose name is its file's name
-(/rope), the home page by name (/home), a page by its file's name where that differs (/kv_cache, a hidden twin
-in app.py), and that page by its own name (/kv-cache, a known failure: see KV_DASH)."""
-from pathlib import Path
+frame. One fresh server per address, so only one address of each kind: a page (/rope), a page whose name has a
+dash (/kv-cache), the home page by name (/home).
 
+Streamlit 1.67 serves the pages/ folder (its old multipage mode, page names = file names) until app.py's
+st.navigation has run once, so a first visit works only when a page's file is named as its address: every
+page file is (tests/unit/test_nav.py)."""
 import pytest
 
 from explorer.ui.nav import HOME, existing, page
 from tests.e2e.conftest import errors_on, shot, start_server, wait_idle
 from tests.e2e.test_entry_points_e2e import _in_shell
 
-# Streamlit 1.67 serves the pages/ folder (its old multipage mode, names = file names) until app.py's
-# st.navigation has run once; a first visit to /kv-cache asks that mode for a page it does not know, and the
-# browser shows "Page not found" before app.py takes over. Strict: the day it works, this test says so.
-KV_DASH = pytest.mark.xfail(strict=True, reason="first visit by a name that is not a file name: Streamlit's "
-                                                "pages/ mode answers 'Page not found' before app.py runs")
-
 
 def addresses():
-    kv = page("kv-cache")
     out = [pytest.param(page("rope"), "rope", id="rope"), pytest.param(HOME, "home", id="home"),
-           pytest.param(kv, Path(kv.file).stem, id=Path(kv.file).stem),
-           pytest.param(kv, kv.url_path, id=kv.url_path, marks=KV_DASH)]
+           pytest.param(page("kv-cache"), "kv-cache", id="kv-cache")]
     return [p for p in out if p.values[0] is HOME or p.values[0] in existing()]
 
 
