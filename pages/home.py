@@ -19,16 +19,17 @@ if not loader.is_online():
     st.info("Offline: the explorer uses its bundled tiny models (and any models already in your local cache).",
             icon="📦")
 
-tour.learning_path()
-
-st.subheader("Pages")
-pages = existing()
-# the page cards are the home page's main figure (explorer/ui/page.py: the layout rule, measured by the e2e test)
-cols = st.container(key=MAIN_KEY).columns(min(3, max(1, len(pages))))
-for i, page in enumerate(pages):
-    with cols[i % len(cols)].container(border=True):
-        st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
-        st.write(page.blurb)
+# the learning path and the page cards are the home page's main figure (explorer/ui/page.py: the layout rule,
+# measured by the e2e test): the path starts on the first screen, the cards follow it
+with st.container(key=MAIN_KEY):
+    tour.learning_path()
+    st.subheader("Pages")
+    pages = existing()
+    cols = st.columns(min(3, max(1, len(pages))))
+    for i, page in enumerate(pages):
+        with cols[i % len(cols)].container(border=True):
+            st.page_link(page.path, label=f"**{page.title}**", icon=page.icon)
+            st.write(page.blurb)
 
 tour.listing()
 
