@@ -30,4 +30,5 @@ def url_table(url: UrlState, name: str, df: pd.DataFrame, fold: Callable[[dict],
         if text is not None:
             url.set(name, text)
 
-    st.data_editor(df, key=key, on_change=changed, **editor_args)
+    with st.container(key=f"{url.key(name)}_table"):     # class st-key-<prefix><name>_table in the page
+        st.data_editor(df, key=key, on_change=changed, **editor_args)
