@@ -3,6 +3,7 @@ nginx (python -m explorer.serve) serve every page with sticky sessions."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import os
 import shutil
@@ -68,7 +69,10 @@ def test_two_processes_behind_nginx_serve_every_page_with_sticky_sessions():
             for i in range(2):              # two sessions: (most likely) both processes, every page each
                 await load.student(server.base, load.scenario(load.student_text(i)), float("inf"), results)
             return results
-        results = asyncio.run(every_page())
+        # in a thread of its own: Playwright's sync API (the other e2e tests' browser) keeps an event loop running
+        # in this one, and asyncio.run refuses to start a second
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            results = pool.submit(asyncio.run, every_page()).result()
     finally:
         server.stop()
     pages = {r.page for r in results}
