@@ -345,6 +345,18 @@ class FewShotReport:
                          "> guessing": f"{sum(self.above_chance(r) for r in runs)} of {len(runs)}"})
         return rows
 
+    def by_shots(self) -> tuple[list[int], list[list[float]], list[list[str]]]:
+        """(shots [n_k], accuracies[i], order labels[i]): every order's score for each number of shots."""
+        ks = self.shots
+        return (ks, [[r.accuracy for r in self.runs_for(k)] for k in ks],
+                [[r.order_label for r in self.runs_for(k)] for k in ks])
+
+    def table(self) -> dict[str, list]:
+        """The numbers behind the accuracy figure: one row per run (shots, order, correct, total, accuracy)."""
+        return {"shots": [r.k for r in self.runs], "order": [r.order_label for r in self.runs],
+                "correct": [r.correct for r in self.runs], "total": [len(r.gold) for r in self.runs],
+                "accuracy": [r.accuracy for r in self.runs]}
+
     def per_order(self) -> list[dict]:
         """One row per run: the shots, their order, the score and every answer."""
         return [{"shots": r.k, "order of the examples": r.order_label, "correct": f"{r.correct}/{len(r.gold)}",
@@ -575,10 +587,15 @@ class Seq2SeqRun:
     finished: bool             # ended with the end-of-sequence token (not the length limit)
     truncated: bool
     total_tokens: int
+    eos_id: int | None = None
 
     @property
     def n_layers(self) -> int:
         return self.cross.shape[0]
+
+    def written(self, step: int) -> str:
+        """The output after the first `step` generated tokens, as text (the end token left out)."""
+        return "".join(t.token for t in self.steps[:step] if t.token_id != self.eos_id).replace("␣", " ").strip()
 
     @property
     def n_heads(self) -> int:
@@ -639,4 +656,4 @@ def run_seq2seq(model, tokenizer, text: str, max_input_tokens: int = 64, max_new
     return Seq2SeqRun(enc.ids, _pieces(tokenizer, enc.ids), out_ids, _pieces(tokenizer, out_ids),
                       _pieces(tokenizer, dec[:-1]), stack(out.encoder_attentions), stack(out.decoder_attentions),
                       stack(out.cross_attentions), steps, tokenizer.decode(out_ids, skip_special_tokens=True),
-                      bool(out_ids) and out_ids[-1] == eos, enc.truncated, enc.total_tokens)
+                      bool(out_ids) and out_ids[-1] == eos, enc.truncated, enc.total_tokens, eos)

@@ -8,7 +8,6 @@ from explorer.charts import adapt as charts
 from explorer.text import md
 from explorer.ui import adapt as ui
 from explorer.ui import nav
-from explorer.ui.editor import url_table
 from explorer.ui.errors import callback, guard, guarded
 from explorer.ui.figures import show
 from explorer.ui.page import Page
@@ -102,33 +101,23 @@ def section_choose():
             c[2].markdown(f"Cost penalty **{preset.cost_penalty:g}** points per $ / 1k requests")
     ranked = sc.rank(cands, scenario)
     best = sc.winner(cands, scenario)
-    if best is None:
-        st.warning("No candidate passes the licence gate, so none can be chosen.", icon="🔒")
-    else:
-        st.markdown(f"**{md(scenario.name)} picks {md(best.candidate.name)} at {best.score:.2f} points** "
-                    f"(quality − {scenario.latency_penalty:g} × p95 ms − {scenario.cost_penalty:g} × cost).")
-    show(charts.scorecard([{"name": r.candidate.name, "score": r.score, "quality": r.candidate.quality,
-                            "latency_points": r.latency_points, "cost_points": r.cost_points,
-                            "eligible": r.eligible} for r in ranked],
-                          best.candidate.name if best else None, scenario.name),
-         "model scorecard", height=60 + 52 * len(ranked),
-         data={"model": [r.candidate.name for r in ranked], "score": [round(r.score, 4) for r in ranked],
-               "licence_ok": [r.eligible for r in ranked]})
-
+    with page.main():           # the verdict and the scorecard: the section's main figure
+        if best is None:
+            st.warning("No candidate passes the licence gate, so none can be chosen.", icon="🔒")
+        else:
+            st.markdown(f"**{md(scenario.name)} picks {md(best.candidate.name)} at {best.score:.2f} points** "
+                        f"(quality − {scenario.latency_penalty:g} × p95 ms − {scenario.cost_penalty:g} × cost).")
+        show(charts.scorecard([{"name": r.candidate.name, "score": r.score, "quality": r.candidate.quality,
+                                "latency_points": r.latency_points, "cost_points": r.cost_points,
+                                "eligible": r.eligible} for r in ranked],
+                              best.candidate.name if best else None, scenario.name),
+             "model scorecard", height=60 + 52 * len(ranked),
+             data={"model": [r.candidate.name for r in ranked], "score": [round(r.score, 4) for r in ranked],
+                   "licence_ok": [r.eligible for r in ranked]})
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**The candidates** (click a cell to change it; the weights per scenario are product decisions)")
-        url_table(url, "cands", pd.DataFrame([vars(x) for x in cands]),
-                  lambda edits: sc.format_candidates(sc.apply_edits(cands, edits["edited_rows"])),
-                  what="your edit of the table", hide_index=True, width="stretch", column_config={
-                      "name": st.column_config.TextColumn("model", max_chars=40),
-                      "quality": st.column_config.NumberColumn("quality (0-100)", min_value=0, max_value=100),
-                      "p95_ms": st.column_config.NumberColumn("p95 latency (ms)", min_value=0, max_value=60000),
-                      "cost": st.column_config.NumberColumn("cost ($ / 1k requests)", min_value=0, max_value=1000,
-                                                            format="%.3f"),
-                      "licence_ok": st.column_config.CheckboxColumn("licence passes the gate")})
-        st.button("↺ The lessons' table", key="ad_cands_reset", on_click=url.set, args=("cands", default),
-                  disabled=st.session_state[url.key("cands")] == default)
+        ui.candidates_editor(url, cands, default)
     with right:
         st.markdown("**Read a release like an engineer**")
         release_links()
@@ -177,31 +166,23 @@ def section_adapt():
                   adapt.Strategy("head"), adapt.Strategy("lora", rank=rank, alpha=alpha, targets=targets)]
     rows = adapt.compare(a, strategies, dtype)
     full, lora = rows[0], rows[-1]
-    cols = st.columns(3)
+    stage = page.main()          # the three numbers and the memory per strategy: the section's main figure
+    cols = stage.columns(3)
     cols[0].metric(f"{md(archs[key])}: parameters", f"{full.trainable:,}", border=True)
     cols[1].metric(f"LoRA r={rank} trains", f"{lora.trainable:,}", f"{lora.fraction:.3%} of the model",
                    delta_color="off", delta_arrow="off", border=True)
     cols[2].metric("Training memory, LoRA vs full", adapt.format_bytes(lora.memory.total),
                    f"{lora.memory.total / full.memory.total:.1%} of {adapt.format_bytes(full.memory.total)}",
                    delta_color="off", delta_arrow="off", border=True)
-    show(charts.memory_bars([{"label": r.strategy.label, "weights": r.memory.weights, "gradients": r.memory.gradients,
-                              "adam": r.memory.adam, "trainable": r.trainable, "total": r.total} for r in rows]),
-         "training memory per strategy", height=340,
-         data={"strategy": [r.strategy.label for r in rows], "trainable": [r.trainable for r in rows],
-               "weights_bytes": [r.memory.weights for r in rows], "gradient_bytes": [r.memory.gradients for r in rows],
-               "adam_bytes": [r.memory.adam for r in rows]})
-    table = []
-    for r in rows:
-        row = {"strategy": r.strategy.label, "trainable (from the config)": f"{r.trainable:,}",
-               "share": f"{r.fraction:.3%}", "weights": adapt.format_bytes(r.memory.weights),
-               "gradients": adapt.format_bytes(r.memory.gradients), "Adam": adapt.format_bytes(r.memory.adam)}
-        with guard("the count on the model"):
-            real = ui.counted(key, r.strategy)
-            if real is not None:
-                row["counted on the model"] = f"{real[0]:,}" + (" (peft)" if r.strategy.kind == "lora" else "") + \
-                                              (" ✔" if real[0] == r.trainable else " ✘ differs")
-        table.append(row)
-    st.dataframe(table, hide_index=True, width="stretch")
+    with stage:
+        show(charts.memory_bars([{"label": r.strategy.label, "weights": r.memory.weights,
+                                  "gradients": r.memory.gradients, "adam": r.memory.adam, "trainable": r.trainable,
+                                  "total": r.total} for r in rows]),
+             "training memory per strategy", height=340,
+             data={"strategy": [r.strategy.label for r in rows], "trainable": [r.trainable for r in rows],
+                   "weights_bytes": [r.memory.weights for r in rows],
+                   "gradient_bytes": [r.memory.gradients for r in rows], "adam_bytes": [r.memory.adam for r in rows]})
+    st.dataframe(ui.strategy_table(key, rows), hide_index=True, width="stretch")
     tied = " With tied embeddings the output head *is* the embedding matrix, so freezing the embeddings " \
            "freezes it too." if a.tied_embeddings and not a.mlm_head else ""
     explain(f"Weights at {dtype}, one gradient per trainable parameter at {dtype}, and Adam's two float32 moments "
@@ -225,7 +206,9 @@ def section_watch():
     url.text("prompt", adapt.TEXTS[choice if not own else "fact"][2], max_chars=200)
     url.int("steps", 200, lo=10, hi=400)
     url.choice("r", 8, [1, 2, 4, 8, 16, 32, 64])
-    with controls("Text, prompt and steps"):
+    # Start / Stop and the loss curves first (explorer/ui/page.py); what to train on under them
+    stage, under = page.layout("Text, prompt and steps")
+    with under:
         c = st.columns([2, 3, 1.3, 1.2])
         c[0].selectbox("Train on", list(texts), key=url.key("txt"), format_func=texts.get, disabled=busy,
                        on_change=lambda: url.set("prompt", adapt.TEXTS.get(st.session_state[url.key("txt")],
@@ -247,14 +230,15 @@ def section_watch():
         if error:
             notice(md(error))
 
-    b = st.columns([1, 1, 4])
+    b = stage.columns([1, 1, 4])
     b[0].button("▶ Start", key="ad_start", type="primary", disabled=busy or not train_text.strip(),
                 on_click=start)
     b[1].button("■ Stop", key="ad_stop", on_click=callback("stopping the fine-tune")(ui.stop),
                 disabled=not busy)
     b[2].caption(f"Full fine-tuning and LoRA (r={rank}, attention + MLP) train side by side on the session's own "
                  f"copies of the bundled tiny GPT-2; at most {adapt.budget_seconds():.0f} s of compute per run.")
-    watch_fragment()
+    with stage:
+        watch_fragment()
 
 
 def watch_fragment():

@@ -10,12 +10,10 @@ from explorer.generation import MASK_IN_TEXT
 from explorer.text import encode, md
 from explorer.ui import families as cached
 from explorer.ui import models
-from explorer.ui.editor import url_table
 from explorer.ui.errors import guard
 from explorer.ui.figures import show
 from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
-from explorer.ui.state import notice
 
 page = Page("👪 Three families of transformers", prefix="fam_")
 url = page.url
@@ -33,20 +31,6 @@ K = 8                                   # candidates shown per prediction
 
 def model_note(family: str) -> None:
     st.caption(f"Model: {md(models.label(models.chosen(family)), 80)} (change it in the sidebar)")
-
-
-def layer_head(n_layers: int, n_heads: int, cols=None) -> tuple[int, int | None]:
-    """Layer and head controls (in the link), in two given columns; head None = the mean of the layer's heads."""
-    url.int("layer", n_layers - 1, lo=0, hi=max(0, n_layers - 1))
-    heads = ["mean"] + [str(h) for h in range(n_heads)]
-    url.choice("head", "mean", heads)
-    c1, c2 = cols if cols is not None else st.columns(2)
-    with c1:
-        layer = st.slider("Layer", 0, max(1, n_layers - 1), key=url.key("layer"), disabled=n_layers == 1)
-    with c2:
-        head = st.selectbox("Head", heads, key=url.key("head"),
-                            format_func=lambda h: "mean of all heads" if h == "mean" else f"head {h}")
-    return min(layer, n_layers - 1), (None if head == "mean" else int(head))
 
 
 def s2s_text(where=None) -> "F.Seq2SeqRun | None":
@@ -77,7 +61,7 @@ def section_masks():
         run = s2s_text(c_text)
         if run is None:
             return
-        layer, head = layer_head(run.n_layers, run.n_heads, (c_layer, c_head))
+        layer, head = cached.layer_head(url, run.n_layers, run.n_heads, (c_layer, c_head))
         panel, attn, rows, q_axis, k_axis = F.seq2seq_part(run, part)
     else:
         part = None
@@ -89,7 +73,7 @@ def section_masks():
             return
         r = cached.attention(lm, text.text, 40).result
         page.note(r.notice)
-        layer, head = layer_head(r.n_layers, r.n_heads, (c_layer, c_head))
+        layer, head = cached.layer_head(url, r.n_layers, r.n_heads, (c_layer, c_head))
         from explorer.text import display_token
         tokens = [display_token(t) for t in r.tokens]
         panel = F.family_masks(fam, tokens)[0]
@@ -133,12 +117,16 @@ def lesson_example():
 
 # ============================================================================ ② objectives
 def section_objectives():
-    c_text, c_s2s = st.columns([3, 2])
+    # the three predictions side by side first (explorer/ui/page.py); the two text boxes in one row above them
+    stage, controls = page.layout("Sentences", controls_first=True)
+    c_text, c_s2s = controls.columns([3, 2])
     with c_text:
         text = page.text_input("he opened the [MASK] with a key", label="Sentence (put [MASK] where a word is missing)",
                                name="obj", height=None, max_chars=2000,
                                prompt="Type a sentence with [MASK] where a word is missing.")
-    c_enc, c_dec, c_s2s_out = st.columns(3)
+    if presenting() and not text.empty:         # the text box is folded away: say what the models read
+        stage.markdown(f"Sentence: **{md(text.text, 120)}**")
+    c_enc, c_dec, c_s2s_out = stage.columns(3)
     if not text.empty:
         with c_enc:
             objective_encoder(text.text)
@@ -197,9 +185,7 @@ def objective_seq2seq(input_col) -> None:
     step = st.slider("Generated so far", 1, max(2, n), key=url.key("gen"), disabled=n < 2) if n > 1 else 1
     step = min(step, n)
     s = run.steps[step - 1]
-    eos = page.model("seq2seq").tokenizer.eos_token_id
-    written = "".join(t.token for t in run.steps[:step] if t.token_id != eos).replace("␣", " ").strip()
-    io_line(run_text_input(), written)
+    io_line(run_text_input(), run.written(step))
     st.caption(f"Output after {step} of {n} step(s) ({'ended with `</s>`' if run.finished else 'length limit'}).")
     show(mask_candidates(s.tokens, s.probs, f"step {step}"), "families seq2seq step", height=260,
          data={"candidate": s.tokens, "probability": s.probs})
@@ -219,17 +205,19 @@ def run_text_input() -> str:
 
 # ============================================================================ ③ encoder-decoder, live
 def section_translator():
-    c_text, c_layer, c_head = st.columns([3, 1.5, 1.5], vertical_alignment="bottom")
+    stage, controls = page.layout("Input, layer and head", controls_first=True)
+    c_text, c_layer, c_head = controls.columns([3, 1.5, 1.5], vertical_alignment="bottom")
     run = s2s_text(c_text)
     if run is None:
         return
-    layer, head = layer_head(run.n_layers, run.n_heads, (c_layer, c_head))
+    layer, head = cached.layer_head(url, run.n_layers, run.n_heads, (c_layer, c_head))
     expected = F.expected_output(page.model("seq2seq").spec.id, run_text_input())
     verdict = "" if expected is None else (" — ✓ spelled backwards correctly" if run.text == expected
                                            else f" — ✗ expected: {md(expected, 80)}")
-    io_line(run_text_input(), run.text, verdict)
+    with stage:
+        io_line(run_text_input(), run.text, verdict)
     head_name = "mean of heads" if head is None else f"head {head}"
-    c1, c2 = st.columns(2)
+    c1, c2 = stage.columns(2)
     with c1:
         enc = F.pick(run.encoder, layer, head)
         show(charts.rect_heatmap(enc, run.src_tokens, run.src_tokens, f"Encoder self-attention, layer {layer}, "
@@ -254,25 +242,10 @@ def section_translator():
 
 
 # ============================================================================ ④ few-shot
-def fold_set_edits(rows: list[dict], edits: dict) -> str | None:
-    text, notes = F.set_from_table(rows, edits)
-    for n in notes:
-        notice(n)
-    return text
-
-
 def section_fewshot():
     st.subheader("Few-shot: does the decoder learn from examples in its prompt?")
-    model_note("decoder")
     lm = page.model("decoder")
-    url.text("set", F.DEFAULT_SET, max_chars=(F.MAX_MESSAGE_CHARS + 12) * (F.MAX_SHOTS_IN_SET + F.MAX_TEST_IN_SET))
-    try:
-        shots, test = F.parse_set(st.session_state[url.key("set")])
-    except ValueError as e:
-        notice(f"Ignored the link's `set` value ({e}); using the lessons' set.")
-        url.set("set", F.DEFAULT_SET)
-        shots, test = F.parse_set(F.DEFAULT_SET)
-    set_text = F.format_set(shots, test)
+    shots, test, set_text = cached.labelled_set(url)
     if lm is None:
         return
     try:
@@ -282,20 +255,16 @@ def section_fewshot():
         st.warning(str(e), icon="✂️")
         report = None
     if report is not None:
-        verdict = report.verdict()
-        (st.success if verdict.startswith("Above") else st.warning)(verdict, icon="🎯" if verdict.startswith("Above")
-                                                                    else "🎲")
-        c1, c2 = st.columns([3, 2])
+        # the accuracy per number of shots first (explorer/ui/page.py), the verdict and the summary beside it
+        c1, c2 = page.main().columns([3, 2])
         with c1:
-            ks = report.shots
-            fig = charts.few_shot_accuracy(ks, [[r.accuracy for r in report.runs_for(k)] for k in ks],
-                                           [[r.order_label for r in report.runs_for(k)] for k in ks], report.chance,
-                                           f"{models.label(lm.spec.id)}: accuracy on {len(test)} test messages")
-            show(fig, "families few shot accuracy", data={
-                "shots": [r.k for r in report.runs], "order": [r.order_label for r in report.runs],
-                "correct": [r.correct for r in report.runs], "total": [len(r.gold) for r in report.runs],
-                "accuracy": [r.accuracy for r in report.runs]})
+            show(charts.few_shot_accuracy(*report.by_shots(), report.chance,
+                                          f"{models.label(lm.spec.id)}: accuracy on {len(test)} test messages"),
+                 "families few shot accuracy", data=report.table())
         with c2:
+            verdict = report.verdict()
+            above = verdict.startswith("Above")
+            (st.success if above else st.warning)(verdict, icon="🎯" if above else "🎲")
             st.dataframe(pd.DataFrame(report.summary()), hide_index=True, width="stretch")
             for k, total in report.sampled_orders.items():
                 st.caption(f"{k} shots: {len(report.runs_for(k))} of the {total:,} orders, chosen at random (seeded).")
@@ -303,22 +272,13 @@ def section_fewshot():
                        f"test at 5% on {len(test)} messages puts above guessing.")
         with st.expander("Every order, message by message"):
             st.dataframe(pd.DataFrame(report.per_order()), hide_index=True, width="stretch")
+    model_note("decoder")
     if lm.spec.bundled:
         st.caption("This is the bundled tiny GPT-2. Choose GPT-2 small in the sidebar to measure the real model "
                    "(a 548 MB download the first time).")
     one_message(lm, shots)
     st.markdown("**The labelled set** (edit, add or delete rows; *example* rows become the shots, in this order)")
-    rows = F.set_table(set_text)
-    url_table(url, "set", pd.DataFrame(rows), lambda edits: fold_set_edits(rows, edits), what="your edit of the set",
-              num_rows="dynamic", hide_index=True, width="stretch",
-                   column_config={"use as": st.column_config.SelectboxColumn("use as", options=["example", "test"],
-                                                                             required=True),
-                                  "label": st.column_config.SelectboxColumn("label", options=list(F.LABELS),
-                                                                            required=True),
-                                  "message": st.column_config.TextColumn("message", max_chars=F.MAX_MESSAGE_CHARS,
-                                                                         required=True)})
-    st.button("↺ The lessons' set", key="fam_set_reset", on_click=lambda: url.set("set", F.DEFAULT_SET),
-              disabled=set_text == F.DEFAULT_SET)
+    cached.set_editor(url, set_text)
     explain("The decoder is asked to continue `Label:` after the message; we compare the probability of each "
             "label's tokens there. Zero shots: only an instruction. k shots: k labelled examples before the message, "
             "in every possible order — small models are known to be sensitive to the order. A model that answers "

@@ -112,9 +112,8 @@ def section_caption(run: M.CaptionRun):
                                                                  "attention": att.reshape(-1)})
     s = run.steps[step]
     with right:
-        show(gen_charts.topk_bars(s.tokens, s.p_model, s.rank_in_trace, 1, np.cumsum(s.p_model), None, None,
-                                  title=f"Step {step + 1}: the next token"), "caption top-k", height=300,
-             data={"token": s.tokens, "probability": s.p_model})
+        show(gen_charts.mask_candidates(s.tokens[:8], s.p_model[:8], f"Step {step + 1}: the next token"),
+             "caption top-k", height=300, data={"token": s.tokens, "probability": s.p_model})
         st.metric("Attention on the image", f"{run.image_share(step, layer, h):.0%}",
                   f"most on patch {top}", delta_color="off", delta_arrow="off", border=True)
     explain("Each written word comes from one decoder position; its attention row, cut to the image's positions and "

@@ -125,14 +125,16 @@ def section_tokens():
 
 # ============================================================================ ② embeddings
 def section_embed():
+    figure = st.container()          # the figure first, the token slider under it
     pos = chosen_token()
     tok_id = t.ids[pos]
     rows = {f"token embedding (row {tok_id})": t.tok_embed[pos]}
     if t.learned_positions:
         rows[f"position embedding (row {pos})"] = t.pos_embed[pos]
         rows["sum: block 1's input"] = t.tok_embed[pos] + t.pos_embed[pos]
-    show(charts.embedding_strip(rows, pos, t.pieces[pos]),
-         "pipeline embeddings", data={k: v for k, v in rows.items()}, height=150 + 45 * len(rows))
+    with figure:
+        show(charts.embedding_strip(rows, pos, t.pieces[pos]),
+             "pipeline embeddings", data={k: v for k, v in rows.items()}, height=150 + 45 * len(rows))
     st.code("\n".join(f"{k:<32} {P.vector_preview(v)}  |v| = {np.linalg.norm(v):.3f}" for k, v in rows.items()),
             language=None)
     if t.learned_positions:
@@ -149,14 +151,16 @@ def section_embed():
 
 # ============================================================================ ③ blocks
 def section_blocks():
+    figure = st.container()          # the figure first, the token slider under it
     pos = chosen_token()
     ch = P.block_changes(t, pos)
-    show(charts.block_changes(ch.attn_norm, ch.mlp_norm, ch.stream_norm, ch.attn_cos, ch.mlp_cos,
-                              f"token {pos} ({t.pieces[pos]})"),
-         "pipeline block changes", height=430,
-         data={"block": list(range(1, t.n_layers + 1)), "attention_norm": ch.attn_norm, "mlp_norm": ch.mlp_norm,
-               "stream_norm_entering": ch.stream_norm[:-1], "attention_cosine": ch.attn_cos,
-               "mlp_cosine": ch.mlp_cos})
+    with figure:
+        show(charts.block_changes(ch.attn_norm, ch.mlp_norm, ch.stream_norm, ch.attn_cos, ch.mlp_cos,
+                                  f"token {pos} ({t.pieces[pos]})"),
+             "pipeline block changes", height=430,
+             data={"block": list(range(1, t.n_layers + 1)), "attention_norm": ch.attn_norm, "mlp_norm": ch.mlp_norm,
+                   "stream_norm_entering": ch.stream_norm[:-1], "attention_cosine": ch.attn_cos,
+                   "mlp_cosine": ch.mlp_cos})
     with guard("the logit lens"):
         ids, probs = cached.lens_at(lm, prompt.text, pos)
         labels = P.lens_labels(t.n_layers)
@@ -177,6 +181,7 @@ def section_blocks():
 def section_output():
     url.float("temp", 1.0, lo=0.1, hi=2.0)
     url.int("k", 10, lo=2, hi=20)
+    figure = st.container()          # the bars first, temperature and k under them
     c1, c2 = st.columns([3, 2])
     temp = c1.slider("Temperature", 0.1, 2.0, step=0.05, key=url.key("temp"),
                      help="Logits are divided by T before the softmax: T < 1 sharpens, T > 1 flattens.")
@@ -186,9 +191,10 @@ def section_output():
     words = [display_token(w) for w in lm.tokenizer.convert_ids_to_tokens(nt.ids.tolist())]
     fig = gen_charts.topk_bars(words, nt.probs, 0, t.vocab_size, nt.cum, None, None,
                                f"softmax(logits / {temp:g}): the {k} most likely next tokens")
-    show(fig, "pipeline next token", height=380,
-         data={"token": words, "id": nt.ids, "probability": nt.probs, "probability_t1": nt.probs_t1,
-               "cumulative": nt.cum})
+    with figure:
+        show(fig, "pipeline next token", height=380,
+             data={"token": words, "id": nt.ids, "probability": nt.probs, "probability_t1": nt.probs_t1,
+                   "cumulative": nt.cum})
     m = st.columns(3)
     m[0].metric("Final norm: length of the last state", f"{np.linalg.norm(last):.1f} → {np.linalg.norm(t.final_normed[-1]):.1f}",
                 f"then {t.vocab_size:,} logits {t.shapes['last-position logits']}", delta_color="off",
@@ -265,6 +271,6 @@ def section_shapes():
 
 SECTIONS = {"tokens": section_tokens, "embed": section_embed, "blocks": section_blocks, "output": section_output,
             "append": section_append, "shapes": section_shapes}
-with fig_slot, guard(f"the {STAGES[stage]} stage"):
+with fig_slot, st.container(key="pipe_stage"), guard(f"the {STAGES[stage]} stage"):   # the stage's own figures
     SECTIONS[stage]()
 page.finish()

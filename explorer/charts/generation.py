@@ -192,7 +192,8 @@ def mask_candidates(candidates: list[str], probs: np.ndarray, title: str) -> go.
     """Horizontal bars: the top-k fillers of one [MASK]."""
     labels = _labels(candidates)
     fig = go.Figure(go.Bar(x=probs, y=labels, orientation="h", marker_color=[CHOSEN] + [KEPT] * (len(labels) - 1),
-                           text=[f"{p:.1%}" for p in probs], textposition="outside",
+                           # inside a bar that fills the axis (a sure pick: 100% has no room outside it)
+                           text=[f"{p:.1%}" for p in probs], textposition="auto", insidetextanchor="end",
                            hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
     fig.update_layout(title=title, xaxis=dict(title="probability", tickformat=".0%",
                                               range=[0, min(1.0, float(max(probs, default=0)) * 1.25 + 0.05)]),

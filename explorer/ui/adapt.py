@@ -10,12 +10,17 @@ from __future__ import annotations
 import threading
 from dataclasses import asdict
 
+import pandas as pd
 import streamlit as st
 
 from explorer import adapt
+from explorer import scaling as sc
 from explorer.models import registry
 from explorer.presets import PRESETS, ArchConfig, from_hf_config
 from explorer.ui import models
+from explorer.ui.editor import url_table
+from explorer.ui.errors import guard
+from explorer.ui.state import UrlState
 
 BUNDLED = {"tiny-gpt2": "tiny GPT-2 (bundled)", "tiny-llama": "tiny Llama (bundled)", "tiny-bert": "tiny BERT (bundled)"}
 RUN_KEY = "ad_finetune"          # session_state: the session's one FineTune
@@ -94,3 +99,36 @@ def advance(run: adapt.FineTune) -> bool:
     finally:
         _train_lock.release()
     return True
+
+
+# ------------------------------------------------------------------ controls of the page's sections
+def candidates_editor(url: UrlState, cands, default: str) -> None:
+    """The scorecard's candidates as an editable table (their text in the link) and a button back to the lessons'."""
+    col = st.column_config
+    url_table(url, "cands", pd.DataFrame([vars(x) for x in cands]),
+              lambda edits: sc.format_candidates(sc.apply_edits(cands, edits["edited_rows"])),
+              what="your edit of the table", hide_index=True, width="stretch", column_config={
+                  "name": col.TextColumn("model", max_chars=40),
+                  "quality": col.NumberColumn("quality (0-100)", min_value=0, max_value=100),
+                  "p95_ms": col.NumberColumn("p95 latency (ms)", min_value=0, max_value=60000),
+                  "cost": col.NumberColumn("cost ($ / 1k requests)", min_value=0, max_value=1000, format="%.3f"),
+                  "licence_ok": col.CheckboxColumn("licence passes the gate")})
+    st.button("↺ The lessons' table", key="ad_cands_reset", on_click=url.set, args=("cands", default),
+              disabled=st.session_state[url.key("cands")] == default)
+
+
+def strategy_table(key: str, rows: list) -> list[dict]:
+    """One row per strategy (adapt.compare's rows): the counts and bytes from the config and, for a bundled model,
+    the trainable parameters counted on the model itself (✔ when both agree)."""
+    table = []
+    for r in rows:
+        row = {"strategy": r.strategy.label, "trainable (from the config)": f"{r.trainable:,}",
+               "share": f"{r.fraction:.3%}", "weights": adapt.format_bytes(r.memory.weights),
+               "gradients": adapt.format_bytes(r.memory.gradients), "Adam": adapt.format_bytes(r.memory.adam)}
+        with guard("the count on the model"):
+            real = counted(key, r.strategy)
+            if real is not None:
+                row["counted on the model"] = f"{real[0]:,}" + (" (peft)" if r.strategy.kind == "lora" else "") + \
+                                              (" ✔" if real[0] == r.trainable else " ✘ differs")
+        table.append(row)
+    return table

@@ -207,3 +207,57 @@ def test_other_views_label_every_token_without_collisions(open_page, path, query
     figures = page.evaluate(FIGURES_JS)
     assert thinned(figures) == []
     assert collisions(figures) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Every section past the default of Families, Train & adapt, Pipeline and Multimodal, opened through its link
+# (`view=`): the section's main figure starts within the top 60% of the first screen, at the laptop size and at the
+# projector size in presenter mode, with every label readable. One browser page per page and mode visits every
+# section in turn (CI time: one context, no new server).
+SECTIONS = {"families": ["objectives", "translator", "fewshot"],
+            "adapt": ["choose", "adapt", "watch"],
+            "pipeline": ["embed", "blocks", "output", "append", "shapes"],
+            "multimodal": ["caption", "encoder", "ablate", "train"]}
+# Where a section's own figure is, when the main slot starts with something every section shares: the Pipeline's
+# main slot holds the path diagram and the stage buttons, then the stage (marked `st-key-pipe_stage`).
+SECTION_FIGURE = {"pipeline": ".st-key-pipe_stage"}
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["normal-1280x800", "presenter-1920x1080"])
+@pytest.mark.parametrize("path", [p for p in SECTIONS if any(i.url_path == p for i in existing())])
+def test_every_section_puts_its_main_figure_on_the_first_screen(server, browser, path, present):
+    from tests.e2e.conftest import wait_idle
+    size = SIZES[1] if present else SIZES[0]
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(120_000)
+        failures = []
+        for view in SECTIONS[path]:
+            query = f"view={view}" + ("&present=1" if present else "")
+            page.goto(f"{server}/{path}?{query}", wait_until="domcontentloaded", timeout=120_000)
+            wait_idle(page)
+            where = f"{path}?{query}"
+            if errs := errors_on(page):
+                failures.append(f"{where}: {errs}")
+                continue
+            main = page.locator(MAIN)
+            if main.count() != 1:
+                failures.append(f"{where}: no main figure marked (page.main(), explorer/ui/page.py)")
+                continue
+            own = page.locator(SECTION_FIGURE[path]) if path in SECTION_FIGURE else main
+            first = own.locator(DRAWN).first
+            first.wait_for(state="visible", timeout=120_000)           # drawn on arrival
+            page.wait_for_timeout(800)
+            shot(page, f"layout-{path}-{view}-{size[0]}x{size[1]}" + ("-present" if present else ""))
+            for name, box in [("main slot", main.bounding_box()), ("section's figure", first.bounding_box())]:
+                if box is None or box["y"] >= size[1] * TOP_SHARE:
+                    failures.append(f"{where}: {name} starts at {box and round(box['y'])} px, below "
+                                    f"{TOP_SHARE:.0%} of {size[1]} px")
+            figures = page.evaluate(FIGURES_JS)
+            failures += [f"{where}: {m}" for m in thinned(figures) + collisions(figures)]
+            if present:
+                failures += [f"{where}: small text {m}" for m in page.evaluate(PRESENT_TEXT_JS)]
+        assert failures == []
+    finally:
+        ctx.close()

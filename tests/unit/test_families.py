@@ -128,6 +128,12 @@ def test_few_shot_accuracy_runs_every_order_and_counts_correct_answers():
     assert acc[2] == pytest.approx(np.mean([r.accuracy for r in report.runs_for(2)]))
     assert report.chance == pytest.approx(1 / 3)
     # the run's prediction is the classify() verdict for the same shots
+    # the figure's series and its export: every run once, grouped by number of shots
+    ks, accs, names = report.by_shots()
+    assert ks == [0, 1, 2, 3] and [len(a) for a in accs] == [1, 3, 6, 6] and names[0] == ["none"]
+    assert accs[2] == [r.accuracy for r in report.runs_for(2)]
+    table = report.table()
+    assert table["correct"] == [r.correct for r in report.runs] and set(table["total"]) == {len(F.HELDOUT_TICKETS)}
     run = report.runs_for(2)[3]
     one = F.classify(lm.model, lm.tokenizer, F.HELDOUT_TICKETS[5].text, run.shots)
     assert one.predicted == run.predictions[5]
@@ -208,6 +214,11 @@ def test_seq2seq_run_equals_generate_and_its_cross_attentions():
     assert F.mass_outside(run.decoder, F.causal_mask(T)) < 1e-3
     np.testing.assert_allclose(run.cross.astype(np.float32).sum(-1), 1.0, atol=5e-3)
     assert run.text == tok.decode(run.out_ids, skip_special_tokens=True)
+    # what the page shows after every step: the decoded output so far, the end token left out
+    assert run.eos_id == model.config.eos_token_id
+    assert run.written(len(run.steps)) == run.text.strip()
+    assert run.written(1) == tok.decode(run.out_ids[:1], skip_special_tokens=True).strip()
+    assert run.written(0) == ""
 
 
 def test_labelled_set_text_round_trip_and_rejects_junk():
