@@ -224,6 +224,10 @@ class Generation:
         # -inf before temperature / top-k / top-p, as transformers' suppress_tokens does; the model's own
         # distribution (p_model) still shows how likely it found ending there. None = the model may end.
         self.eos_off_from = eos_off_from
+        # a vision-language model's image placeholder is never drawn: it stands for pixels only the prompt has
+        # (drawn, the next pass would find more placeholders than image features and fail)
+        image_id = getattr(model.config, "image_token_index", getattr(model.config, "image_token_id", None))
+        self.never_ids = set() if image_id is None else {int(image_id)}
         self.shared = None if extra else shared
         self.extra = extra
         self.branches = [Branch(list(prompt_ids), len(prompt_ids))]
@@ -314,9 +318,10 @@ class Generation:
         p = logp.exp()
         top_ids = torch.topk(logits, min(TRACE_K, logits.numel())).indices   # (a tiny vocabulary has fewer)
         drawn = logits
-        if self.eos_suppressed(step) and self.eos_ids:
+        off = self.never_ids | (self.eos_ids if self.eos_suppressed(step) else set())
+        if off:
             drawn = logits.clone()
-            drawn[sorted(self.eos_ids)] = float("-inf")
+            drawn[sorted(off)] = float("-inf")
         if s.greedy:
             p_temp, kept_ids, kept_p = p, torch.argmax(drawn).reshape(1), torch.ones(1)
             cum = torch.cumsum(p[top_ids], 0)

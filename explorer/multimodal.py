@@ -30,7 +30,7 @@ MAX_UPLOAD_BYTES = 5 * 2**20            # an upload larger than this is refused 
 MAX_PIXELS = 16_000_000                 # declared width x height above this: a decompression bomb
 MIN_SIDE = 16                           # pixels; smaller images say nothing at patch size
 FORMATS = {"PNG", "JPEG", "WEBP"}
-MAX_NEW_TOKENS = 16
+MAX_NEW_TOKENS = 20
 PROMPT = scenes.PROMPT
 # bundled scenes: (colour, shape, column, row) per object
 BUNDLED = {
@@ -306,7 +306,7 @@ def word_patch(run: CaptionRun, word: str, layer: int, head: int | None = None, 
 def on_object(scene: "scenes.Scene", geo: Geometry, patch: int, word_index: int) -> bool:
     """Does patch `patch` touch the object that the caption's word number `word_index` names?"""
     objects = sorted(scene.objects, key=lambda o: o.x)
-    i = word_index // 5
+    i = word_index // scenes.WORDS_PER_OBJECT
     if i >= len(objects):
         return False
     m = scenes.object_map(scene)

@@ -167,9 +167,9 @@ def section_ablate(run: M.CaptionRun, key: str):
     explain("The decoder is the same in every row; only what the eyes hand it changes. Without the image it cannot know "
             "the colours, and another image gets another caption: the brain writes, the eyes decide what. Shuffled "
             "patches keep every patch's pixels but not where they are."
-            + (f" This tiny encoder was trained to name colour and shape patch by patch, so a shuffled scene often "
-               f"keeps its caption ({shuffled:.0%} of held-out scenes, per its model card); what is lost is the "
-               "left-to-right order." if isinstance(shuffled, (int, float)) else ""))
+            + (f" The bundled model's captions name each object's row (high, middle, low), which only the patches' places "
+               f"tell: with them shuffled it still sees the colours, but gets {shuffled:.0%} of held-out captions right "
+               "(per its model card). " if isinstance(shuffled, (int, float)) else ""))
 
 
 # ============================================================================ ⑤ what is trained

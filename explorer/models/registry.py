@@ -75,8 +75,8 @@ SPECS: dict[str, ModelSpec] = {s.id: s for s in [
               trained_length=256),
     # tiny-t5: WordNet lemmas of up to 16 characters, one token each, after a leading ▁ and before </s>
     ModelSpec("tiny-t5", "seq2seq", "tiny T5 (bundled, spells words backwards)", None, True, trained_length=18),
-    # tiny-llava: <s>, 64 image tokens, the 3-word prompt, a caption of up to 12 words, </s>
-    ModelSpec("tiny-llava", "vision-language", "tiny LLaVA (bundled, captions shapes)", None, True, trained_length=81),
+    # tiny-llava: <s>, 64 image tokens, the 3-word prompt, a caption of up to 16 words, </s>
+    ModelSpec("tiny-llava", "vision-language", "tiny LLaVA (bundled, captions shapes)", None, True, trained_length=85),
 ]}
 
 

@@ -1,8 +1,11 @@
 """Synthetic scenes for the bundled vision-language model: one to three shapes on a light background.
 
 A scene is drawn with Pillow from a seed (`scene(seed)`) or from explicit choices (`Scene`), at
-IMAGE x IMAGE pixels. The objects stand in three columns (left, middle, right) at a free height,
-and the caption names them from left to right: "a red circle left of a blue square".
+IMAGE x IMAGE pixels. The objects stand in three columns (left, middle, right) and three rows (high,
+middle, low; a seeded scene jitters both by a few pixels), and the caption names them from left to right
+with their row: "a high red circle left of a low blue square". The row words make the caption depend on
+where each object is, not only on which colours and shapes the picture holds: with the patches shuffled,
+a model can still see the colours but no longer tell the rows (the shuffled-patches ablation).
 
 Held out: scenes whose caption hashes to HELDOUT (crc32 of the caption mod HELDOUT_MOD == 0) are never
 trained on, so a held-out scene is a combination of objects the model has never seen captioned.
@@ -21,7 +24,9 @@ SHAPES = ("circle", "square", "triangle")
 COLUMNS = ("left", "middle", "right")
 ROWS = ("top", "centre", "bottom")
 COLUMN_X = (11, 32, 53)       # centre of each column, in pixels
-ROW_Y = (14, 32, 50)          # centre of each row (a seeded scene draws any height in between)
+ROW_Y = (14, 32, 50)          # centre of each row (a seeded scene jitters it by up to 2 pixels)
+ROW_WORDS = ("high", "middle", "low")   # how a caption names each of ROWS
+WORDS_PER_OBJECT = 6          # "a high red circle left of": the caption's words per object
 BACKGROUND = (236, 236, 232)
 HELDOUT_MOD = 8
 PROMPT = "the picture shows"  # the text after the image; the caption follows it
@@ -37,8 +42,13 @@ class Shape:
     r: int            # half the side of its bounding box, pixels
 
     @property
+    def row(self) -> int:
+        """The row (index into ROWS) whose centre is nearest."""
+        return min(range(len(ROW_Y)), key=lambda i: abs(ROW_Y[i] - self.y))
+
+    @property
     def words(self) -> str:
-        return f"{self.colour} {self.shape}"
+        return f"{ROW_WORDS[self.row]} {self.colour} {self.shape}"
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,7 @@ class Scene:
 
     @property
     def caption(self) -> str:
-        """The objects from left to right: 'a red circle left of a blue square'."""
+        """The objects from left to right: 'a high red circle left of a low blue square'."""
         return " left of ".join(f"a {o.words}" for o in sorted(self.objects, key=lambda o: o.x))
 
     @property
@@ -60,7 +70,8 @@ def is_heldout(caption: str) -> bool:
 
 
 def scene(seed: int) -> Scene:
-    """One to three shapes (one in six scenes has one, a third two, half three) in distinct columns."""
+    """One to three shapes (one in six scenes has one, a third two, half three) in distinct columns, each
+    in one of the three rows."""
     rng = random.Random(seed)
     n = rng.choice((1, 2, 2, 3, 3, 3))
     columns = sorted(rng.sample(range(3), n))
@@ -68,7 +79,7 @@ def scene(seed: int) -> Scene:
     for c in columns:
         r = rng.randint(7, 9)
         objects.append(Shape(rng.choice(list(COLOURS)), rng.choice(SHAPES),
-                             COLUMN_X[c] + rng.randint(-2, 2), rng.randint(r + 2, IMAGE - r - 3), r))
+                             COLUMN_X[c] + rng.randint(-2, 2), ROW_Y[rng.randrange(3)] + rng.randint(-2, 2), r))
     return Scene(tuple(objects))
 
 
@@ -151,4 +162,4 @@ def patch_labels(s: Scene, patch: int) -> tuple[np.ndarray, np.ndarray]:
 
 def words() -> list[str]:
     """Every word a caption or the prompt uses."""
-    return ["a", "left", "of", *COLOURS, *SHAPES, *PROMPT.split()]
+    return ["a", "left", "of", *ROW_WORDS, *COLOURS, *SHAPES, *PROMPT.split()]

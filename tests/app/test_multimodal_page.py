@@ -71,10 +71,10 @@ def test_caption_overlay_is_the_engines_attention_and_a_deep_link_restores_it(ru
 
 def test_the_default_caption_view_is_the_first_colour_word_in_the_cards_grounding_layer(run):
     at = run_page(PAGE, {"view": "caption"})
-    assert run.caption == "a red circle left of a blue square"
-    assert at.select_slider(key="mm_tok").value == 1 and at.selectbox(key="mm_layer").value == M.grounding_layer(
+    assert run.caption == "a high red circle left of a low blue square"       # the scene's rows and objects
+    assert at.select_slider(key="mm_tok").value == 2 and at.selectbox(key="mm_layer").value == M.grounding_layer(
         bundled_model("tiny-llava")) == 1
-    np.testing.assert_allclose(heat(at), run.patch_attention(1, 1), atol=1e-3)
+    np.testing.assert_allclose(heat(at), run.patch_attention(2, 1), atol=1e-3)
 
 
 def test_changing_token_layer_head_does_not_run_the_model_again(monkeypatch):

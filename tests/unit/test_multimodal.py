@@ -239,3 +239,16 @@ def test_a_siglip_qwen2_llava_without_class_token_maps_patches_the_same_way(lm):
                                att[1][0, :, r.prompt_len - 1, torch.from_numpy(r.image_positions)].mean(0).numpy(),
                                atol=2e-3)
     assert M.from_patch(r, 5, 0).shape == (4, 4)
+
+
+def test_a_caption_never_draws_the_image_placeholder(lm):
+    """Even when the decoder would rank `<image>` first, the caption never writes it: a written placeholder has
+    no pixels behind it, and the next pass would fail (a random-init real model did write one)."""
+    image_id = lm.model.config.image_token_index
+    hook = lm.model.lm_head.register_forward_hook(lambda m, a, out: out.index_add(
+        -1, torch.tensor([image_id]), torch.full((*out.shape[:-1], 1), 100.0)))
+    try:
+        run = M.caption(lm, M.scene_image(M.BUNDLED["two"]), max_new_tokens=4)
+    finally:
+        hook.remove()
+    assert run.steps and image_id not in [s.token_id for s in run.steps] and "<image>" not in run.caption
