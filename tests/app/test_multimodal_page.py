@@ -61,12 +61,12 @@ def test_every_section_runs_clean(view):
 
 
 def test_caption_overlay_is_the_engines_attention_and_a_deep_link_restores_it(run):
-    at = run_page(PAGE, {"view": "caption", "tok": "2", "layer": "0", "head": "0"})
+    at = run_page(PAGE, {"view": "caption", "tok": "3", "layer": "0", "head": "0"})
     assert_clean(at)
-    assert at.select_slider(key="mm_tok").value == 2
+    assert at.select_slider(key="mm_tok").value == 3
     assert at.selectbox(key="mm_layer").value == 0 and at.selectbox(key="mm_head").value == 0
-    np.testing.assert_allclose(heat(at), run.patch_attention(2, 0, 0), atol=1e-3)
-    assert param(at, "tok") == "2" and param(at, "layer") == "0" and param(at, "head") == "0"
+    np.testing.assert_allclose(heat(at), run.patch_attention(3, 0, 0), atol=1e-3)
+    assert param(at, "tok") == "3" and param(at, "layer") == "0" and param(at, "head") == "0"
 
 
 def test_the_default_caption_view_is_the_first_colour_word_in_the_cards_grounding_layer(run):
