@@ -310,6 +310,41 @@ def next_token(logits: np.ndarray, temperature: float, k: int) -> NextToken:
                      total, ent)
 
 
+def path_nodes(t: Trace) -> list[tuple[str, str, str]]:
+    """The path diagram's boxes, in order: (stage key, label, the shape of what leaves the box)."""
+    return [("tokens", "Tokens", str(t.shapes["input ids"])),
+            ("embed", "Embeddings", str(t.shapes["token embeddings"])),
+            ("blocks", f"{t.n_layers} blocks<br>attn + MLP", str(t.shapes["attention output (each block)"])),
+            ("output", "Final norm", str(t.shapes["final normalized states"])),
+            ("output", "Logits", str(t.shapes["last-position logits"])),
+            ("output", "Softmax", str(t.shapes["next-token probabilities"])),
+            ("output", "Pick", "greedy"),
+            ("append", "Append<br>+ KV cache", str(t.kv_shape))]
+
+
+def byte_parts(t: Trace) -> list[bool]:
+    """Per token: True when it holds only some bytes of one character (several tokens share its text span)."""
+    if not t.spans:
+        return [False] * t.n_tokens
+    return [sum(1 for x in t.spans if x == s) > 1 for s in t.spans]
+
+
+def shape_rows(t: Trace, toy: Trace, name: str) -> list[dict]:
+    """The shape trace as table rows: every captured tensor's shape in `t` (column `name`) and in the lessons' toy,
+    then the next-token probabilities' sum in both."""
+    mine = {**t.shapes, **(t.appended.shapes if t.appended else {})}
+    theirs = {**toy.shapes, **(toy.appended.shapes if toy.appended else {})}
+    rows = [{"tensor": k, name: str(v), "the lessons' toy decoder": str(theirs.get(k, "—"))} for k, v in mine.items()]
+    return rows + [{"tensor": "next-token probabilities, summed", name: f"{t.prob_sum:.6f}",
+                    "the lessons' toy decoder": f"{toy.prob_sum:.6f}"}]
+
+
+def cache_rows(t: Trace) -> list[dict]:
+    """Per layer: the K and V cache shapes before and after the appended token."""
+    return [{"layer": i + 1, "K before": str(kb), "V before": str(vb), "K after": str(ka), "V after": str(va)}
+            for i, ((kb, vb), (ka, va)) in enumerate(zip(t.layer_shapes, t.appended.layer_shapes))]
+
+
 def vector_preview(v: np.ndarray, n: int = 6) -> str:
     """'[0.12, -0.03, …, 0.40]' — the first n and the last value of a vector."""
     v = np.asarray(v, dtype=np.float64)

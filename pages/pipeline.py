@@ -64,16 +64,8 @@ if t.truncated:
 # ============================================================================ the whole path, and where we are
 stage = st.session_state[VIEW]
 picked = display_token(lm.tokenizer.convert_ids_to_tokens(t.picked))
-nodes = [("tokens", "Tokens", str(t.shapes["input ids"])),
-         ("embed", "Embeddings", str(t.shapes["token embeddings"])),
-         ("blocks", f"{t.n_layers} blocks<br>attn + MLP", str(t.shapes["attention output (each block)"])),
-         ("output", "Final norm", str(t.shapes["final normalized states"])),
-         ("output", "Logits", str(t.shapes["last-position logits"])),
-         ("output", "Softmax", str(t.shapes["next-token probabilities"])),
-         ("output", "Pick", "greedy"),
-         ("append", "Append<br>+ KV cache", str(t.kv_shape))]
 with fig_slot:
-    show(charts.path_diagram(nodes, stage), "pipeline path", height=150)
+    show(charts.path_diagram(P.path_nodes(t), stage), "pipeline path", height=150)
     b1, b2, b3 = st.columns([1, 6, 1], vertical_alignment="center")
     b1.button("◂ Back", key="pipe_go_back", on_click=go_to, args=(-1,), disabled=stage == KEYS[0], width="stretch")
     with b2:
@@ -100,12 +92,7 @@ def section_tokens():
     c[2].metric("Tokens", f"{t.n_tokens:,}", border=True)
     c[3].metric("Characters per token", f"{chars / t.n_tokens:.2f}", border=True)
     found = P.splits(prompt.text, t.spans, t.pieces) if t.spans else []
-    byte_part = [False] * t.n_tokens
-    if t.spans:
-        for i, s in enumerate(t.spans):
-            byte_part[i] = sum(1 for x in t.spans if x == s) > 1
-    per_row = 16 if presenting() else 14
-    fig = charts.token_strip(t.pieces, t.ids, byte_part, per_row=per_row)
+    fig = charts.token_strip(t.pieces, t.ids, P.byte_parts(t), per_row=16 if presenting() else 14)
     show(fig, "pipeline tokens", data={"position": list(range(t.n_tokens)), "token": t.pieces, "id": t.ids},
          height=fig.layout.height / (1.25 if presenting() else 1))
     back = lm.tokenizer.decode(t.ids, skip_special_tokens=True)
@@ -233,9 +220,7 @@ def section_append():
     nxt = [display_token(w) for w in lm.tokenizer.convert_ids_to_tokens(a.next_ids.tolist())]
     st.markdown("**Then the model predicts again:** " + " · ".join(f"{md(w)} {p:.1%}" for w, p in zip(nxt, a.next_probs)))
     with st.expander("The cache, layer by layer"):
-        st.dataframe([{"layer": i + 1, "K before": str(kb), "V before": str(vb), "K after": str(ka),
-                       "V after": str(va)} for i, ((kb, vb), (ka, va)) in enumerate(zip(t.layer_shapes, a.layer_shapes))],
-                     hide_index=True, width="stretch")
+        st.dataframe(P.cache_rows(t), hide_index=True, width="stretch")
     c1, c2 = st.columns(2)
     c1.page_link(nav.page("kv-cache").path, label="How the cache grows (KV-cache page)", icon="🧮",
                  query_params={"view": "measured"})
@@ -250,15 +235,7 @@ def section_append():
 # ============================================================================ ⑥ the shape trace
 def section_shapes():
     toy = cached.lesson_trace()
-    rows = []
-    names = list(t.shapes) + (list(t.appended.shapes) if t.appended else [])
-    toy_shapes = {**toy.shapes, **(toy.appended.shapes if toy.appended else {})}
-    mine = {**t.shapes, **(t.appended.shapes if t.appended else {})}
-    for name in names:
-        rows.append({"tensor": name, f"{lm.spec.display_name}, this prompt": str(mine[name]),
-                     "the lessons' toy decoder": str(toy_shapes.get(name, "—"))})
-    rows.append({"tensor": "next-token probabilities, summed", f"{lm.spec.display_name}, this prompt": f"{t.prob_sum:.6f}",
-                 "the lessons' toy decoder": f"{toy.prob_sum:.6f}"})
+    rows = P.shape_rows(t, toy, f"{lm.spec.display_name}, this prompt")
     st.dataframe(rows, hide_index=True, width="stretch", height=38 + 35 * len(rows))
     st.caption(f"Batch 1, {t.n_tokens} tokens, hidden size {t.d_model}, {t.n_layers} blocks, {t.n_heads} query heads "
                f"and {t.n_kv_heads} KV heads of {t.head_dim}, vocabulary {t.vocab_size:,}. Every shape is read from "

@@ -73,6 +73,16 @@ def test_shapes_shown_are_the_tensors_shapes(traced):
     assert t.kv_shape == tuple(stacked.shape)
     assert t.cache_bytes == stacked.numel() * stacked.element_size() == t.cache_formula_bytes
     assert ("position embeddings" in t.shapes) == (lm.model.config.model_type == "gpt2")
+    # what the page shows of them: the path's boxes, the shape table beside the lessons' toy, the cache per layer
+    nodes = P.path_nodes(t)
+    assert [n[0] for n in nodes][:3] == ["tokens", "embed", "blocks"] and nodes[-1][2] == str(t.kv_shape)
+    toy = P.lesson_trace()
+    rows = {r["tensor"]: r for r in P.shape_rows(t, toy, "mine")}
+    assert rows["input ids"] == {"tensor": "input ids", "mine": str((1, T)), "the lessons' toy decoder": "(1, 5)"}
+    assert rows["next-token probabilities, summed"]["mine"] == f"{t.prob_sum:.6f}"
+    layers = P.cache_rows(t)
+    assert len(layers) == lm.model.config.num_hidden_layers
+    assert layers[0]["K before"] == str(t.layer_shapes[0][0]) and layers[0]["K after"] == str(t.appended.layer_shapes[0][0])
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
@@ -183,6 +193,9 @@ def test_splits_show_byte_tokens_of_an_emoji_and_multi_token_words():
     assert multi and all(len(s.tokens) > 1 for s in multi)
     ids = [lm.tokenizer.convert_tokens_to_ids(p) for p in lm.tokenizer.convert_ids_to_tokens(t.ids)]
     assert ids == t.ids
+    # the token strip marks exactly the emoji's byte tokens as parts of one character
+    parts = P.byte_parts(t)
+    assert sum(parts) == 4 and all(parts[-4:]) and not any(parts[:-4])
 
 
 def test_capture_hooks_are_removed_and_named_in_forward_order():
