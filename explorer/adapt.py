@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from explorer import runtime
 from explorer.presets import ArchConfig, param_count, param_groups
 
 # ============================================================================ strategies
@@ -307,6 +308,7 @@ def optimizer_for(model, kind: str) -> torch.optim.Optimizer:
     return torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=LR[kind], weight_decay=0.0)
 
 
+@runtime.queued
 def train_step(model, optimizer, batch: torch.Tensor) -> tuple[float, float, int]:
     """One causal-LM step on batch [rows, length]: (loss before the update, seconds, gradient bytes held)."""
     t0 = time.perf_counter()
@@ -393,6 +395,7 @@ class FineTune:
     def done_steps(self) -> int:
         return min(len(a.losses) for a in self.arms)
 
+    @runtime.queued
     @torch.no_grad()
     def _loss(self, model) -> float:
         model.eval()

@@ -34,7 +34,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from explorer import hf
+from explorer import hf, runtime
 
 # ------------------------------------------------------------------ masks
 FAMILIES = ("encoder", "decoder", "encoder-decoder")
@@ -199,6 +199,7 @@ def _model_limit(model) -> int:
     return int(getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None) or 1024)
 
 
+@runtime.queued
 @torch.no_grad()
 def score_queries(model, tokenizer, prefix: str, queries: Sequence[str],
                   labels: Sequence[str] = LABELS) -> list[LabelScores]:
@@ -625,6 +626,7 @@ def _pieces(tokenizer, ids) -> list[str]:
     return [display_token(t) for t in tokenizer.convert_ids_to_tokens([int(i) for i in ids])]
 
 
+@runtime.queued
 @torch.no_grad()
 def run_seq2seq(model, tokenizer, text: str, max_input_tokens: int = 64, max_new_tokens: int = 40,
                 k: int = 5) -> Seq2SeqRun:

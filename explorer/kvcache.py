@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from explorer import hf
+from explorer import hf, runtime
 from explorer.presets import ArchConfig, param_count
 
 GIB = 2 ** 30
@@ -304,8 +304,8 @@ def measure(lm, n_tokens: int, batch: int = 1, start_id: int | None = None) -> M
     cache = hf.new_cache(config)
     lengths, measured = [], []
     attn_shape: tuple[int, ...] = ()
-    t0 = time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), runtime.GATE.slot():     # one request in the forward-pass queue, like forward()
+        t0 = time.perf_counter()
         for step in range(n_tokens):
             last = step == n_tokens - 1
             out = model(input_ids=ids, **hf.cache_argument(cache), use_cache=True, output_attentions=last,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from explorer import runtime
 from explorer.errors import ExplainedError
 from explorer.generation import Generation, Sampling
 from explorer.text import display_token
@@ -219,6 +220,7 @@ def _vision_hidden(model, pixel_values):
     return out
 
 
+@runtime.queued
 @torch.no_grad()
 def caption(lm, image, prompt: str = PROMPT, max_new_tokens: int = MAX_NEW_TOKENS) -> CaptionRun:
     """Greedy caption step by step (the Generation engine, image given to the pass that reads the prompt),
@@ -348,6 +350,7 @@ def shuffled(image_view: np.ndarray, patch: int, seed: int = 0):
     return shuffle_patches(Image.fromarray(image_view), patch, seed)
 
 
+@runtime.queued
 @torch.no_grad()
 def _score(lm, prompt_ids: list[int], words: list[int], extra: dict | None) -> np.ndarray:
     ids = prompt_ids + words

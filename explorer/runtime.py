@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -196,3 +197,13 @@ def _tell(hook, ahead) -> None:
 
 
 GATE = Gate(forward_slots(), queue_seconds())
+
+
+def queued(fn):
+    """Run `fn` holding a forward-pass slot of the process's queue (GATE, looked up at call time): for engine
+    functions that call a model themselves (batched scoring, a decoding loop) instead of through forward()."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        with GATE.slot():
+            return fn(*args, **kwargs)
+    return run

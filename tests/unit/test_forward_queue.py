@@ -141,3 +141,46 @@ def test_a_notice_that_cannot_be_drawn_does_not_stop_the_request():
             model("second")
     first.join()
     assert [w for kind, w in log if kind == "start"] == ["first", "second"]
+
+
+def _held(gate):
+    """A thread that holds the gate's only slot until released: (release event, thread)."""
+    holder, release = threading.Event(), threading.Event()
+
+    def hold():
+        with gate.slot():
+            holder.set()
+            release.wait(5)
+    t = threading.Thread(target=hold)
+    t.start()
+    holder.wait(5)
+    return release, t
+
+
+def test_engine_code_that_calls_the_model_itself_waits_in_the_same_queue(monkeypatch):
+    """KV-cache measurement, few-shot scoring, seq2seq decoding, captioning and training steps feed the model
+    directly (batches, decoding loops): each takes a slot first, so a busy server makes them wait their turn."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from explorer import adapt, families, kvcache, multimodal
+    cfg = GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=32, n_positions=16)
+    cfg._attn_implementation = "eager"
+    lm = LoadedModel.in_memory(GPT2LMHeadModel(cfg), name="stub")
+    gate = runtime.Gate(1, timeout=0.3)
+    monkeypatch.setattr(runtime, "GATE", gate)
+    calls = [lambda: kvcache.measure(lm, 4, start_id=0),
+             lambda: families.score_queries(lm.model, None, "", ["q"]),
+             lambda: families.run_seq2seq(lm.model, None, "text"),
+             lambda: multimodal.caption(lm, None),
+             lambda: multimodal._score(lm, [1], [2], None),
+             lambda: adapt.train_step(lm.model, None, None)]
+    release, t = _held(gate)
+    try:
+        for call in calls:
+            with pytest.raises(runtime.Busy):
+                call()
+    finally:
+        release.set()
+        t.join()
+    m = kvcache.measure(lm, 4, start_id=0)           # a free slot: the measurement runs
+    assert list(m.lengths) == [1, 2, 3, 4] and gate.ahead() == 0
