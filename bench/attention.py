@@ -28,7 +28,7 @@ import torch  # noqa: E402
 from explorer import attention as A  # noqa: E402
 from explorer import bertviz_view  # noqa: E402
 from explorer.charts import attention as charts  # noqa: E402
-from explorer.charts.theme import style  # noqa: E402
+from explorer.charts.theme import styled  # noqa: E402
 from explorer.attention import long_table  # noqa: E402
 from explorer.ui.attention import Computed  # noqa: E402
 from explorer.ui.figures import _jsonable, is_table, to_csv  # noqa: E402
@@ -80,8 +80,7 @@ def forward(model, t: int, family: str) -> A.AttentionResult:
 
 
 def serialise(fig) -> str:
-    style(fig)
-    return pio.to_json(fig.to_dict(), validate=False)   # what st.plotly_chart sends
+    return pio.to_json(styled(fig), validate=False)      # what st.plotly_chart sends
 
 
 EXPORTS = {}

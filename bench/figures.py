@@ -31,7 +31,6 @@ from explorer.charts import generation as CG  # noqa: E402
 from explorer.charts import moe as CM  # noqa: E402
 from explorer.charts import pipeline as CP  # noqa: E402
 from explorer.charts import rope as CR  # noqa: E402
-from explorer.charts.theme import style  # noqa: E402
 
 LIMIT = 5.0
 L, H, E, K = 12, 12, 8, 2          # GPT-2-size layers and heads; Mixtral-size experts, top-2
@@ -113,12 +112,10 @@ def figures(T: int) -> dict:
 
 def rerun_cost(build) -> float:
     """Seconds for one figure as a rerun pays it: build, sanitize, style, JSON for the browser."""
-    from explorer.ui.figures import sanitize
+    from explorer.ui.figures import spec
     t = time.perf_counter()
     fig = build()
-    sanitize(fig)
-    style(fig)
-    pio.to_json(fig, validate=False)
+    pio.to_json(spec(fig), validate=False)
     return time.perf_counter() - t
 
 

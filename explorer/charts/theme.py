@@ -1,6 +1,8 @@
 """Shared look of every figure: colorblind-safe palettes and presenter-mode styling."""
 from __future__ import annotations
 
+import re
+
 import plotly.graph_objects as go
 
 # Okabe & Ito (2008), colorblind-safe categorical palette; black last so it is rarely needed
@@ -39,67 +41,134 @@ TEXT = "#111111"          # every figure's text: dark on white, in both modes (p
 PRESENT_FONT = 20        # presenter mode: base text; ticks are PRESENT_FONT - 2 (never below 16 px)
 
 
-def _top_margin(fig: go.Figure, size: int) -> int:
+def _top_margin(layout: dict, size: int) -> int:
     """Room above the plot for the title and, under it, subplot titles (annotations sitting on the plot's top
     edge): in presenter mode's larger type the two collided in a fixed 50 px."""
-    titled = bool(fig.layout.title.text)
-    lines = (fig.layout.title.text or "").count("<br>")          # a second line (a <sup> note) under the title
-    on_top = any(a.yref == "paper" and (a.y or 0) >= 0.99 and a.yanchor == "bottom" for a in fig.layout.annotations)
+    title = layout.get("title") or {}
+    text = title.get("text") or ""
+    titled = bool(text)
+    lines = text.count("<br>")          # a second line (a <sup> note) under the title
+    on_top = any(a.get("yref") == "paper" and (a.get("y") or 0) >= 0.99 and a.get("yanchor") == "bottom"
+                 for a in layout.get("annotations") or ())
     if not on_top:
         return (50 + int(lines * size * 1.3)) if titled else 20
     if titled:
-        fig.update_layout(title=dict(yref="container", y=1, yanchor="top", pad=dict(t=8)))
+        _merge(layout, title=dict(yref="container", y=1, yanchor="top", pad=dict(t=8)))
     return int((size + 4) * 1.5 * titled + size * 1.6 + 16)
 
 
+def _merge(target: dict, **update) -> dict:
+    """Nested update of a figure's plain dict, as plotly's update_layout merges (dicts into dicts)."""
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(target.get(k), dict):
+            _merge(target[k], **v)
+        elif isinstance(v, dict):
+            target[k] = _merge({}, **v)
+        else:
+            target[k] = v
+    return target
+
+
+_TEMPLATE_SPEC: dict | None = None
+_TRACE_PROPS: dict[str, frozenset] = {}
+
+
+def _template_spec() -> dict:
+    """The registered template as a plain dict, built once and shared read-only by every figure's spec."""
+    global _TEMPLATE_SPEC
+    if _TEMPLATE_SPEC is None:
+        import plotly.io as pio
+        _TEMPLATE_SPEC = pio.templates[template()].to_plotly_json()
+    return _TEMPLATE_SPEC
+
+
+def _has(trace: dict, prop: str) -> bool:
+    """Whether the trace's type has the property at all (what `prop in trace` tells of a plotly trace)."""
+    kind = trace.get("type") or "scatter"
+    if kind not in _TRACE_PROPS:
+        _TRACE_PROPS[kind] = frozenset(go.Figure(data=[{"type": kind}]).data[0]._valid_props)
+    return prop in _TRACE_PROPS[kind]
+
+
+def _copy(v):
+    """A copy of a figure's nested dicts and lists; the values in them (arrays, strings) are shared, not copied:
+    sanitizing and styling replace values, they never change one in place."""
+    if isinstance(v, dict):
+        return {k: _copy(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_copy(x) for x in v]
+    return v
+
+
+def plain(fig: go.Figure) -> dict:
+    """The figure as plain dicts of what was set (as to_dict() without its deep copy of every array and without
+    turning arrays into base64: values are as the chart builder gave them)."""
+    out = {"data": _copy(fig._data), "layout": _copy(fig._layout)}
+    if fig._frame_objs:
+        out["frames"] = [_copy(f._props) for f in fig._frame_objs]
+    return out
+
+
 def style(fig: go.Figure, present: bool = False, height: int | None = None) -> go.Figure:
-    """Apply the app's look; presenter mode: larger type, thicker lines, white background.
+    """A styled copy of `fig` as a figure (see styled); for tests and benchmarks. Pages draw `styled` dicts."""
+    return go.Figure(styled(fig, present, height))
+
+
+def styled(fig: "go.Figure | dict", present: bool = False, height: int | None = None) -> dict:
+    """The app's look applied to a figure's plain dict (a go.Figure is copied with plain(); a dict is styled in
+    place); presenter mode: larger type, thicker lines, white background. Returns the dict.
 
     Shown with Streamlit's own chart theme off (explorer/ui/figures.show passes theme=None), so these colours
-    and sizes are what the browser draws: dark text everywhere, >= 16 px in presenter mode.
+    and sizes are what the browser draws: dark text everywhere, >= 16 px in presenter mode. Plain dicts because
+    plotly validates every property update of a go.Figure: the same styling through update_layout cost
+    0.1-0.5 s per figure and rerun.
     """
+    spec = plain(fig) if isinstance(fig, go.Figure) else fig
+    layout = spec.setdefault("layout", {})
+    traces = spec.setdefault("data", [])
     size = PRESENT_FONT if present else 13
     tick = size - 2 if present else 12
-    fig.update_layout(
-        template=template(),
-        font=dict(family=FONT, size=size, color=TEXT),
-        title_font=dict(size=size + 4, color=TEXT),
-        margin=dict(l=10, r=10, t=_top_margin(fig, size), b=10),
-        hoverlabel=dict(font_size=size),
-        legend=dict(font=dict(size=size, color=TEXT)),
-    )
+    top = _top_margin(layout, size)
+    layout["template"] = _template_spec()
+    _merge(layout, font=dict(family=FONT, size=size, color=TEXT), title=dict(font=dict(size=size + 4, color=TEXT)),
+           margin=dict(l=10, r=10, t=top, b=10), hoverlabel=dict(font=dict(size=size)),
+           legend=dict(font=dict(size=size, color=TEXT)))
     if height:
-        fig.update_layout(height=int(height * (1.25 if present else 1)))
-    axis = dict(tickfont=dict(size=tick, color=TEXT), title_font=dict(size=size, color=TEXT), automargin=True)
+        layout["height"] = int(height * (1.25 if present else 1))
+    axis = dict(tickfont=dict(size=tick, color=TEXT), title=dict(font=dict(size=size, color=TEXT)), automargin=True)
     if present:
         axis.update(linewidth=2, gridwidth=1.5)
-        fig.update_traces(selector=dict(type="scatter"), line_width=4)
-        for trace in fig.data:   # markers 1.5 x larger (a fixed 11 px made small dots blobs and arrow heads smaller)
-            if trace.type == "scatter" and trace.marker is not None:
-                m = trace.marker.size
-                if m is None:
-                    trace.marker.size = 11
-                elif isinstance(m, (int, float)):
-                    trace.marker.size = max(m, min(1.5 * m, 30))
-                else:
-                    trace.marker.size = [max(x, min(1.5 * x, 30)) for x in m]
-        for a in fig.layout.annotations:
-            a.font.size = max(a.font.size or 0, tick)
-        for trace in fig.data:   # colour bars and in-cell text of heatmaps, bars, sankeys
-            if "colorbar" in trace:
-                trace.update(colorbar=dict(tickfont=dict(size=tick, color=TEXT)))
-            if "textfont" in trace and trace.type != "sankey":
-                trace.update(textfont_size=max(tick, (trace.textfont.size or 0)))
-    fig.update_xaxes(**axis)
-    fig.update_yaxes(**axis)
-    label_every_token(fig, present)
-    return fig
+        for trace in traces:
+            if trace.get("type", "scatter") != "scatter":
+                continue
+            _merge(trace, line=dict(width=4))
+            marker = trace.setdefault("marker", {})
+            m = marker.get("size")        # markers 1.5 x larger (a fixed 11 px made small dots blobs)
+            if m is None:
+                marker["size"] = 11
+            elif isinstance(m, (int, float)):
+                marker["size"] = max(m, min(1.5 * m, 30))
+            else:
+                marker["size"] = [max(x, min(1.5 * x, 30)) for x in m]
+        for a in layout.get("annotations") or ():
+            font = a.setdefault("font", {})
+            font["size"] = max(font.get("size") or 0, tick)
+        for trace in traces:   # colour bars and in-cell text of heatmaps, bars, sankeys
+            if _has(trace, "colorbar"):
+                _merge(trace, colorbar=dict(tickfont=dict(size=tick, color=TEXT)))
+            if _has(trace, "textfont") and trace.get("type") != "sankey":
+                _merge(trace, textfont=dict(size=max(tick, ((trace.get("textfont") or {}).get("size") or 0))))
+    for name in {"xaxis", "yaxis"} | {k for k in layout if _AXIS.fullmatch(k)}:
+        _merge(layout.setdefault(name, {}), **axis)
+    _label_every_token(spec, present)
+    return spec
 
 
+_AXIS = re.compile(r"[xy]axis\d*")
 HEATMAP_TICK = {False: 12, True: 16}     # token labels on heatmap axes: one per row/column, never thinned
 
 
-def label_every_token(fig: go.Figure, present: bool = False) -> go.Figure:
+def _label_every_token(spec: dict, present: bool = False) -> dict:
     """Every token label of every heatmap drawn, none thinned out, none colliding.
 
     Plotly drops every other category label when they look crowded; an explicit tick list keeps them all.
@@ -108,30 +177,32 @@ def label_every_token(fig: go.Figure, present: bool = False) -> go.Figure:
     labels (small multiples) are left alone.
     """
     font = HEATMAP_TICK[present]
+    layout = spec["layout"]
     rows = cols = 0
-    for trace in fig.data:
-        if trace.type != "heatmap":
+    for trace in spec["data"]:
+        if trace.get("type") != "heatmap":
             continue
-        for letter, values in (("x", trace.x), ("y", trace.y)):
+        for letter in ("x", "y"):
+            values = trace.get(letter)
             if values is None or not len(values) or not isinstance(values[0], str):
                 continue                       # numeric axes (positions, pairs): plotly's own ticks are right
-            name = (trace.xaxis if letter == "x" else trace.yaxis) or letter
-            axis = fig.layout[f"{name[0]}axis{name[1:]}"]
-            if axis.showticklabels is False or axis.tickmode == "array":
+            name = trace.get(f"{letter}axis") or letter
+            axis = layout.setdefault(f"{name[0]}axis{name[1:]}", {})
+            if axis.get("showticklabels") is False or axis.get("tickmode") == "array":
                 continue
-            axis.update(tickmode="array", tickvals=list(values), ticktext=list(values), tickfont_size=font)
+            _merge(axis, tickmode="array", tickvals=list(values), ticktext=list(values), tickfont=dict(size=font))
             if letter == "x":
                 cols = max(cols, int(max(len(str(v).replace("\u200b", "")) for v in values) * font * 0.62) + 40)
                 if len(values) > 8:
-                    axis.tickangle = -90
+                    axis["tickangle"] = -90
             else:
                 rows = max(rows, len(values))
-                axis.update(scaleanchor=None)
+                axis.pop("scaleanchor", None)
     if rows:
-        need = int(rows * font * 1.4 + 80 + cols + (50 if fig.layout.title.text else 0))
-        if (fig.layout.height or 450) < need:
-            fig.update_layout(height=need)
-    return fig
+        need = int(rows * font * 1.4 + 80 + cols + (50 if (layout.get("title") or {}).get("text") else 0))
+        if (layout.get("height") or 450) < need:
+            layout["height"] = need
+    return spec
 
 
 def export_config(filename: str) -> dict:
