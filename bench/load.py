@@ -16,6 +16,7 @@ time, and p95 with N sessions against p95 of one session alone, measured in the 
     python bench/load.py --processes 2         # two servers behind nginx (explorer.serve)
     python bench/load.py --browsers 2          # + 2 real Chromium tabs (Playwright) on the teacher's link
     python bench/load.py --minutes 10          # soak: sessions loop for 10 minutes; RSS every 30 s
+    python bench/load.py --real-size           # GPT-2- and BERT-base-size random-init models instead of the tiny ones
 
 Exits 1 when any visit fails (an error is an error however loaded the machine is); time goals are printed.
 """
@@ -88,6 +89,44 @@ def scenario(text: str) -> list[list[Step]]:
         visit("adapt", {}, ("click", "ad_next")),
         visit("multimodal"),
     ]
+
+
+# Real-size models: GPT-2 small's and BERT-base's bodies (12 layers, 12 heads, width 768, 3072 inner, 1024 and 512
+# positions), random init, written as local model folders the pages open through their link (decoder=, encoder=;
+# the server allows local folders). They keep the bundled tokenizers (4,096 tokens): with GPT-2's 50,257-token
+# embedding a random model would predict ids those tokenizers cannot show. Weights float32.
+REAL_SIZE = {"decoder": ("tiny-gpt2", dict(n_embd=768, n_layer=12, n_head=12, n_inner=3072, n_positions=1024)),
+             "encoder": ("tiny-bert", dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                                           intermediate_size=3072, max_position_embeddings=512))}
+
+
+def real_size_models(folder: Path) -> dict[str, str]:
+    """Write the real-size random-init folders under `folder` (seeded); {link parameter: folder path}."""
+    import json
+    import shutil
+
+    import torch
+    import transformers
+    torch.manual_seed(0)
+    out = {}
+    for name, (tiny, sizes) in REAL_SIZE.items():
+        src, dst = ROOT / "assets" / "models" / tiny, folder / f"{tiny.replace('tiny-', '')}-real-size"
+        config = json.loads((src / "config.json").read_text())
+        config.update(sizes, dtype="float32")
+        cfg = transformers.AutoConfig.for_model(config.pop("model_type"), **config)
+        model = getattr(transformers, cfg.architectures[0])(cfg)
+        model.save_pretrained(dst, safe_serialization=True)
+        for f in ("tokenizer.json", "tokenizer_config.json", "generation_config.json"):
+            if (src / f).exists():
+                shutil.copy(src / f, dst / f)
+        out[name] = str(dst)
+        print(f"  {dst.name}: {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters", flush=True)
+    return out
+
+
+def with_models(pages: list[list[Step]], models: dict[str, str]) -> list[list[Step]]:
+    """The same visits with the models in every link (decoder=..., encoder=...)."""
+    return [[Step(s.page, s.kind, {**s.arg, **models}) if s.kind == "open" else s for s in steps] for steps in pages]
 
 
 # ------------------------------------------------------------------------------------------- one session
@@ -237,11 +276,11 @@ def free_port() -> int:
 class Server:
     """`streamlit run app.py` (one process) or `python -m explorer.serve` (P processes behind nginx)."""
 
-    def __init__(self, processes: int, log: str | None = None):
+    def __init__(self, processes: int, log: str | None = None, env: dict | None = None):
         self.processes = processes
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(ROOT))
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(ROOT), **(env or {}))
         if processes == 1:
             argv = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
                     f"--server.port={self.port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"]
@@ -367,6 +406,7 @@ class Phase:
     cpu_share: float = 0.0
     skipped: int = 0
     bound: float = 0.0        # the phase's time bound, seconds
+    load: tuple = ()          # the machine's load average (1, 5 min) at the phase's end: others' work counts too
 
     def times(self, page: str | None = None) -> list[float]:
         return [r.seconds for r in self.results if not r.error and (page is None or r.page == page)]
@@ -395,6 +435,7 @@ def run_phase(server: Server, name: str, plans: list[list[list[Step]]], seconds:
     phase.wall = time.perf_counter() - t0
     phase.cpu_share = (server.cpu() - cpu0) / phase.wall / (os.cpu_count() or 1)
     phase.skipped = sum(skipped)
+    phase.load = os.getloadavg()[:2]
     return phase
 
 
@@ -426,25 +467,39 @@ def main(argv=None) -> int:
     ap.add_argument("--browsers", type=int, default=0, help="real Chromium tabs on the teacher's link, alongside")
     ap.add_argument("--minutes", type=float, default=0, help="soak: every session loops this long; RSS over time")
     ap.add_argument("--log", help="write the server's output (tracebacks of failed visits) to this file")
+    ap.add_argument("--real-size", action="store_true",
+                    help="GPT-2- and BERT-base-size random-init models (local folders) instead of the bundled tiny ones")
     a = ap.parse_args(argv)
+    models: dict[str, str] = {}
+    env: dict[str, str] = {}
+    if a.real_size:
+        import tempfile
+        tmp = tempfile.TemporaryDirectory(prefix="explorer-real-size-")
+        print("real-size random-init models:", flush=True)
+        models = real_size_models(Path(tmp.name))
+        env["EXPLORER_ALLOW_CUSTOM_MODELS"] = "1"
+
+    def plan(text: str) -> list[list[Step]]:
+        return with_models(scenario(text), models)
 
     print(f"class load: {a.sessions} sessions, {a.processes} server process(es), {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f} at start", flush=True)
-    server = Server(a.processes, a.log)
+          + ("real-size random-init models, " if a.real_size else "")
+          + f"load average {os.getloadavg()[0]:.1f} at start", flush=True)
+    server = Server(a.processes, a.log, env)
     try:
         rss_start = server.rss()
-        warm = run_phase(server, "warm-up", [scenario(student_text(1000))], STEP_TIMEOUT * 10)
+        warm = run_phase(server, "warm-up", [plan(student_text(1000))], STEP_TIMEOUT * 10)
         rss_one = server.rss()
-        alone = run_phase(server, "alone", [scenario(student_text(999))], STEP_TIMEOUT * 10)
+        alone = run_phase(server, "alone", [plan(student_text(999))], STEP_TIMEOUT * 10)
         phases = []
         if a.minutes:
-            phases.append(soak(server, a))
+            phases.append(soak(server, a, plan))
         else:
             if a.scenario in ("own", "both"):
-                plans = [rotate(scenario(student_text(i)), i) for i in range(a.sessions)]
+                plans = [rotate(plan(student_text(i)), i) for i in range(a.sessions)]
                 phases.append(run_phase(server, "own", plans, a.seconds, browser_k=a.browsers))
             if a.scenario in ("teacher", "both"):
-                plans = [scenario(TEACHER_TEXT) for _ in range(a.sessions)]
+                plans = [plan(TEACHER_TEXT) for _ in range(a.sessions)]
                 phases.append(run_phase(server, "teacher", plans, a.seconds, browser_k=a.browsers))
         peak = server.peak
     finally:
@@ -458,7 +513,8 @@ def main(argv=None) -> int:
         alone95, p95 = pct(alone.times(), .95), pct(p.times(), .95)
         print(f"{p.name}: wall {p.wall:.0f} s, server CPU {100 * p.cpu_share:.0f}% of {os.cpu_count()} CPUs, "
               f"p95 {p95:.2f} s vs alone {alone95:.2f} s: ratio {p95 / alone95:.1f}x, "
-              f"{sum(r.queued for r in p.results)} visits showed their place in the queue"
+              f"{sum(r.queued for r in p.results)} visits showed their place in the queue, "
+              f"machine load average {p.load[0]:.1f} (1 min) / {p.load[1]:.1f} (5 min) at the end"
               + (f", {p.skipped} steps not reached within {p.bound:.0f} s" if p.skipped else ""))
     errors = warm.errors() + alone.errors() + [r for p in phases for r in p.errors()]
     for r in errors[:20]:
@@ -470,7 +526,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def soak(server: Server, a) -> Phase:
+def soak(server: Server, a, plan=scenario) -> Phase:
     """Every session loops its scenario for a.minutes; RSS printed every 30 s; flat = last minute within 5% of
     the second."""
     samples: list[tuple[float, int]] = []
@@ -483,7 +539,7 @@ def soak(server: Server, a) -> Phase:
             print(f"  soak {samples[-1][0] / 60:5.1f} min: RSS {samples[-1][1] / 2 ** 20:.0f} MB", flush=True)
     w = threading.Thread(target=watch, daemon=True)
     w.start()
-    plans = [rotate(scenario(student_text(i)), i) for i in range(a.sessions)]
+    plans = [rotate(plan(student_text(i)), i) for i in range(a.sessions)]
     phase = run_phase(server, "soak", plans, a.minutes * 60, loop=True)
     stop.set()
     second = [r for t, r in samples if 60 <= t < 120]
