@@ -6,7 +6,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.charts.theme import OKABE_ITO
+from explorer.charts.theme import OKABE_ITO, shared_figure
 
 INK = "#111111"
 GREY = "#8c8c8c"
@@ -27,6 +27,7 @@ def _decades(lo: float, hi: float) -> list[float]:
     return [10.0 ** e for e in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)]
 
 
+@shared_figure
 def scaling_plane(runs: Sequence[dict], current: dict, ratio: float = 20.0) -> go.Figure:
     """Parameters N (x) against training tokens D (y), log-log, with the D = ratio x N line.
 
@@ -71,6 +72,7 @@ def scaling_plane(runs: Sequence[dict], current: dict, ratio: float = 20.0) -> g
     return fig
 
 
+@shared_figure
 def scorecard(rows: Sequence[dict], winner: str | None, scenario: str) -> go.Figure:
     """One bar per candidate: its score, with quality − latency points − cost points written beside it.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.charts.theme import HEATMAP, categorical
+from explorer.charts.theme import HEATMAP, categorical, shared_figure
 
 ZWSP = "\u200b"   # makes repeated tokens distinct categories without changing how they look
 HOVER = "query: %{y}<br>key: %{x}<br>weight: %{z:.4f}<extra></extra>"
@@ -55,6 +55,7 @@ def _size(n: int, per: float, lo: int, hi: int) -> int:
     return int(min(hi, max(lo, per * n + 160)))
 
 
+@shared_figure
 def heatmap(a: np.ndarray, labels: list[str], title: str = "", zmax: float | None = None,
             colorbar_title: str = "weight") -> go.Figure:
     """One pattern [query, key] with token labels on both axes; hover shows the exact weight."""

@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from explorer.charts.attention import unique_labels
 from explorer.charts.kvcache import _bytes_label, _log_bytes_axis, _tokens_label
-from explorer.charts.theme import HEATMAP, OKABE_ITO
+from explorer.charts.theme import HEATMAP, OKABE_ITO, shared_figure
 
 SEEN = "#0072B2"          # Okabe-Ito blue: a key the query sees
 HIDDEN = "#EDEDED"        # light grey: masked
@@ -24,6 +24,7 @@ def _binary(mask: np.ndarray) -> dict:
                 colorscale=[[0, HIDDEN], [0.5, HIDDEN], [0.5, SEEN], [1, SEEN]])
 
 
+@shared_figure
 def mask_panels(masks: dict[str, np.ndarray], labels: Sequence[str] | None = None) -> go.Figure:
     """Masks side by side ({title: bool [query, key]}), blue where a query sees a key, grey where it is hidden."""
     n = next(iter(masks.values())).shape[0]
@@ -93,6 +94,7 @@ def _rect(x0, y0, x1, y1, **line) -> dict:
     return dict(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, xref="x", yref="y", layer="above", line=line)
 
 
+@shared_figure
 def tiling(scores: np.ndarray, allowed: np.ndarray, schedule: list[tuple[int, list[int]]], done: int,
            block_q: int, block_k: int, row: int, m_track: Sequence[float], l_track: Sequence[float],
            true_m: float, true_l: float, step_labels: Sequence[str], title: str = "") -> go.Figure:
@@ -203,6 +205,7 @@ def traffic(lengths: np.ndarray, standard: np.ndarray, tiled: np.ndarray, curren
 PAIR_NAMES = 128   # up to this many tokens, hover names both tokens of a cell
 
 
+@shared_figure
 def attention_pair(full: np.ndarray, windowed: np.ndarray, labels: Sequence[str], window: int) -> go.Figure:
     """One head's pattern [query, key] without and with the window, on one colour scale; the window's
     left edge drawn as a staircase on both."""
@@ -240,6 +243,7 @@ def attention_pair(full: np.ndarray, windowed: np.ndarray, labels: Sequence[str]
     return fig
 
 
+@shared_figure
 def next_token_pair(tokens_full: Sequence[str], probs_full: np.ndarray, tokens_win: Sequence[str],
                     probs_win: np.ndarray, window: int) -> go.Figure:
     """The top next-token candidates without and with the window, as two bar panels."""

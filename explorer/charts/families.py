@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from explorer.charts.attention import HOVER, _esc, _z, unique_labels
 from explorer.charts.efficient import _binary, mask_panels
-from explorer.charts.theme import HEATMAP, OKABE_ITO
+from explorer.charts.theme import HEATMAP, OKABE_ITO, shared_figure
 
 CHANCE_COLOR = "#000000"
 MEAN_COLOR = OKABE_ITO[5]        # vermillion
@@ -28,6 +28,7 @@ def _cell_text(mask: np.ndarray) -> dict:
     return dict(text=mask.astype(int).astype(str), texttemplate="%{text}", textfont=dict(size=15))
 
 
+@shared_figure
 def lesson_masks(masks: dict[str, np.ndarray], tokens: Sequence[str]) -> go.Figure:
     """The lesson's masks side by side with 0/1 written in every cell."""
     fig = mask_panels(masks, tokens)
@@ -41,6 +42,7 @@ def _tick_angle(n: int) -> int:
     return 0 if n <= 8 else -60
 
 
+@shared_figure
 def mask_beside_attention(mask: np.ndarray, attn: np.ndarray | None, queries: Sequence[str], keys: Sequence[str],
                           mask_title: str, attn_title: str, query_axis: str = "query", key_axis: str = "key") -> go.Figure:
     """Left: the 0/1 mask; right: the model's attention for the same tokens (None: mask only).

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from explorer.charts.attention import _esc, fast_figure
-from explorer.charts.theme import HEATMAP, HEATMAP_ALT, OKABE_ITO
+from explorer.charts.theme import HEATMAP, HEATMAP_ALT, OKABE_ITO, shared_figure
 
 CHOSEN = OKABE_ITO[5]        # vermillion: the token that was taken
 KEPT = OKABE_ITO[4]          # blue: candidates that survive top-k/top-p
@@ -32,6 +32,7 @@ def _labels(tokens: list[str]) -> list[str]:
     return out
 
 
+@shared_figure
 def topk_bars(tokens: list[str], probs: np.ndarray, chosen: int | None, kept: int, cum: np.ndarray,
               top_p: float | None, top_k: int | None, title: str) -> go.Figure:
     """Bars of the k most likely next tokens; the chosen one highlighted; the cumulative curve with the

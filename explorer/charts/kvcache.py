@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.charts.theme import OKABE_ITO, categorical
+from explorer.charts.theme import OKABE_ITO, categorical, shared_figure
 
 # one colour AND one dash per attention kind, the same in every figure (never colour alone)
 KIND_COLORS = {"MHA": OKABE_ITO[5], "GQA": OKABE_ITO[4], "MQA": OKABE_ITO[2]}
@@ -68,6 +68,7 @@ def end_label_sides(values: list[int], lo: float, hi: float) -> list[str]:
     return [side for _, side in sorted(sides)]
 
 
+@shared_figure
 def growth_curves(lengths: np.ndarray, curves: dict[str, np.ndarray], labels: dict[str, str], seq_len: int,
                   current: dict[str, int], window: int | None = None, free: int | None = None,
                   free_label: str = "") -> go.Figure:
@@ -111,6 +112,7 @@ def growth_curves(lengths: np.ndarray, curves: dict[str, np.ndarray], labels: di
     return fig
 
 
+@shared_figure
 def sharing(n_heads: int, variants: dict[str, int], kv_head_of) -> go.Figure:
     """Query heads (circles, bottom) coloured by the KV head (square, top) they read; one panel per kind.
 

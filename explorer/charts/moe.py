@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorer.charts.attention import fast_figure, unique_labels
-from explorer.charts.theme import HEATMAP, OKABE_ITO, categorical
+from explorer.charts.theme import HEATMAP, OKABE_ITO, categorical, shared_figure
 
 GREY = "#9a9a9a"
 INK = "#111111"
@@ -73,6 +73,7 @@ def toy_sankey(tokens: Sequence[str], experts: Sequence[str], chosen: np.ndarray
     return fig
 
 
+@shared_figure
 def router_heatmap(probs: np.ndarray, chosen: np.ndarray, weights: np.ndarray, tokens: Sequence[str],
                    experts: Sequence[str], title: str = "", highlight: int | None = None) -> go.Figure:
     """probs [token, expert] as colour; the chosen top-k cells outlined and labelled with their mixing weight."""
@@ -121,6 +122,7 @@ def router_heatmap(probs: np.ndarray, chosen: np.ndarray, weights: np.ndarray, t
     return fig
 
 
+@shared_figure
 def path_grid(top1: np.ndarray, chosen: np.ndarray, weights: np.ndarray, tokens: Sequence[str],
               experts: Sequence[str], highlight: int | None = None) -> go.Figure:
     """Each token's experts in every layer: colour = its first choice, text = all k choices with weights.
@@ -192,6 +194,7 @@ def path_sankey(top1: np.ndarray, transitions: np.ndarray, experts: Sequence[str
     return fig
 
 
+@shared_figure
 def load_bars(requested: np.ndarray, accepted: np.ndarray, experts: Sequence[str], balanced: float,
               cap: int | None, title: str = "") -> go.Figure:
     """Assignments per expert: kept (solid) and over capacity (hatched); even split and capacity as lines."""

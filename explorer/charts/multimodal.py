@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorer.charts.attention import fast_figure
-from explorer.charts.theme import HEATMAP, OKABE_ITO
+from explorer.charts.theme import HEATMAP, OKABE_ITO, shared_figure
 
 IMAGE_TOKEN = OKABE_ITO[1]    # sky blue: image tokens
 TEXT_TOKEN = OKABE_ITO[0]     # orange: text tokens
@@ -85,6 +85,7 @@ def token_strip(tokens: list[str], is_image: list[bool], selected: int | None = 
     return fig
 
 
+@shared_figure
 def shape_trace(names: list[str], shapes: list[tuple[int, ...]], notes: list[str]) -> go.Figure:
     """The shapes a picture takes on its way to the decoder, left to right, as boxes with arrows."""
     n = len(names)

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from explorer.charts.attention import _esc, fast_figure
 from explorer.charts.generation import attention_row
-from explorer.charts.theme import DIVERGING, OKABE_ITO
+from explorer.charts.theme import DIVERGING, OKABE_ITO, shared_figure
 
 ON = OKABE_ITO[0]             # orange: the stage on screen
 ON_EDGE = "#000000"
@@ -25,6 +25,7 @@ STREAM = "#000000"
 
 
 # ------------------------------------------------------------------ the whole path
+@shared_figure
 def path_diagram(nodes: Sequence[tuple[str, str, str]], current: str, loop_label: str = "append, repeat") -> go.Figure:
     """One row of boxes, left to right, with arrows; the boxes of the current stage highlighted.
 
@@ -130,6 +131,7 @@ def embedding_strip(rows: dict[str, np.ndarray], position: int, token: str) -> g
 
 
 # ------------------------------------------------------------------ blocks
+@shared_figure
 def block_changes(attn_norm: np.ndarray, mlp_norm: np.ndarray, stream_norm: np.ndarray, attn_cos: np.ndarray,
                   mlp_cos: np.ndarray, token: str) -> go.Figure:
     """Top: length of what each attention and MLP sub-layer adds, and of the stream entering each block.

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.charts.theme import DIVERGING, HEATMAP, OKABE_ITO
+from explorer.charts.theme import DIVERGING, HEATMAP, OKABE_ITO, shared_figure
 
 Q_COLOR, K_COLOR = OKABE_ITO[4], OKABE_ITO[5]   # blue query, vermillion key (distinct in every CVD type)
 GREY = "#9a9a9a"
@@ -178,6 +178,7 @@ def per_pair(pairs: np.ndarray, curves: dict[str, np.ndarray], title: str, y_tit
     return fig
 
 
+@shared_figure
 def pair_tracks(pre: dict[int, np.ndarray], post: dict[int, np.ndarray], labels: list[str],
                 thetas: dict[int, float], which: str, focus: int) -> go.Figure:
     """One panel per pair: every token's 2-D value after rotation (colour = position), and one token's turn.
@@ -227,6 +228,7 @@ def pair_tracks(pre: dict[int, np.ndarray], post: dict[int, np.ndarray], labels:
     return fig
 
 
+@shared_figure
 def turned_angle(positions: np.ndarray, turned: dict[int, np.ndarray], thetas: dict[int, float]) -> go.Figure:
     """The angle each pair was turned by (after − before, unwrapped) against position: slope θ_i."""
     colors = LINES

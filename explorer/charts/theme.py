@@ -1,8 +1,14 @@
 """Shared look of every figure: colorblind-safe palettes and presenter-mode styling."""
 from __future__ import annotations
 
+import collections
+import dataclasses
+import functools
+import hashlib
 import re
+import threading
 
+import numpy as np
 import plotly.graph_objects as go
 
 # Okabe & Ito (2008), colorblind-safe categorical palette; black last so it is rarely needed
@@ -107,6 +113,119 @@ def plain(fig: go.Figure) -> dict:
     if fig._frame_objs:
         out["frames"] = [_copy(f._props) for f in fig._frame_objs]
     return out
+
+
+# ---------------------------------------------------------------------------------------------- shared figures
+FIGURES_KEPT = 256                   # figures kept for the whole process, least recently used dropped first
+FIGURE_BYTES_KEPT = 64 * 2 ** 20     # and at most about this many bytes of their arrays and texts
+_figures: "collections.OrderedDict[tuple, tuple[dict, int]]" = collections.OrderedDict()
+_figures_lock = threading.Lock()
+
+
+class _NoKey(Exception):
+    """An argument with no content fingerprint (a model, an open file): the figure is built every time."""
+
+
+def _feed(h, v) -> None:
+    if v is None or isinstance(v, (bool, int, float, complex, str, bytes)):
+        h.update(f"{type(v).__name__}:{v!r};".encode())
+    elif isinstance(v, np.ndarray):
+        if v.dtype == object:
+            h.update(b"objarray(")
+            _feed(h, v.shape)
+            for x in v.ravel():
+                _feed(h, x)
+            h.update(b")")
+        else:
+            h.update(f"array:{v.dtype.str}:{v.shape};".encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+    elif isinstance(v, np.generic):
+        _feed(h, v.item())
+    elif isinstance(v, (list, tuple)):
+        h.update(f"{type(v).__name__}({len(v)}".encode())
+        for x in v:
+            _feed(h, x)
+        h.update(b")")
+    elif isinstance(v, dict):
+        h.update(f"dict({len(v)}".encode())
+        for k in v:                          # insertion order is part of the content (legend order)
+            _feed(h, k)
+            _feed(h, v[k])
+        h.update(b")")
+    elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+        h.update(f"{type(v).__module__}.{type(v).__qualname__}(".encode())
+        for f in dataclasses.fields(v):
+            _feed(h, getattr(v, f.name))
+        h.update(b")")
+    else:
+        raise _NoKey(type(v).__name__)
+
+
+def _frozen(v):
+    """The kept copy's arrays made read-only copies (the builder's arrays may be its caller's, still in use)."""
+    if isinstance(v, dict):
+        return {k: _frozen(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_frozen(x) for x in v]
+    if isinstance(v, np.ndarray) and v.flags.writeable:
+        v = v.copy()
+        v.setflags(write=False)
+    return v
+
+
+def _size(v) -> int:
+    """Rough bytes of a plain figure: its arrays and texts (what the bound counts)."""
+    if isinstance(v, dict):
+        return sum(_size(x) for x in v.values()) + 64
+    if isinstance(v, (list, tuple)):
+        return sum(_size(x) for x in v) + 16
+    if isinstance(v, np.ndarray):
+        return int(v.nbytes)
+    if isinstance(v, str):
+        return len(v)
+    return 16
+
+
+def shared_figure(build):
+    """Decorator for a chart builder (data in, go.Figure out): a figure for the same arguments (the same model,
+    text and settings: compared by content, arrays included) is built once for every session of the process.
+    The kept figure is a plain dict nobody holds; each call gets its own go.Figure made from a copy of it
+    without plotly's validation (a few ms instead of the builder's 0.1-1 s), so a page that changes its figure
+    changes only its own. Kept within FIGURES_KEPT and FIGURE_BYTES_KEPT, least recently used dropped first."""
+    name = f"{build.__module__}.{build.__qualname__}"
+
+    @functools.wraps(build)
+    def cached(*args, **kwargs):
+        h = hashlib.blake2b(digest_size=20)
+        try:
+            _feed(h, args)
+            _feed(h, sorted(kwargs.items()))
+        except _NoKey:
+            return build(*args, **kwargs)
+        key = (name, h.digest())
+        with _figures_lock:
+            hit = _figures.get(key)
+            if hit is not None:
+                _figures.move_to_end(key)
+        if hit is None:
+            fig = build(*args, **kwargs)
+            kept = _frozen(plain(fig))
+            kept["layout"].pop("template", None)       # every page's figure gets the app's own when it is shown
+            size = _size(kept)
+            with _figures_lock:
+                _figures[key] = (kept, size)
+                total = sum(s for _, s in _figures.values())
+                while len(_figures) > FIGURES_KEPT or (total > FIGURE_BYTES_KEPT and len(_figures) > 1):
+                    _, (_, s) = _figures.popitem(last=False)
+                    total -= s
+            return fig
+        fig = go.Figure(_copy(hit[0]), _validate=False)
+        fig._validate = True                 # later changes by the page are validated as usual
+        fig.layout._validate = True
+        return fig
+
+    cached.uncached = build
+    return cached
 
 
 def style(fig: go.Figure, present: bool = False, height: int | None = None) -> go.Figure:
