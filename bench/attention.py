@@ -28,10 +28,13 @@ import torch  # noqa: E402
 from explorer import attention as A  # noqa: E402
 from explorer import bertviz_view  # noqa: E402
 from explorer.charts import attention as charts  # noqa: E402
+from explorer.charts import theme  # noqa: E402
 from explorer.charts.theme import styled  # noqa: E402
 from explorer.attention import long_table  # noqa: E402
 from explorer.ui.attention import Computed  # noqa: E402
 from explorer.ui.figures import _jsonable, is_table, to_csv  # noqa: E402
+
+theme.SHARING = False     # every re-draw builds its figure (not the shared store's copy)
 
 REDRAW_TARGET_MS = 150
 HEAD_JSON_TARGET_KB = 300

@@ -31,6 +31,9 @@ from explorer.charts import generation as CG  # noqa: E402
 from explorer.charts import moe as CM  # noqa: E402
 from explorer.charts import pipeline as CP  # noqa: E402
 from explorer.charts import rope as CR  # noqa: E402
+from explorer.charts import theme  # noqa: E402
+
+theme.SHARING = False     # every round builds its figures: the cost of a first request (not the shared store's)
 
 LIMIT = 5.0
 L, H, E, K = 12, 12, 8, 2          # GPT-2-size layers and heads; Mixtral-size experts, top-2

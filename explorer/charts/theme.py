@@ -118,6 +118,7 @@ def plain(fig: go.Figure) -> dict:
 # ---------------------------------------------------------------------------------------------- shared figures
 FIGURES_KEPT = 256                   # figures kept for the whole process, least recently used dropped first
 FIGURE_BYTES_KEPT = 64 * 2 ** 20     # and at most about this many bytes of their arrays and texts
+SHARING = True                       # False: every call builds (benchmarks of what a first request pays)
 _figures: "collections.OrderedDict[tuple, tuple[dict, int]]" = collections.OrderedDict()
 _figures_lock = threading.Lock()
 
@@ -196,6 +197,8 @@ def shared_figure(build):
 
     @functools.wraps(build)
     def cached(*args, **kwargs):
+        if not SHARING:
+            return build(*args, **kwargs)
         h = hashlib.blake2b(digest_size=20)
         try:
             _feed(h, args)
