@@ -7,7 +7,6 @@ from explorer import scaling as sc
 from explorer.charts import adapt as charts
 from explorer.text import md
 from explorer.ui import adapt as ui
-from explorer.ui import nav
 from explorer.ui.errors import callback, guard, guarded
 from explorer.ui.figures import show
 from explorer.ui.page import Page
@@ -120,24 +119,7 @@ def section_choose():
         ui.candidates_editor(url, cands, default)
     with right:
         st.markdown("**Read a release like an engineer**")
-        release_links()
-
-
-def release_links():
-    st.caption("A release note's headline numbers, each answered live somewhere in this app:")
-    st.page_link("pages/moe.py", label="“47B total, 13B active”: memory follows the total, speed the active",
-                 icon="🔀", query_params={"view": "size"})
-    st.page_link(nav.page("kv-cache").path, label="“1M-token context”: what the KV cache costs at 1M tokens",
-                 icon="🧮", query_params={"seq": "1048576", "batch": "1"})
-    st.page_link(nav.page("kv-cache").path, label="“GQA with 8 KV heads”: which heads share a cache",
-                 icon="🧮", query_params={"view": "sharing"})
-    st.button("“Trained on 15T tokens”: tokens per parameter of Llama-3-8B", icon="📈", key="ad_go_scale",
-              on_click=lambda: (url.set("view", "scale"), url.set("run", "llama-3-8b"),
-                                url.set("n", int(round(RUNS["llama-3-8b"].params))),
-                                url.set("d", int(round(RUNS["llama-3-8b"].tokens)))))
-    st.button("“Fine-tune it with LoRA”: what trains and what memory it needs", icon="🏋️", key="ad_go_adapt",
-              on_click=url.set, args=("view", "adapt"))
-    st.caption("And the licence: a model whose licence fails the gate is never chosen, whatever its score.")
+        ui.release_links(url, RUNS["llama-3-8b"])
 
 
 # ============================================================================ ③ what each strategy trains

@@ -17,7 +17,7 @@ from explorer import adapt
 from explorer import scaling as sc
 from explorer.models import registry
 from explorer.presets import PRESETS, ArchConfig, from_hf_config
-from explorer.ui import models
+from explorer.ui import models, nav
 from explorer.ui.editor import url_table
 from explorer.ui.errors import guard
 from explorer.ui.state import UrlState
@@ -132,3 +132,20 @@ def strategy_table(key: str, rows: list) -> list[dict]:
                                               (" ✔" if real[0] == r.trainable else " ✘ differs")
         table.append(row)
     return table
+
+
+def release_links(url: UrlState, llama3: "sc.Run") -> None:
+    """A release note's headline numbers, each a link to where this app answers it live."""
+    st.caption("A release note's headline numbers, each answered live somewhere in this app:")
+    st.page_link("pages/moe.py", label="“47B total, 13B active”: memory follows the total, speed the active",
+                 icon="🔀", query_params={"view": "size"})
+    st.page_link(nav.page("kv-cache").path, label="“1M-token context”: what the KV cache costs at 1M tokens",
+                 icon="🧮", query_params={"seq": "1048576", "batch": "1"})
+    st.page_link(nav.page("kv-cache").path, label="“GQA with 8 KV heads”: which heads share a cache",
+                 icon="🧮", query_params={"view": "sharing"})
+    st.button("“Trained on 15T tokens”: tokens per parameter of Llama-3-8B", icon="📈", key="ad_go_scale",
+              on_click=lambda: (url.set("view", "scale"), url.set("run", "llama-3-8b"),
+                                url.set("n", int(round(llama3.params))), url.set("d", int(round(llama3.tokens)))))
+    st.button("“Fine-tune it with LoRA”: what trains and what memory it needs", icon="🏋️", key="ad_go_adapt",
+              on_click=url.set, args=("view", "adapt"))
+    st.caption("And the licence: a model whose licence fails the gate is never chosen, whatever its score.")
