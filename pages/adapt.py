@@ -8,7 +8,7 @@ from explorer.charts import adapt as charts
 from explorer.text import md
 from explorer.ui import adapt as ui
 from explorer.ui.errors import callback, guard, guarded
-from explorer.ui.figures import show
+from explorer.ui.figures import show, table
 from explorer.ui.page import Page
 from explorer.ui.presenter import explain
 from explorer.ui.state import notice
@@ -65,11 +65,11 @@ def section_scale():
                                "tokens": [p["tokens"] for p in points] + [d]})
     st.caption("⚠️ A compute proxy, not a quality predictor: N·D says how much training was bought, not how good "
                "the model is — data quality, architecture and what the model is for decide that.")
-    st.dataframe(sc.table(sc.LESSON + ([mine] if mine.name == "your sliders" else [])), hide_index=True,
-                 width="stretch")
+    table(sc.table(sc.LESSON + ([mine] if mine.name == "your sliders" else [])), hide_index=True,
+          width="stretch")
     with st.expander("Where the presets' numbers come from"):
-        st.dataframe([{"run": r.name, "N": sc.human(r.params), "D": sc.human(r.tokens), "source": r.source}
-                      for r in sc.RUNS], hide_index=True, width="stretch")
+        table([{"run": r.name, "N": sc.human(r.params), "D": sc.human(r.tokens), "source": r.source}
+               for r in sc.RUNS], hide_index=True, width="stretch")
     explain("Tokens per parameter = D ÷ N. The lessons compare runs by N·D relative to 7B on 140B tokens (1.0x); "
             "the usual FLOPs estimate is 6·N·D (2 for the forward pass, 4 for the backward pass, per parameter per "
             "token). Chinchilla found about 20 tokens per parameter compute-optimal (the dashed line): GPT-3's 175B "
@@ -164,7 +164,7 @@ def section_adapt():
              data={"strategy": [r.strategy.label for r in rows], "trainable": [r.trainable for r in rows],
                    "weights_bytes": [r.memory.weights for r in rows],
                    "gradient_bytes": [r.memory.gradients for r in rows], "adam_bytes": [r.memory.adam for r in rows]})
-    st.dataframe(ui.strategy_table(key, rows), hide_index=True, width="stretch")
+    table(ui.strategy_table(key, rows), hide_index=True, width="stretch")
     tied = " With tied embeddings the output head *is* the embedding matrix, so freezing the embeddings " \
            "freezes it too." if a.tied_embeddings and not a.mlm_head else ""
     explain(f"Weights at {dtype}, one gradient per trainable parameter at {dtype}, and Adam's two float32 moments "

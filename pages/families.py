@@ -11,7 +11,7 @@ from explorer.text import encode, md
 from explorer.ui import families as cached
 from explorer.ui import models
 from explorer.ui.errors import guard
-from explorer.ui.figures import show
+from explorer.ui.figures import show, table
 from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
 
@@ -265,13 +265,13 @@ def section_fewshot():
             verdict = report.verdict()
             above = verdict.startswith("Above")
             (st.success if above else st.warning)(verdict, icon="🎯" if above else "🎲")
-            st.dataframe(pd.DataFrame(report.summary()), hide_index=True, width="stretch")
+            table(pd.DataFrame(report.summary()), hide_index=True, width="stretch")
             for k, total in report.sampled_orders.items():
                 st.caption(f"{k} shots: {len(report.runs_for(k))} of the {total:,} orders, chosen at random (seeded).")
             st.caption(f"Guessing: {report.chance:.0%}. \"> guessing\": orders whose score a one-sided binomial "
                        f"test at 5% on {len(test)} messages puts above guessing.")
         with st.expander("Every order, message by message"):
-            st.dataframe(pd.DataFrame(report.per_order()), hide_index=True, width="stretch")
+            table(pd.DataFrame(report.per_order()), hide_index=True, width="stretch")
     model_note("decoder")
     if lm.spec.bundled:
         st.caption("This is the bundled tiny GPT-2. Choose GPT-2 small in the sidebar to measure the real model "

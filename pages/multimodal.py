@@ -10,7 +10,7 @@ from explorer.text import md
 from explorer.ui import multimodal as cached
 from explorer.ui import nav
 from explorer.ui.errors import guard
-from explorer.ui.figures import show
+from explorer.ui.figures import show, table
 from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
 
@@ -156,10 +156,10 @@ def section_ablate(run: M.CaptionRun, key: str):
     with controls():
         other = st.selectbox("Another image", list(others), format_func=others.get, key=url.key("other"))
     variants = cached.ablations(lm, key, run, other, M.scene_image(M.BUNDLED[other]))
-    page.main().dataframe({"what the decoder got": [v.name for v in variants],
-                           "its caption": [v.caption for v in variants],
-                           "p(original caption)": [f"{float(np.prod(v.ref_probs)):.2g}" for v in variants]},
-                          hide_index=True, width="stretch")
+    table({"what the decoder got": [v.name for v in variants],
+           "its caption": [v.caption for v in variants],
+           "p(original caption)": [f"{float(np.prod(v.ref_probs)):.2g}" for v in variants]},
+          container=page.main())
     show(charts.variants([v.name for v in variants], variants[0].ref_words, [v.ref_probs for v in variants],
                          title="How likely each word of the original caption is"), "ablation word probabilities",
          height=360, data={"word": variants[0].ref_words, **{v.name: v.ref_probs for v in variants}})

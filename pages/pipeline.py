@@ -10,7 +10,7 @@ from explorer.text import display_token, md
 from explorer.ui import models, nav
 from explorer.ui import pipeline as cached
 from explorer.ui.errors import callback, guard
-from explorer.ui.figures import show
+from explorer.ui.figures import show, table
 from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
 
@@ -101,9 +101,9 @@ def section_tokens():
                 "⚠️ Decoding the ids does not give back the text exactly (the tokenizer normalises it).")
                + " Green boxes hold only some bytes of one character.")
     if found:
-        st.dataframe([{"piece of text": s.text, "kind": s.kind, "tokens": " | ".join(s.tokens),
-                       "UTF-8 bytes": s.n_bytes} for s in found[:30]], hide_index=True, width="stretch",
-                     height=min(38 + 35 * len(found[:30]), 250))
+        table([{"piece of text": s.text, "kind": s.kind, "tokens": " | ".join(s.tokens),
+                "UTF-8 bytes": s.n_bytes} for s in found[:30]], hide_index=True, width="stretch",
+              height=min(38 + 35 * len(found[:30]), 250))
     explain(f"{lm.spec.display_name} reads **tokens**, not characters: a byte-level BPE vocabulary of "
             f"{t.vocab_size:,} pieces. Common words are one token (␣ marks a leading space); rare words are split "
             "into pieces; a character with no piece of its own (an emoji, a CJK character) falls back to its UTF-8 "
@@ -220,7 +220,7 @@ def section_append():
     nxt = [display_token(w) for w in lm.tokenizer.convert_ids_to_tokens(a.next_ids.tolist())]
     st.markdown("**Then the model predicts again:** " + " · ".join(f"{md(w)} {p:.1%}" for w, p in zip(nxt, a.next_probs)))
     with st.expander("The cache, layer by layer"):
-        st.dataframe(P.cache_rows(t), hide_index=True, width="stretch")
+        table(P.cache_rows(t), hide_index=True, width="stretch")
     c1, c2 = st.columns(2)
     c1.page_link(nav.page("kv-cache").path, label="How the cache grows (KV-cache page)", icon="🧮",
                  query_params={"view": "measured"})
@@ -236,7 +236,7 @@ def section_append():
 def section_shapes():
     toy = cached.lesson_trace()
     rows = P.shape_rows(t, toy, f"{lm.spec.display_name}, this prompt")
-    st.dataframe(rows, hide_index=True, width="stretch", height=38 + 35 * len(rows))
+    table(rows, hide_index=True, width="stretch", height=38 + 35 * len(rows))
     st.caption(f"Batch 1, {t.n_tokens} tokens, hidden size {t.d_model}, {t.n_layers} blocks, {t.n_heads} query heads "
                f"and {t.n_kv_heads} KV heads of {t.head_dim}, vocabulary {t.vocab_size:,}. Every shape is read from "
                f"the tensors of this run (capture points: {', '.join(t.hooks[:3])}, …).")

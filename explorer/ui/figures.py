@@ -162,3 +162,16 @@ def download_data(data: dict, name: str) -> None:
     if csv_ok:
         row.download_button("CSV", lambda: to_csv(data), file_name=f"{s}.csv", mime="text/csv", key=f"dl_csv_{s}",
                             help="The numbers behind this figure")
+
+
+def table(data, *, container=None, hide_index: bool = True, height=None, **grid_args):
+    """A table of results. Normally the interactive grid (sort, resize, search); in presenter mode an HTML table,
+    which the presenter stylesheet sets at projector size (the grid draws its cells on a canvas at ~12 px, out of
+    reach of any stylesheet). grid_args (column_config, width, ...) apply to the grid only."""
+    where = container or st
+    if presenting():
+        return where.table(data, hide_index=hide_index, border="horizontal")
+    args = {"width": "stretch", **grid_args}
+    if height is not None:
+        args["height"] = height
+    return where.dataframe(data, hide_index=hide_index, **args)
