@@ -372,6 +372,13 @@ def with_experts(c: ArchConfig, n_experts: int, k: int) -> ArchConfig:
     return replace(c, n_experts=n_experts, experts_per_token=k)
 
 
+def scaling_expert_counts(n_experts: int, k: int) -> list[int]:
+    """The expert counts the scaling chart compares: powers of two up to 128 and the chosen count, at least k
+    (1, 2 and 4 drop out below k)."""
+    ns = sorted({1, 2, 4, 8, 16, 32, 64, 128, n_experts} - {x for x in (1, 2, 4) if x < k})
+    return [n for n in ns if n >= k]
+
+
 # --------------------------------------------------------------------------- the toy router's editable table
 def apply_edits(base, edited_rows: dict, experts=TOY_EXPERTS) -> np.ndarray:
     """Fold a table editor's edits into the logits: edited_rows is {row: {expert name: value}} (what

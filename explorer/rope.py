@@ -521,3 +521,42 @@ def position_contrast(C_full: np.ndarray, npos: int, trained: int | None, head_d
     _, mean_r, std_r = diagonal_stats(R, min(n - 1, max_gap))
     return PositionContrast(idx, C, stride, clip, n, head_dim, diagonal_spread(learned), diagonal_spread(R),
                             gaps, mean_l, std_l, mean_r, std_r)
+
+
+def lesson_cards(q, k, theta: float) -> tuple[list[tuple[int, int, float]], dict[int, list[tuple[int, int, float]]]]:
+    """The 2-D lesson's cases scored at theta -> ([(m, n, score)], {gap: cases with that gap}, in lesson order)."""
+    marks = [(a, b, float(score2d(q, k, a, b, theta))) for a, b in LESSON_CASES]
+    by_gap: dict[int, list[tuple[int, int, float]]] = {}
+    for a, b, s in marks:
+        by_gap.setdefault(a - b, []).append((a, b, s))
+    return marks, by_gap
+
+
+def extension_decay(methods: dict[str, ScaledRope], target: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each method's normalised score out to `target` tokens, log-binned -> (distances, {label: mean score})."""
+    dist = np.arange(0, target + 1)
+    curves, centre = {}, None
+    for s in methods.values():
+        centre, curves[s.label] = log_binned_mean(expected_score(dist, s.inv_freq, s.attention_factor))
+    return centre, curves
+
+
+@dataclass
+class PairView:
+    """One head's q (or k) pairs before and after the rotary step, as the real-model section draws them."""
+    pre: dict[int, np.ndarray]        # {pair: [position, 2]} before rotation
+    post: dict[int, np.ndarray]       # ... after
+    thetas: dict[int, float]          # the pair's angle per position
+    turned: dict[int, np.ndarray]     # {pair: [position]} angle turned, unwrapped
+    dims: np.ndarray                  # [pairs, 2]: the dimensions of each pair
+
+
+def pair_view(cap: RopeCapture, layer: int, head: int, which: str, pairs: list[int]) -> PairView:
+    """Rotate the captured pre-rotary q (which="q", query head `head`) or k (its key head) of one layer."""
+    s = cap.settings
+    x = cap.q_pre[layer, head] if which == "q" else cap.k_pre[layer, cap.kv_head_of(head)]   # [position, head_dim]
+    after = rotated(cap, x)
+    pre = {p: pair_track(x, p, s.pairing) for p in pairs}
+    post = {p: pair_track(after, p, s.pairing) for p in pairs}
+    return PairView(pre, post, {p: float(s.inv_freq[p]) for p in pairs}, turned_angles(pre, post),
+                    pair_dims(2 * len(s.inv_freq), s.pairing))

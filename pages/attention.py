@@ -188,7 +188,7 @@ def draw_layer(w, c):
     r, lm = c.result, loaded[w]
     p = prepared(c, r.attn[layer])
     titles = [f"head {h}" for h in range(r.n_heads)]
-    fig = charts.head_grid(p.attn, p.labels, titles, cols=4 if len(computed) == 1 else 2)
+    fig = charts.head_grid(p.attn, p.labels, titles, cols=charts.grid_columns(len(p.labels), len(computed) > 1))
     fig.update_layout(title=f"{lm.spec.display_name} · layer {layer}: every head")
     show(fig, f"{w} attention layer {layer} heads", height=fig.layout.height, key=f"att_fig_layer_{w}",
          data=cached.long_table(p.attn, p.labels, p.labels, lead={"head": list(range(r.n_heads))}))
@@ -293,7 +293,7 @@ columns = stage.columns(len(computed)) if len(computed) > 1 and not bv_model els
     [stage.container() for _ in computed]
 for col, (w, c) in zip(columns, computed.items()):
     with col:
-        with guard(f"the {VIEWS[view].lower()} of {MODELS[w]}"):
+        with guard(f"{VIEWS[view][:1].lower() + VIEWS[view][1:]} of {MODELS[w]}"):
             DRAW[view](w, c)
 
 explain("Each row is one **query** token deciding how much to read from every **key** token; its weights sum to 1. "

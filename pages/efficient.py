@@ -93,6 +93,7 @@ def section_reach():
     url.int("rwin", 4, lo=1, hi=64)
     url.int("layers", 4, lo=1, hi=12)
     url.int("tok", n - 1, lo=0, hi=n - 1)
+    stage = page.main()                                  # the figure first, its controls under it
     with controls():
         c = controls_row(2, 2, 2, 2)
         n = c[0].select_slider("Sequence length", LENGTHS[:31] + [64], key=url.key("rlen"))
@@ -104,9 +105,10 @@ def section_reach():
         layers = c[2].slider("Layers", 1, 12, key=url.key("layers"))
         token = c[3].slider("Token", 0, n - 1, key=url.key("tok")) if n > 1 else 0
     reach = E.receptive_field(n, w, layers, token)
-    show(charts.receptive_field(reach, token, w), "sliding window receptive field", height=160 + 34 * layers,
-         data={"layer": np.repeat(np.arange(layers + 1), n), "position": np.tile(np.arange(n), layers + 1),
-               "reaches": reach.reshape(-1).astype(int)})
+    with stage:
+        show(charts.receptive_field(reach, token, w), "sliding window receptive field", height=160 + 34 * layers,
+             data={"layer": np.repeat(np.arange(layers + 1), n), "position": np.tile(np.arange(n), layers + 1),
+                   "reaches": reach.reshape(-1).astype(int)})
     span = E.reach_span(w, layers)
     mistral = E.reach_span(E.MISTRAL_WINDOW, 32)
     st.markdown(f"After **{layers}** layers with a window of **{w}**, token {token} draws on up to "
@@ -121,6 +123,7 @@ def section_reach():
 def section_model():
     lm = page.model("rope-decoder")
     url.int("mwin", 4, lo=1, hi=E.MAX_MODEL_TOKENS)
+    stage = page.main()                                  # the two attention maps first, text and window under them
     top = controls()
     c = top.columns([5, 1.4, 1, 1], vertical_alignment="bottom")
     with c[0]:
@@ -137,18 +140,19 @@ def section_model():
         url.int("head", 0, lo=0, hi=n_heads - 1)
         layer = c[2].selectbox("Layer", list(range(n_layers)), key=url.key("layer"))
         head = c[3].selectbox("Head", list(range(n_heads)), key=url.key("head"))
-        model_view(lm, r, layer, head)
+        model_view(lm, r, layer, head, stage)
 
 
-def model_view(lm, r: E.WindowRun, layer: int, head: int):
+def model_view(lm, r: E.WindowRun, layer: int, head: int, stage):
     n = r.n_tokens
     if r.truncated:
         st.info(f"Using the first {n} of {r.total_tokens} tokens (the model runs once per token for the cache).",
                 icon="✂️")
     a_full, a_win = r.attn_full[layer, head].astype(np.float32), r.attn_window[layer, head].astype(np.float32)
-    show(charts.attention_pair(a_full, a_win, r.tokens, r.window), f"window attention layer {layer} head {head}",
-         height=460, data={"query": np.repeat(np.arange(n), n), "key": np.tile(np.arange(n), n),
-                           "full": a_full.reshape(-1), "windowed": a_win.reshape(-1)})
+    with stage:
+        fig = charts.attention_pair(a_full, a_win, r.tokens, r.window)
+        show(fig, f"window attention layer {layer} head {head}", height=fig.layout.height, data={"query": np.repeat(np.arange(n), n), "key": np.tile(np.arange(n), n),
+                               "full": a_full.reshape(-1), "windowed": a_win.reshape(-1)})
     how = ("transformers' own sliding-window mask (`create_sliding_window_causal_mask`, from the config's "
            "`sliding_window`)" if r.mechanism == "config" else
            "an explicit mask passed to the model (Llama has no `sliding_window` setting)")
@@ -195,6 +199,7 @@ def section_tiles():
     url.flag("causal", True)
     url.int("twin", 0, lo=0, hi=32)
     url.int("seed", 0, lo=0, hi=999)
+    stage = page.main()                     # the animation (figure, then its transport) first, the settings under it
     with controls():
         c = controls_row(2, 1.3, 1.3, 1.3, 1.2, 1.4, 1)
         n = c[0].select_slider("Tokens T", [8, 12, 16, 24, 32], key=url.key("tlen"))
@@ -225,6 +230,7 @@ def section_tiles():
                 st.rerun(scope="app")                      # stops the timer and shows Play again
             elif cached.tick_due(1.0 / st.session_state[url.key("speed")]):
                 st.session_state[step_key] += 1
+        view = st.container()                              # the figure above its transport row
         c = controls_row(1.5, 1.5, 1.5, 3.5, 2.4, 2.4)
         c[0].button("⏸ Pause" if cached.playing() else "▶ Play", key="eff_btn_play", type="primary", on_click=play)
         c[1].button("◂ Back", key="eff_btn_back", on_click=step_by, args=(-1,), disabled=cached.playing(),
@@ -234,8 +240,9 @@ def section_tiles():
         done = c[3].slider("Step", 0, n_steps, key=step_key, disabled=cached.playing())
         row = c[4].slider("Tracked row (query)", 0, n - 1, key=url.key("row")) if n > 1 else 0
         c[5].slider("Speed (steps/s)", 0.5, 8.0, step=0.5, key=url.key("speed"), on_change=restart)
-        tiles_view(cached.tiling(n, d, bq, bk, causal, window, row, seed), n_steps, done)
-    player()
+        tiles_view(cached.tiling(n, d, bq, bk, causal, window, row, seed), n_steps, done, view)
+    with stage:
+        player()
 
 
 RESTART = "eff_restart"
@@ -261,7 +268,8 @@ def step_by(by: int):
                                                     st.session_state["eff_n_steps"]))
 
 
-def tiles_view(t: cached.Tiling, n_steps: int, done: int):
+def tiles_view(t: cached.Tiling, n_steps: int, done: int, slot):
+    """The tiling figure into `slot` (above the transport row), its numbers under the transport."""
     r = t.result
     mine = [(k, s) for k, s in enumerate(r.steps[:done]) if s.row_in_tile]
     labels = [f"step {k + 1}: key tile {s.k_tile} (keys {s.k_tile * r.block_k}–"
@@ -271,8 +279,10 @@ def tiles_view(t: cached.Tiling, n_steps: int, done: int):
     fig = charts.tiling(t.scores, t.allowed, r.schedule, done, r.block_q, r.block_k, r.row,
                         [s.m for _, s in mine], [s.l for _, s in mine], t.true_m, t.true_l, labels,
                         title=f"FlashAttention, step {done} of {n_steps}: {now}")
-    show(fig, "flashattention tiles", height=440, key="eff_tiles_fig",
-         data={"row_step": list(range(1, len(mine) + 1)), "m": [s.m for _, s in mine], "l": [s.l for _, s in mine]})
+    with slot:
+        show(fig, "flashattention tiles", height=440, key="eff_tiles_fig",
+             data={"row_step": list(range(1, len(mine) + 1)), "m": [s.m for _, s in mine],
+                   "l": [s.l for _, s in mine]})
     st.caption(f"Step {done} of {n_steps}: {now}. {r.skipped} tile(s) skipped by the mask (dotted); the dashed "
                f"line is row {r.row}, whose running max and sum are on the right.")
     url.sync()                                        # a fragment rerun moves the step: keep the link current
@@ -296,6 +306,7 @@ def section_traffic():
     url.choice("xbk", 64, TRAFFIC_TILES)
     url.choice("xdtype", "bf16", ["fp32", "bf16"])
     url.flag("xcausal", True)
+    stage = page.main()                                  # the chart and its numbers first, the settings under them
     with controls():
         c = controls_row(3, 1, 1, 1, 1.6, 1)
         n = c[0].select_slider("Sequence length T", TRAFFIC_LENGTHS, key=url.key("xlen"),
@@ -312,7 +323,7 @@ def section_traffic():
     at = TRAFFIC_LENGTHS.index(n)
     count_t = 2048
     counted = cached.counted_traffic(count_t, d, bq, bk, causal)
-    fig_col, numbers = st.columns([3, 1])
+    fig_col, numbers = stage.columns([3, 1])
     with fig_col:
         show(charts.traffic(lengths, std, tiled, n, per, (count_t, counted.bytes(per))), "attention memory traffic",
              height=440, data={"tokens": lengths, "standard_bytes": std * per, "tiled_bytes": tiled * per})

@@ -116,11 +116,17 @@ player = ui.Decoding(url, lm, run)   # the page's state machine
 with stage, guard("the replay of this link's tokens"):
     player.replay()
 
-# ---------------------------------------------------------------- transport: play / pause / speed
-p1, p2, _ = stage.columns([1, 3, 3], vertical_alignment="bottom")
-p1.button("⏸ Pause" if ui.playing() else "▶ Play", key="gen_play", type="primary",
-          on_click=ui.set_playing, args=(not ui.playing(),), disabled=bool(run.done()) and not ui.playing())
-speed = p2.slider("Speed (tokens per second)", 0.5, 8.0, step=0.5, key=url.key("speed"))
+# ---------------------------------------------------------------- transport: play / pause / step / speed, one row
+# (drawn by the whole page: Play, Pause and the end of a run rerun it, so their disabled states stay current)
+b = run.branch
+p = stage.columns([1.3, 1.1, 1.1, 1, 4], vertical_alignment="bottom")
+p[0].button("⏸ Pause" if ui.playing() else "▶ Play", key="gen_play", type="primary",
+            on_click=ui.set_playing, args=(not ui.playing(),), disabled=bool(run.done()) and not ui.playing())
+p[1].button("Step ▸", key="gen_step", on_click=player.step, disabled=bool(run.done()) or ui.playing(),
+            help="One forward pass over the newest token only (the KV cache holds the rest).")
+p[2].button("◂ Back", key="gen_back", on_click=player.back, disabled=not b.steps or ui.playing())
+p[3].button("Reset", key="gen_reset", on_click=player.reset, disabled=not b.steps and len(run.branches) == 1)
+speed = p[4].slider("Speed (tokens per second)", 0.5, 8.0, step=0.5, key=url.key("speed"))
 interval = 1.0 / speed
 
 
@@ -150,25 +156,21 @@ def transport():
     with guard("the next token"):
         player.tick(interval)
     b = run.branch
-
-    c1, c2, c3, c4 = st.columns([1, 1, 1, 4])
-    c1.button("Step ▸", key="gen_step", on_click=player.step, disabled=bool(run.done()) or ui.playing(),
-              help="One forward pass over the newest token only (the KV cache holds the rest).")
-    c2.button("◂ Back", key="gen_back", on_click=player.back, disabled=not b.steps or ui.playing())
-    c3.button("Reset", key="gen_reset", on_click=player.reset, disabled=not b.steps and len(run.branches) == 1)
     done = run.done()
-    c4.caption(f"{len(b.steps)} of {run.max_new_tokens} new tokens"
-               + (f" · stopped: {done}" if done else "")
-               + (f" · branch {run.active + 1} of {len(run.branches)}" if len(run.branches) > 1 else ""))
+    # the written text on the left, what the model chose from on the right: both on the first screen
+    text_col, bars_col = st.columns(2) if b.steps else (st.container(), st.container())
+    text_col.caption(f"{len(b.steps)} of {run.max_new_tokens} new tokens"
+                     + (f" · stopped: {done}" if done else "")
+                     + (f" · branch {run.active + 1} of {len(run.branches)}" if len(run.branches) > 1 else ""))
     if ui.playing():     # honest cadence: what Play delivers, measured, when it falls behind what was asked
         behind = cadence_note(speed, ui.delivered())
         if behind:
-            st.caption(behind)
+            text_col.caption(behind)
 
     end = run.tokenizer.eos_token or "end-of-text"
     end_md = md(end)                                          # the token's text is not markdown
     if done == "end-of-text" and run.active == 0 and not b.steps[-1].forced:
-        e1, e2 = st.columns([4, 1.3])
+        e1, e2 = text_col.columns([4, 1.3])
         e1.info(f"The model ended its text: at step {len(b.steps)} it chose end-of-text ({end_md}), the token "
                 "that closed every document it was trained on. Continue to watch it write on with that token "
                 "suppressed.", icon="🏁")
@@ -176,7 +178,7 @@ def transport():
                   disabled=ui.playing(), help="Step again from here with end-of-text's probability set to 0 "
                                               "(the chart still shows how likely the model found ending).")
     elif run.eos_off_from is not None:
-        st.caption(f"End-of-text ({end_md}) suppressed from step {run.eos_off_from + 1} on: the model may not end "
+        text_col.caption(f"End-of-text ({end_md}) suppressed from step {run.eos_off_from + 1} on: the model may not end "
                    "its text there; the chart still shows its own probability of ending.")
     if not b.steps:
         # on arrival: the prompt's next-token bars (the step Step ▸ will take), before anything is pressed
@@ -197,21 +199,24 @@ def transport():
     scale_top = 1.0 if color == "probability" else max(float(values.max()), 1.0)
     prompt_pieces = [run.text([i]) for i in b.ids[:b.n_prompt]]
     pieces = [run.text([s.token_id]) for s in b.steps]
-    show(charts.timeline([p.replace("\n", "⏎") for p in prompt_pieces], [p.replace("\n", "⏎") for p in pieces],
-                         values, color, shown, width=90 if presenting() else 70, vmax=scale_top),
-         "generated text", data={"step": list(range(1, n + 1)), "token": pieces,
-                                 "probability": [s.chosen_p_model for s in b.steps],
-                                 "entropy_bits": [s.entropy for s in b.steps]},
-         on_select="rerun", key=ui.TIMELINE_KEY)
-    scale = ("the probability the model (T = 1) gave each written token, from 0 (dark) to 1 (yellow)"
-             if color == "probability" else f"the entropy of each step, from 0 (dark) to {scale_top:.1f} bits (yellow)")
-    st.caption(f"Colour: {scale}. Grey: the prompt.")
     s = b.steps[shown]
-    where = f"step {s.step + 1}: `{run.piece(s.token_id).replace('`', 'ˋ')}`"   # a code span: no markdown
-    st.markdown(f"Showing {where} — model probability {s.chosen_p_model:.1%}, rank {s.chosen_rank + 1}, "
-                f"entropy {s.entropy:.2f} bits" + (" · chosen by you (a branch)" if s.forced else ""))
+    with text_col:
+        show(charts.timeline([p.replace("\n", "⏎") for p in prompt_pieces], [p.replace("\n", "⏎") for p in pieces],
+                             values, color, shown, width=45 if presenting() else 36, vmax=scale_top),
+             "generated text", data={"step": list(range(1, n + 1)), "token": pieces,
+                                     "probability": [s.chosen_p_model for s in b.steps],
+                                     "entropy_bits": [s.entropy for s in b.steps]},
+             on_select="rerun", key=ui.TIMELINE_KEY)
+        scale = ("the probability the model (T = 1) gave each written token, from 0 (dark) to 1 (yellow)"
+                 if color == "probability" else
+                 f"the entropy of each step, from 0 (dark) to {scale_top:.1f} bits (yellow)")
+        st.caption(f"Colour: {scale}. Grey: the prompt.")
+        where = f"step {s.step + 1}: `{run.piece(s.token_id).replace('`', 'ˋ')}`"   # a code span: no markdown
+        st.markdown(f"Showing {where} — model probability {s.chosen_p_model:.1%}, rank {s.chosen_rank + 1}, "
+                    f"entropy {s.entropy:.2f} bits" + (" · chosen by you (a branch)" if s.forced else ""))
     k = st.session_state[url.key("k")]
-    draw_topk(s, k)
+    with bars_col:
+        draw_topk(s, k)
     t1, t2, t3 = st.columns([3, 2, 1.6])
     if n > 1:
         t1.slider("Step shown (or click a token)", 1, n, key=view_key)

@@ -60,8 +60,8 @@ if view == "toy":
                    "probability_all_experts": np.take_along_axis(r.probs, r.chosen, -1).ravel(),
                    "mixing_weight": r.weights.ravel()})
     with right:
-        st.dataframe(pd.DataFrame(moe.routing_rows(r, moe.TOY_TOKENS, moe.TOY_EXPERTS)), hide_index=True,
-                     width="stretch")
+        # an HTML table (not a canvas grid): presenter mode's stylesheet sets its text to 19 px
+        st.table(moe.routing_rows(r, moe.TOY_TOKENS, moe.TOY_EXPERTS), border="horizontal", hide_index=True)
         if norm == "all" and k < E:
             st.caption("Without renormalising, a token's weights add up to less than 1: "
                        + ", ".join(f"“{t}” {r.weights[i].sum():.3f}" for i, t in enumerate(moe.TOY_TOKENS)) + ".")
@@ -74,10 +74,13 @@ if view == "toy":
 elif view == "model":
     st.subheader("A real model's routers, layer by layer")
     MAX_TOKENS = 96
-    lm = page.model("moe-decoder")
-    text = page.text_input("a river is a large natural stream of water flowing in a channel to the sea; "
-                           "the river flooded the town after the heavy rain",
-                           prompt="Type a sentence above to see which experts its tokens are sent to.")
+    stage, controls = page.layout("Text, layer and token")
+    with stage:
+        lm = page.model("moe-decoder")
+    with controls:
+        text = page.text_input("a river is a large natural stream of water flowing in a channel to the sea; "
+                               "the river flooded the town after the heavy rain",
+                               prompt="Type a sentence above to see which experts its tokens are sent to.")
     if lm is not None and not text.empty:
         with guard("the model's routing"):
             cap = cached.capture(lm, text.text, MAX_TOKENS)
@@ -85,26 +88,26 @@ elif view == "model":
                 page.note(f"Using the first {cap.n_tokens} of {cap.total_tokens} tokens.")
             L, T, E, k = cap.n_layers, cap.n_tokens, cap.n_experts, cap.top_k
             experts = [f"E{e}" for e in range(E)]
-            labels = [f"{display_token(t)}" for t in cap.tokens]
+            labels = [display_token(t) for t in cap.tokens]
             url.int("layer", 0, lo=0, hi=L - 1)
             url.int("tok", 0, lo=0, hi=T - 1)
-            c1, c2 = st.columns(2)
+            c1, c2 = controls.columns(2)
             layer = c1.slider("Layer", 0, L - 1, key=url.key("layer")) if L > 1 else 0
             tok = c2.slider("Follow the token at position", 0, T - 1, key=url.key("tok")) if T > 1 else 0
             same, werr = cap.agreement()
+            probs = cap.probs[layer]
+            with stage:
+                st.markdown(f"##### Router probabilities in layer {layer}")
+                fig = charts.router_heatmap(probs, cap.model_chosen[layer], cap.model_weights[layer], labels,
+                                            experts, highlight=tok)
+                show(fig, f"moe router probabilities layer {layer}",
+                     data={"tokens": labels, **{f"p_{x}": probs[:, e] for e, x in enumerate(experts)},
+                           **{f"choice{s + 1}": [experts[e] for e in cap.model_chosen[layer, :, s]] for s in range(k)},
+                           **{f"weight{s + 1}": cap.model_weights[layer, :, s] for s in range(k)}})
             st.markdown(f"**{md(lm.spec.display_name)}**: {L} layers, {E} experts per layer, top-{k} "
                         f"(`num_experts_per_tok`), weights "
                         f"{'renormalised over the chosen experts' if cap.renormalized else 'not renormalised'}. "
                         f"Following “{md(labels[tok])}” (position {tok}).")
-
-            st.markdown(f"##### Router probabilities in layer {layer}")
-            probs = cap.probs[layer]
-            fig = charts.router_heatmap(probs, cap.model_chosen[layer], cap.model_weights[layer], labels, experts,
-                                        highlight=tok)
-            show(fig, f"moe router probabilities layer {layer}",
-                 data={"tokens": labels, **{f"p_{x}": probs[:, e] for e, x in enumerate(experts)},
-                       **{f"choice{s + 1}": [experts[e] for e in cap.model_chosen[layer, :, s]] for s in range(k)},
-                       **{f"weight{s + 1}": cap.model_weights[layer, :, s] for s in range(k)}})
             explain(f"Colour: the router's softmax over all {E} experts. Outlined cells: the top-{k} the model "
                     f"really used, labelled with their mixing weights. Recomputing the routing from the logits the "
                     f"model returned picks the same experts for {same:.0%} of (layer, token) pairs, weights within "
@@ -187,7 +190,8 @@ elif view == "size":
     url.int("experts", arch.n_experts, lo=1, hi=128)
     url.int("topk", arch.experts_per_token, lo=1, hi=128)
     url.choice("dtype", "bf16", list(moe.DTYPE_BITS))
-    c = st.columns([2, 2, 2, 2], vertical_alignment="bottom")
+    stage, controls = page.layout("Model, experts, top-k, element type")
+    c = controls.columns([2, 2, 2, 2], vertical_alignment="bottom")
     c[0].selectbox("Model preset (config.json values)", list(ALL), key=url.key("preset"), on_change=load_preset)
     n_experts = c[1].slider("Experts per layer", 1, 128, key=url.key("experts"))
     if st.session_state[url.key("topk")] > n_experts:
@@ -196,19 +200,15 @@ elif view == "size":
     dtype = c[3].segmented_control("Weights stored as", list(moe.DTYPE_BITS), key=url.key("dtype"), required=True)
     cfg = moe.with_experts(arch, n_experts, k)
     size = moe.moe_size(cfg)
-    st.markdown(f"**{preset}** ([config.json]({arch.source})): `num_hidden_layers` {arch.n_layers}, `hidden_size` "
-                f"{arch.hidden:,}, `intermediate_size` {arch.intermediate:,} per expert, `num_local_experts` "
-                f"{arch.n_experts}, `num_experts_per_tok` {arch.experts_per_token}, vocabulary {arch.vocab:,}.")
-    if (n_experts, k) != (arch.n_experts, arch.experts_per_token):
-        st.caption(f"Your sliders differ from {preset}'s config: {n_experts} experts, top-{k}.")
     bpp = moe.DTYPE_BITS[dtype] / 8
-    m = st.columns(4)
-    m[0].metric("Total parameters", f"{size.total / 1e9:,.1f}B")
-    m[1].metric(f"Active per token (top-{k})", f"{size.active / 1e9:,.1f}B",
-                f"{size.active / size.total:.0%} of total", delta_color="off", delta_arrow="off")
-    m[2].metric(f"Memory for all weights ({dtype})", f"{size.total * bpp / 1e9:,.1f} GB")
-    m[3].metric(f"… of which the expert pool", f"{size.experts_total * bpp / 1e9:,.1f} GB")
-    left, right = st.columns([3, 2])
+    with stage:
+        m = st.columns(4)
+        m[0].metric("Total parameters", f"{size.total / 1e9:,.1f}B")
+        m[1].metric(f"Active per token (top-{k})", f"{size.active / 1e9:,.1f}B",
+                    f"{size.active / size.total:.0%} of total", delta_color="off", delta_arrow="off")
+        m[2].metric(f"Memory for all weights ({dtype})", f"{size.total * bpp / 1e9:,.1f} GB")
+        m[3].metric(f"… of which the expert pool", f"{size.experts_total * bpp / 1e9:,.1f} GB")
+        left, right = st.columns([3, 2])
     with left:
         fig = charts.size_bars(size.shared, size.experts_active, size.idle, bpp, dtype)
         show(fig, "moe total vs active parameters",
@@ -216,12 +216,16 @@ elif view == "size":
                    "experts_total": size.experts_total, "experts_active": size.experts_active,
                    "one_expert_one_layer": size.expert_one, "dtype": dtype, "bytes_total": size.total * bpp})
     with right:
-        ns = sorted({1, 2, 4, 8, 16, 32, 64, 128, n_experts} - {x for x in (1, 2, 4) if x < k})
-        ns = [n for n in ns if n >= k]
+        ns = moe.scaling_expert_counts(n_experts, k)
         sizes = [moe.moe_size(moe.with_experts(arch, n, k)) for n in ns]
         fig = charts.scaling_lines(ns, [s.total / 1e9 for s in sizes], [s.active / 1e9 for s in sizes], n_experts, k)
         show(fig, "moe parameters vs experts", data={"experts": ns, "total": [s.total for s in sizes],
                                                       "active": [s.active for s in sizes]})
+    st.markdown(f"**{preset}** ([config.json]({arch.source})): `num_hidden_layers` {arch.n_layers}, `hidden_size` "
+                f"{arch.hidden:,}, `intermediate_size` {arch.intermediate:,} per expert, `num_local_experts` "
+                f"{arch.n_experts}, `num_experts_per_tok` {arch.experts_per_token}, vocabulary {arch.vocab:,}.")
+    if (n_experts, k) != (arch.n_experts, arch.experts_per_token):
+        st.caption(f"Your sliders differ from {preset}'s config: {n_experts} experts, top-{k}.")
     dense = moe.moe_size(moe.with_experts(arch, 1, 1))
     if n_experts > 1:
         st.markdown(f"Why not {n_experts} × the dense model? One expert per layer gives a dense twin of "

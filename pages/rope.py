@@ -31,7 +31,7 @@ if view == "2d":
         theta = c3.slider("θ (radians per position)", 0.0, 3.14, step=0.01, key=url.key("theta"))
     q, k = rope.LESSON_Q, rope.LESSON_K
     score = float(rope.score2d(q, k, m, n, theta))
-    marks = [(a, b, float(rope.score2d(q, k, a, b, theta))) for a, b in rope.LESSON_CASES]
+    marks, by_gap = rope.lesson_cards(q, k, theta)
 
     with stage:
         left, right = st.columns([1, 1])
@@ -45,9 +45,6 @@ if view == "2d":
         with right:
             # the lesson's numbers side by side: equal gaps give equal scores, another gap another score
             cards = st.columns(2)
-            by_gap: dict[int, list] = {}
-            for a, b, sc in marks:
-                by_gap.setdefault(a - b, []).append((a, b, sc))
             for col, (gap, cases) in zip(cards, list(by_gap.items())[:2]):
                 col.metric(" and ".join(f"({a}, {b})" for a, b, _ in cases) + f": gap {gap}", f"{cases[0][2]:.6f}",
                            border=True)
@@ -70,28 +67,29 @@ if view == "2d":
 # ============================================================================ ② full RoPE
 elif view == "full":
     st.subheader("d/2 pairs, each turning at its own speed θᵢ = base^(−2i/d)")
-    explain("A head of size d is split into d/2 pairs of dimensions. Pair 0 turns one radian per token; the last "
-            "pair turns base^(−(d−2)/d) radians per token — thousands of tokens for a single turn. Fast pairs "
-            "resolve nearby positions, slow pairs far ones.")
+    stage, controls = page.layout("Head size, base, positions")   # the figure first, its controls under it
     url.choice("d", 64, [8, 16, 32, 64, 128])
     url.choice("base", 10000, [100, 10000, 500000])
     url.int("npos", 256, lo=16, hi=1024)
     url.choice("show", "cos", ["cos", "angle"])
-    c1, c2, c3, c4 = st.columns(4)
-    d = c1.selectbox("Head size d", [8, 16, 32, 64, 128], key=url.key("d"))
-    base = c2.selectbox("Base", [100, 10000, 500000], key=url.key("base"), format_func=lambda b: f"{b:,}")
-    npos = c3.slider("Positions", 16, 1024, step=16, key=url.key("npos"))
-    what = c4.radio("Colour", ["cos", "angle"], key=url.key("show"), horizontal=True,
-                    format_func={"cos": "cos(m·θᵢ)", "angle": "angle mod 2π"}.get)
-    freqs = rope.inv_freq(d, float(base))
-    positions = np.arange(npos)
+    with controls:
+        c1, c2, c3, c4 = st.columns(4)
+        d = c1.selectbox("Head size d", [8, 16, 32, 64, 128], key=url.key("d"))
+        base = c2.selectbox("Base", [100, 10000, 500000], key=url.key("base"), format_func=lambda b: f"{b:,}")
+        npos = c3.slider("Positions", 16, 1024, step=16, key=url.key("npos"))
+        what = c4.radio("Colour", ["cos", "angle"], key=url.key("show"), horizontal=True,
+                        format_func={"cos": "cos(m·θᵢ)", "angle": "angle mod 2π"}.get)
+    freqs, positions = rope.inv_freq(d, float(base)), np.arange(npos)
     ang = rope.angles(positions, freqs).T                                   # [pair, position]
-    values = np.cos(ang) if what == "cos" else np.mod(ang, 2 * np.pi)
-    show(charts.rotation_heatmap(values, positions, what), "rope rotation per pair", height=460,
-         data={"theta_i": freqs, "wavelength_tokens": rope.wavelengths(freqs)})
     wl = rope.wavelengths(freqs)
-    st.caption(f"Pair 0: θ = {freqs[0]:.3g} rad/token, one turn every {wl[0]:.2f} tokens.  "
-               f"Pair {d // 2 - 1}: θ = {freqs[-1]:.3g}, one turn every {wl[-1]:,.0f} tokens.")
+    with stage:
+        show(charts.rotation_heatmap(np.cos(ang) if what == "cos" else np.mod(ang, 2 * np.pi), positions, what),
+             "rope rotation per pair", height=460, data={"theta_i": freqs, "wavelength_tokens": wl})
+        st.caption(f"Pair 0: θ = {freqs[0]:.3g} rad/token, one turn every {wl[0]:.2f} tokens.  "
+                   f"Pair {d // 2 - 1}: θ = {freqs[-1]:.3g}, one turn every {wl[-1]:,.0f} tokens.")
+    explain("A head of size d is split into d/2 pairs of dimensions. Pair 0 turns one radian per token; the last "
+            "pair turns base^(−(d−2)/d) radians per token — thousands of tokens for a single turn. Fast pairs "
+            "resolve nearby positions, slow pairs far ones.")
 
     st.subheader("Only the gap matters: random q and k at every pair of positions")
     url.int("seed", 0, lo=0, hi=9999)
@@ -142,39 +140,30 @@ elif view == "full":
 
 # ============================================================================ ③ longer context
 elif view == "extend":
-    st.subheader("Stretching a trained context: interpolation, NTK-aware scaling, YaRN")
-    explain("A model trained on L tokens has never seen the angles that positions beyond L produce on its slow "
-            "pairs. **Linear interpolation** squeezes positions (θᵢ/s for every pair). **NTK-aware** scaling raises "
-            "the base so fast pairs keep their speed and the slowest pair is squeezed by s. **YaRN** leaves pairs "
-            "that turn more than β_fast = 32 times within L alone, interpolates those that turn less than "
-            "β_slow = 1 time, ramps in between, and sharpens attention with a temperature (q and k × (0.1·ln s + 1)).")
-    ORIGS, TARGETS = [2048, 4096, 8192], [8192, 16384, 32768, 65536, 131072]
+    st.subheader("Stretching a trained context: interpolation, NTK-aware, YaRN")
+    stage, controls = page.layout("Context, head size, base, methods")
+    ORIGS, TARGETS, METHODS = [2048, 4096, 8192], [8192, 16384, 32768, 65536, 131072], ["linear", "ntk", "yarn"]
     url.choice("orig", 4096, ORIGS)
-    c1, c2, c3, c4 = st.columns(4)
-    orig = c1.selectbox("Trained context L", ORIGS, key=url.key("orig"), format_func=lambda v: f"{v:,}")
-    targets = [t for t in TARGETS if t > orig]
-    url.choice("target", 32768, targets)
-    target = c2.selectbox("Target context", targets, key=url.key("target"), format_func=lambda v: f"{v:,}")
     url.choice("xd", 128, [64, 128])
     url.choice("xbase", 10000, [10000, 500000])
-    d = c3.selectbox("Head size d", [64, 128], key=url.key("xd"))
-    base = c4.selectbox("Base", [10000, 500000], key=url.key("xbase"), format_func=lambda b: f"{b:,}")
-    METHODS = ["linear", "ntk", "yarn"]
     url.multi("methods", METHODS, METHODS)
-    chosen_methods = st.multiselect("Methods", METHODS, key=url.key("methods"), format_func=rope.METHOD_LABELS.get)
+    with controls:
+        c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1, 3])
+        orig = c1.selectbox("Trained context L", ORIGS, key=url.key("orig"), format_func=lambda v: f"{v:,}")
+        targets = [t for t in TARGETS if t > orig]
+        url.choice("target", 32768, targets)
+        target = c2.selectbox("Target context", targets, key=url.key("target"), format_func=lambda v: f"{v:,}")
+        d = c3.selectbox("Head size d", [64, 128], key=url.key("xd"))
+        base = c4.selectbox("Base", [10000, 500000], key=url.key("xbase"), format_func=lambda b: f"{b:,}")
+        chosen_methods = c5.multiselect("Methods", METHODS, key=url.key("methods"), format_func=rope.METHOD_LABELS.get)
     factor = target / orig
     allm = rope.extension_methods(d, float(base), factor, orig)
     shown = {"original": allm["original"], **{k_: allm[k_] for k_ in chosen_methods}}
-    y = allm["yarn"]
-    pairs = np.arange(d // 2)
-    st.markdown(f"Scale factor s = {target:,} / {orig:,} = **{factor:g}**. NTK-aware base: "
-                f"{allm['ntk'].detail['base']:,.0f}. YaRN ramp between pairs {y.detail['low']} and "
-                f"{y.detail['high']}, attention factor {y.attention_factor:.4f} "
-                f"(scores × {y.attention_factor ** 2:.4f}).")
-    left, right = st.columns(2)
+    y, pairs = allm["yarn"], np.arange(d // 2)
+    colors = [charts.METHOD_COLORS[k_] for k_ in shown]
+    left, right = stage.columns(2)
     with left:
         ratio = {s.label: s.inv_freq / allm["original"].inv_freq for s in shown.values()}
-        colors = [charts.METHOD_COLORS[k_] for k_ in shown]
         fig = charts.per_pair(pairs, ratio, "How much each pair is slowed: θᵢ′ / θᵢ", "θᵢ′ / θᵢ", log_y=True,
                               hlines={"1/s": 1 / factor}, colors=colors,
                               y_ticks={2.0 ** -j: "1" if j == 0 else f"1/{2 ** j}"
@@ -188,12 +177,17 @@ elif view == "extend":
                               log_y=True, hlines={f"trained L = {orig:,}": orig, f"target {target:,}": target},
                               colors=colors)
         show(fig, "rope wavelength per pair", height=460, data={"pair": pairs, **wl})
+    stage.markdown(f"Scale factor s = {target:,} / {orig:,} = **{factor:g}**. NTK-aware base: "
+                   f"{allm['ntk'].detail['base']:,.0f}. YaRN ramp between pairs {y.detail['low']} and "
+                   f"{y.detail['high']}, attention factor {y.attention_factor:.4f} "
+                   f"(scores × {y.attention_factor ** 2:.4f}).")
+    explain("A model trained on L tokens has never seen the angles that positions beyond L produce on its slow "
+            "pairs. **Linear interpolation** squeezes positions (θᵢ/s for every pair). **NTK-aware** scaling raises "
+            "the base so fast pairs keep their speed and the slowest pair is squeezed by s. **YaRN** leaves pairs "
+            "that turn more than β_fast = 32 times within L alone, interpolates those that turn less than "
+            "β_slow = 1 time, ramps in between, and sharpens attention with a temperature (q and k × (0.1·ln s + 1)).")
 
-    dist = np.arange(0, target + 1)
-    curves = {}
-    for sr in shown.values():
-        centre, mean = rope.log_binned_mean(rope.expected_score(dist, sr.inv_freq, sr.attention_factor))
-        curves[sr.label] = mean
+    centre, curves = rope.extension_decay(shown, target)
     fig = charts.decay_curves(centre, curves, f"Score vs distance out to {target:,}", "normalised score",
                               trained=orig, log_x=True, colors=colors, dash={allm["original"].label: "dot"})
     show(fig, "rope context extension decay", height=460, data={"distance": centre, **curves})
@@ -206,37 +200,53 @@ elif view == "extend":
 # ============================================================================ ④ a real model
 elif view == "model":
     st.subheader("A real model: q and k before and after the rotary step")
-    lm = page.model("rope-decoder")
-    text = page.text_input("The cat sat on the mat because it was tired, and then the cat slept on the mat all "
-                           "day long.", prompt="Type a sentence above to see its queries and keys rotate.")
+    stage, controls = page.layout("Text, layer, head, pairs")
+    with stage:
+        lm = page.model("rope-decoder")
+    with controls:
+        text = page.text_input("The cat sat on the mat because it was tired, and then the cat slept on the mat all "
+                               "day long.", prompt="Type a sentence above to see its queries and keys rotate.")
     if lm is not None and not text.empty:
         with guard("the model's queries and keys"):
             cap, check = cached.capture(lm, text.text, 64)
-            if cap.truncated:
-                page.note(f"Using the first {cap.q_pre.shape[2]} of {cap.total_tokens} tokens.")
-            s = cap.settings
+            s, T = cap.settings, cap.q_pre.shape[2]
             n_pairs = len(s.inv_freq)
             url.int("layer", 0, lo=0, hi=cap.n_layers - 1)
             url.int("head", 0, lo=0, hi=cap.n_heads - 1)
             url.choice("which", "q", ["q", "k"])
+            url.int("tok", T - 1, lo=0, hi=T - 1)
             if len(url.multi("pairs", rope.default_pairs(n_pairs), list(range(n_pairs)))) > 4:
                 url.set("pairs", st.session_state[url.key("pairs")][:4])   # a hand-edited link may ask for more
-            c1, c2, c3 = st.columns([1, 1, 1])
-            layer = c1.slider("Layer", 0, cap.n_layers - 1, key=url.key("layer")) if cap.n_layers > 1 else 0
-            head = c2.slider("Query head", 0, cap.n_heads - 1, key=url.key("head")) if cap.n_heads > 1 else 0
-            which = c3.radio("Show", ["q", "k"], key=url.key("which"), horizontal=True,
-                             format_func={"q": "query", "k": "key"}.get)
-            T = cap.q_pre.shape[2]
-            url.int("tok", T - 1, lo=0, hi=T - 1)
-            c1, c2 = st.columns([2, 1])
-            chosen_pairs = c1.multiselect("Dimension pairs (up to 4)", list(range(n_pairs)), key=url.key("pairs"),
-                                          max_selections=4)
-            focus = c2.slider("Follow the token at position", 0, T - 1, key=url.key("tok")) if T > 1 else 0
-            kv = cap.kv_head_of(head)
+            with controls:
+                if cap.truncated:
+                    page.note(f"Using the first {T} of {cap.total_tokens} tokens.")
+                c1, c2, c3, c4, c5 = st.columns([1, 1, 0.8, 2, 1.4])
+                layer = c1.slider("Layer", 0, cap.n_layers - 1, key=url.key("layer")) if cap.n_layers > 1 else 0
+                head = c2.slider("Query head", 0, cap.n_heads - 1, key=url.key("head")) if cap.n_heads > 1 else 0
+                which = c3.radio("Show", ["q", "k"], key=url.key("which"), format_func={"q": "query", "k": "key"}.get)
+                chosen_pairs = c4.multiselect("Dimension pairs (up to 4)", list(range(n_pairs)), key=url.key("pairs"),
+                                              max_selections=4)
+                focus = c5.slider("Follow the token at position", 0, T - 1, key=url.key("tok")) if T > 1 else 0
+            name = "query" if which == "q" else "key"
+            with stage:
+                if not chosen_pairs:
+                    st.info("Pick at least one dimension pair to draw.", icon="👆")
+                else:
+                    labels = [display_token(t) for t in cap.tokens]
+                    pv = rope.pair_view(cap, layer, head, which, chosen_pairs)
+                    show(charts.pair_tracks(pv.pre, pv.post, labels, pv.thetas, name, focus),
+                         f"rope {name} pairs layer {layer} head {head}", height=380 * -(-len(chosen_pairs) // 2),
+                         data={"tokens": labels, **{f"pair{p}_dims{tuple(int(x) for x in pv.dims[p])}_before": pv.pre[p]
+                                                   for p in chosen_pairs},
+                               **{f"pair{p}_after": pv.post[p] for p in chosen_pairs}})
+                    st.caption("Pairs: " + ", ".join(f"{p} = dims ({pv.dims[p][0]}, {pv.dims[p][1]})"
+                                                     for p in chosen_pairs) +
+                               f"  — convention `{s.pairing}`: pair i = (i, i + {n_pairs}).")
             st.markdown(
                 f"**{md(lm.spec.display_name)}**: {cap.n_layers} layers, {cap.n_heads} query heads sharing "
-                f"{cap.n_kv_heads} key/value heads (query head {head} reads key head {kv}), head_dim {s.head_dim}, "
-                f"rope_theta {s.rope_theta:,.0f}, rope_type {md(s.rope_type)}, frequencies from {md(s.source)}.")
+                f"{cap.n_kv_heads} key/value heads (query head {head} reads key head {cap.kv_head_of(head)}), "
+                f"head_dim {s.head_dim}, rope_theta {s.rope_theta:,.0f}, rope_type {md(s.rope_type)}, frequencies "
+                f"from {md(s.source)}.")
             m1, m2, m3 = st.columns(3)
             m1.metric("Our k vs the model's k", f"{check.k_error:.1e}",
                       help="max |our rotation of the captured pre-rotary keys − the keys in the model's KV cache|")
@@ -251,44 +261,25 @@ elif view == "model":
                     "Llama pairs dimension i with i + d/2 (`rotate_half`); the RoFormer paper pairs 2i with 2i+1 — "
                     "the same math on permuted dimensions, but mixing the conventions gives the large error on the "
                     "right.")
-            if not chosen_pairs:
-                st.info("Pick at least one dimension pair to draw.", icon="👆")
-            else:
-                labels = [display_token(t) for t in cap.tokens]
-                pre_x = cap.q_pre[layer, head] if which == "q" else cap.k_pre[layer, kv]   # [position, head_dim]
-                post_x = rope.rotated(cap, pre_x)
-                pre = {p: rope.pair_track(pre_x, p, s.pairing) for p in chosen_pairs}
-                post = {p: rope.pair_track(post_x, p, s.pairing) for p in chosen_pairs}
-                thetas = {p: float(s.inv_freq[p]) for p in chosen_pairs}
-                name = "query" if which == "q" else "key"
-                fig = charts.pair_tracks(pre, post, labels, thetas, name, focus)
-                dims = rope.pair_dims(2 * n_pairs, s.pairing)
-                show(fig, f"rope {name} pairs layer {layer} head {head}", height=380 * -(-len(chosen_pairs) // 2),
-                     data={"tokens": labels, **{f"pair{p}_dims{tuple(int(x) for x in dims[p])}_before": pre[p]
-                                               for p in chosen_pairs},
-                           **{f"pair{p}_after": post[p] for p in chosen_pairs}})
-                turned = rope.turned_angles(pre, post)
-                fig = charts.turned_angle(cap.positions, turned, thetas)
-                show(fig, "rope angle turned per position", height=400,
-                     data={"position": cap.positions, **{f"pair{p}": v for p, v in turned.items()}})
-                st.caption("Pairs: " + ", ".join(f"{p} = dims ({dims[p][0]}, {dims[p][1]})" for p in chosen_pairs) +
-                           f"  — convention `{s.pairing}`: pair i = (i, i + {n_pairs}).")
+            if chosen_pairs:
+                show(charts.turned_angle(cap.positions, pv.turned, pv.thetas), "rope angle turned per position",
+                     height=400, data={"position": cap.positions, **{f"pair{p}": v for p, v in pv.turned.items()}})
 
 # ============================================================================ ⑤ GPT-2 contrast
 elif view == "gpt2":
     st.subheader("GPT-2 learns absolute positions instead")
-    explain("GPT-2 adds a learned vector wpe[m] to the token at position m. Nothing forces the similarity of "
-            "positions m and n to depend only on m − n; training makes neighbours similar, roughly.")
-    lm = page.model("decoder")
+    stage, controls = page.layout("Positions")
+    with stage:
+        lm = page.model("decoder")
     if lm is not None:
         with guard("GPT-2's position embeddings"):
             C_full = cached.position_cosines(lm)
             n_table = C_full.shape[0]
             trained = rope.trained_positions(lm.spec.id)
             url.int("gpos", min(n_table, 512), lo=16, hi=n_table)
-            npos = st.slider("Positions", 16, n_table, step=16, key=url.key("gpos"))
+            npos = controls.slider("Positions", 16, n_table, step=16, key=url.key("gpos"))
             pc = rope.position_contrast(C_full, npos, trained, rope.head_dim_of(lm.model.config))
-            left, right = st.columns([3, 2])
+            left, right = stage.columns([3, 2])
             with left:
                 show(charts.cosine_heatmap(pc.C, pc.idx, trained if trained and trained < npos else None, pc.clip),
                      f"gpt2 position cosine {lm.spec.id}", height=560, data={"positions": pc.idx, "cosine": pc.C})
@@ -303,6 +294,8 @@ elif view == "gpt2":
                     st.info(f"This bundled model was trained on windows of {trained} tokens: positions beyond "
                             f"{trained - 1} (right of / below the dashed lines) never received a gradient and "
                             "keep their random start.", icon="📦")
+            explain("GPT-2 adds a learned vector wpe[m] to the token at position m. Nothing forces the similarity of "
+                    "positions m and n to depend only on m − n; training makes neighbours similar, roughly.")
             fig = charts.similarity_by_gap(pc.gaps, {
                 f"learned ({lm.spec.display_name})": (pc.learned_mean, pc.learned_std),
                 f"RoPE, one random vector (d = {pc.head_dim})": (pc.rope_mean, pc.rope_std)})

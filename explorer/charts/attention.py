@@ -115,19 +115,31 @@ def head_grid(mats: np.ndarray, labels: list[str], titles: list[str], cols: int 
     traces, layout, notes = [], {}, []
     for i, ((xd, yd), title) in enumerate(zip(cells, titles)):
         ax = "" if i == 0 else str(i + 1)
+        # the panels share their tokens: rows named on the first column only, columns under the lowest panel of
+        # each column (labels on every panel ran into the next panel's title and into the panel on the left)
+        bottom = i + cols >= n
         traces.append(dict(type="heatmap", z=_z(mats[i]), x=lab, y=lab, xaxis=f"x{ax}", yaxis=f"y{ax}",
                            coloraxis="coloraxis", hovertemplate=f"{title}<br>" + HOVER))
         layout[f"xaxis{ax}"] = dict(domain=list(xd), anchor=f"y{ax}", type="category",
-                                    showticklabels=show_labels, tickangle=-60, showgrid=False)
+                                    showticklabels=show_labels and bottom, tickangle=-90, showgrid=False)
         layout[f"yaxis{ax}"] = dict(domain=list(yd), anchor=f"x{ax}", type="category", autorange="reversed",
-                                    showticklabels=show_labels, showgrid=False)
+                                    showticklabels=show_labels and i % cols == 0, showgrid=False)
         notes.append(dict(text=title, x=(xd[0] + xd[1]) / 2, y=yd[1], xref="paper", yref="paper",
                           yanchor="bottom", showarrow=False))
     fig = fast_figure(traces, dict(layout, annotations=notes))
+    row_px = max(330, 18 * t + 90) if show_labels else 260      # ~18 px per token row: labels stay apart
     fig.update_layout(coloraxis=dict(colorscale=HEATMAP, cmin=0, cmax=zmax,
                                      colorbar=dict(title=dict(text="weight", side="right"), thickness=14)),
-                      height=int(rows * (330 if show_labels else 260) + 60))
+                      height=int(rows * row_px + 60))
     return fig
+
+
+def grid_columns(n_tokens: int, half_width: bool) -> int:
+    """Panels per row of a layer's heads: each panel keeps >= ~16 px per token for its labels (a half-width column,
+    when two models stand side by side, holds ~400 px at 1280x800)."""
+    if half_width:
+        return 2 if n_tokens <= 12 else 1
+    return 4 if n_tokens <= 12 else 2
 
 
 def pool(a: np.ndarray, size: int) -> np.ndarray:

@@ -35,13 +35,15 @@ def mask_panels(masks: dict[str, np.ndarray], labels: Sequence[str] | None = Non
         fig.add_trace(go.Heatmap(**_binary(m), x=labels, y=labels, xgap=gap, ygap=gap,
                                  customdata=np.where(m, "sees", "hidden"),
                                  hovertemplate="query %{y} → key %{x}: %{customdata}<extra></extra>"), row=1, col=c)
+        # square cells: each x axis keeps the scale of its y axis (the theme frees a labelled y axis's own
+        # scaleanchor so that it can grow with the tokens, which left only the first panel unsquare and taller)
         fig.update_xaxes(row=1, col=c, title_text="key (attended to)", type="category", showgrid=False,
-                         tickangle=0 if n <= 16 else -60, constrain="domain")
+                         tickangle=0 if n <= 16 else -60, constrain="domain", scaleanchor=f"y{c if c > 1 else ''}")
         # the rows are the same queries in every panel: named once, on the left (a second column of names
-        # reached into the first panel)
+        # reached into the first panel); both panels hang from the same top edge
         fig.update_yaxes(row=1, col=c, title_text="query" if c == 1 else None, type="category",
-                         autorange="reversed", showgrid=False, scaleanchor=f"x{c if c > 1 else ''}",
-                         constrain="domain", showticklabels=c == 1)
+                         autorange="reversed", showgrid=False, constrain="domain", constraintoward="top",
+                         showticklabels=c == 1)
     fig.update_layout(title="Which keys each query may attend to (blue: sees, grey: masked)")
     return fig
 
@@ -239,7 +241,9 @@ def attention_pair(full: np.ndarray, windowed: np.ndarray, labels: Sequence[str]
         fig.update_yaxes(row=1, col=c, tickvals=ticks, ticktext=[lab[i] for i in ticks], showticklabels=c == 1,
                          range=[n - 0.5, -0.5],
                          showgrid=False, zeroline=False, constrain="domain", scaleanchor=f"x{c if c > 1 else ''}")
-    fig.update_layout(title="One head of the real model, without and with the window")
+    # ~22 px per labelled row: presenter mode's 16 px labels stay apart (the figure is square per panel)
+    fig.update_layout(title="One head of the real model, without and with the window",
+                      height=max(460, 22 * len(ticks) + 200))
     return fig
 
 
@@ -280,7 +284,8 @@ def cache_lines(lengths: np.ndarray, measured: np.ndarray, formula: np.ndarray, 
                              marker=dict(color="#ffffff", size=9, symbol="square", line=dict(color=TILED_COLOR,
                                                                                               width=2)),
                              hovertemplate="%{x} tokens: %{y:,.2f} KiB (measured)<extra></extra>"))
-    fig.update_xaxes(title="tokens fed", rangemode="tozero")
-    fig.update_yaxes(title="KV cache (KiB)", rangemode="tozero")
+    # outside ticks keep the two axes' "0" labels apart at the corner (they overlapped)
+    fig.update_xaxes(title="tokens fed", rangemode="tozero", ticks="outside", ticklen=6)
+    fig.update_yaxes(title="KV cache (KiB)", rangemode="tozero", ticks="outside", ticklen=6)
     fig.update_layout(title="The KV cache stops growing at the window", legend=dict(orientation="h", y=-0.25))
     return fig

@@ -178,8 +178,9 @@ def measured_vs_formula(runs: Sequence[dict]) -> go.Figure:
                                  marker=dict(color="#ffffff", size=8, symbol=KIND_SYMBOL.get(r["kind"], "circle"),
                                              line=dict(color=c, width=2)),
                                  hovertemplate="%{x} tokens: %{y:,.2f} KiB (measured)<extra></extra>"))
-    fig.update_xaxes(title="tokens in the cache", rangemode="tozero")
-    fig.update_yaxes(title="KV cache (KiB)", rangemode="tozero")
+    # outside ticks keep the two axes' "0" labels apart at the corner (they overlapped)
+    fig.update_xaxes(title="tokens in the cache", rangemode="tozero", ticks="outside", ticklen=6)
+    fig.update_yaxes(title="KV cache (KiB)", rangemode="tozero", ticks="outside", ticklen=6)
     fig.update_layout(title="Measured cache bytes on the formula's line", legend=dict(orientation="h", y=-0.25))
     return fig
 

@@ -59,6 +59,9 @@ def toy_sankey(tokens: Sequence[str], experts: Sequence[str], chosen: np.ndarray
             lab.append(f"{tokens[t]} → {experts[e]}: {weights[t, s]:.3f}")
     fig = go.Figure(go.Sankey(
         arrangement="fixed",
+        # plotly writes a node's label level with the node's top: the top nodes' labels need room above the
+        # nodes (presenter mode's larger type cut "returns: refund 0.87" at the figure's top edge)
+        domain=dict(x=[0, 1], y=[0, 0.9]),
         node=dict(label=labels + [""] * bool(idle), pad=30, thickness=26,
                   line=dict(color=[INK] * (T + E) + ["rgba(0,0,0,0)"] * bool(idle),
                             width=[1] * (T + E) + [0] * bool(idle)),
@@ -93,7 +96,7 @@ def router_heatmap(probs: np.ndarray, chosen: np.ndarray, weights: np.ndarray, t
                 z=np.round(probs.astype(np.float32), 4), x=np.arange(E), y=np.arange(T), colorscale=HEATMAP,
                 zmin=0, zmax=1, text=text, customdata=names, texttemplate="<b>%{text}</b>",
                 textfont=dict(color="white", size=14),
-                colorbar=dict(title=dict(text="router<br>probability"), thickness=14),
+                colorbar=dict(title=dict(text="router probability", side="right"), thickness=14),
                 hovertemplate="token %{customdata[0]}<br>%{customdata[1]}: probability %{z:.3f}<br>mixing weight "
                               "%{text}<extra></extra>",
                 xgap=1, ygap=1)
@@ -146,7 +149,7 @@ def path_grid(top1: np.ndarray, chosen: np.ndarray, weights: np.ndarray, tokens:
     fig = go.Figure(go.Heatmap(
         z=top1 + 0.5, x=cols, y=rows, zmin=0, zmax=E, colorscale=scale, text=text, texttemplate="%{text}",
         textfont=dict(color=INK, size=12), xgap=3, ygap=2,
-        colorbar=dict(title=dict(text="first<br>choice"), tickvals=[e + 0.5 for e in range(E)],
+        colorbar=dict(title=dict(text="first choice", side="right"), tickvals=[e + 0.5 for e in range(E)],
                       ticktext=list(experts), thickness=14),
         hovertemplate="token %{y}, %{x}<br>%{text}<extra></extra>"))
     if highlight is not None and 0 <= highlight < T:
@@ -186,6 +189,9 @@ def path_sankey(top1: np.ndarray, transitions: np.ndarray, experts: Sequence[str
                     hov.append(f"{n} token(s): {experts[a]} in layer {layer} → {experts[b]} in layer {layer + 1}")
     fig = go.Figure(go.Sankey(
         arrangement="fixed",
+        # plotly writes a node's label level with the node's top: the top nodes' labels need room above the
+        # nodes (presenter mode's larger type cut "returns: refund 0.87" at the figure's top edge)
+        domain=dict(x=[0, 1], y=[0, 0.9]),
         node=dict(label=labels, x=xs, y=ys, pad=12, thickness=18, color=[ecol[e] for _ in range(L) for e in range(E)],
                   line=dict(color=INK, width=0.5), hovertemplate="%{label}: %{value} token(s)<extra></extra>"),
         link=dict(source=src, target=dst, value=val, color=col, customdata=hov,
@@ -254,7 +260,12 @@ def scaling_lines(n_experts: Sequence[int], totals: Sequence[float], actives: Se
         fig.add_trace(go.Scatter(x=[current, current], y=[totals[i], actives[i]], mode="markers+text",
                                  marker=dict(size=11, color=INK), text=[f"{totals[i]:,.1f}B", f"{actives[i]:,.1f}B"],
                                  textposition=["top left", "top right"], showlegend=False, hoverinfo="skip"))
+    # outside ticks keep the corner's "2" (or "1") and "0" apart
     fig.update_layout(xaxis=dict(title="experts per layer", type="log", tickvals=list(n_experts),
-                                 ticktext=[str(n) for n in n_experts]), yaxis=dict(title="parameters (billions)", rangemode="tozero"),
-                      legend=dict(orientation="h", y=-0.25), height=340)
+                                 ticktext=[str(n) for n in n_experts], ticks="outside", ticklen=6),
+                      yaxis=dict(title="parameters (billions)", rangemode="tozero", ticks="outside", ticklen=6),
+                      # in the empty top-left corner (the lines rise to the right): under the plot it ran into the
+                      # axis title in presenter mode
+                      legend=dict(x=0.02, y=0.98, xanchor="left", yanchor="top", bgcolor="rgba(255,255,255,0.8)"),
+                      height=340)
     return fig

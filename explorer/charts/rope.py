@@ -115,7 +115,7 @@ def rotation_heatmap(values: np.ndarray, positions: np.ndarray, what: str) -> go
     fig = go.Figure(go.Heatmap(
         z=values, x=positions, y=np.arange(values.shape[0]),
         colorscale=DIVERGING if is_cos else "Twilight", zmin=-1 if is_cos else 0, zmax=1 if is_cos else 2 * np.pi,
-        colorbar=dict(title="cos(m·θᵢ)" if is_cos else "angle mod 2π"),
+        colorbar=dict(title=dict(text="cos(m·θᵢ)" if is_cos else "angle mod 2π", side="right")),
         hovertemplate="position %{x}<br>pair %{y}<br>%{z:.3f}<extra></extra>"))
     fig.update_layout(title="Each pair turns at its own speed: fast pairs at the top, slow at the bottom",
                       xaxis_title="position m", yaxis_title="pair i (θᵢ = base^(−2i/d))",
@@ -125,7 +125,7 @@ def rotation_heatmap(values: np.ndarray, positions: np.ndarray, what: str) -> go
 
 def score_matrix(S: np.ndarray, spread: float) -> go.Figure:
     lim = float(np.abs(S).max()) or 1.0
-    fig = go.Figure(go.Heatmap(z=S, colorscale=DIVERGING, zmin=-lim, zmax=lim, colorbar=dict(title="q·k"),
+    fig = go.Figure(go.Heatmap(z=S, colorscale=DIVERGING, zmin=-lim, zmax=lim, colorbar=dict(title=dict(text="q·k", side="right")),
                                hovertemplate="query position m %{y}<br>key position n %{x}<br>score %{z:.6f}"
                                              "<extra></extra>"))
     fig.update_layout(title="(R_m q)·(R_n k): constant along every diagonal",
@@ -201,7 +201,7 @@ def pair_tracks(pre: dict[int, np.ndarray], post: dict[int, np.ndarray], labels:
         fig.add_trace(go.Scatter(x=b[:, 0], y=b[:, 1], mode="markers", name=f"every token's {which}, rotated",
                                  showlegend=j == 0, legendgroup="post", opacity=0.55,
                                  marker=dict(size=8, color=np.arange(T), colorscale=HEATMAP, showscale=j == 0,
-                                             colorbar=dict(title="position", len=0.6, y=0.5)),
+                                             colorbar=dict(title=dict(text="position", side="right"), len=0.6, y=0.5)),
                                  customdata=np.arange(T), text=labels,
                                  hovertemplate="pos %{customdata} %{text}<br>rotated (%{x:.3f}, %{y:.3f})"
                                                "<extra></extra>"), row=r, col=c)
@@ -252,7 +252,7 @@ def cosine_heatmap(C: np.ndarray, positions: np.ndarray, trained: int | None = N
     clip: colour range ±clip, so weak off-diagonal structure stays visible (the diagonal, 1, saturates).
     """
     fig = go.Figure(go.Heatmap(z=C, x=positions, y=positions, colorscale=DIVERGING, zmin=-clip, zmax=clip,
-                               colorbar=dict(title=f"cosine<br>(±{clip:.2g})" if clip < 1 else "cosine"),
+                               colorbar=dict(title=dict(text=f"cosine (±{clip:.2g})" if clip < 1 else "cosine", side="right")),
                                hovertemplate="position %{y} vs %{x}<br>cosine %{z:.3f}<extra></extra>"))
     if trained and trained <= positions[-1]:
         fig.add_hline(y=trained - 0.5, line=dict(color="#000000", dash="dash", width=2))

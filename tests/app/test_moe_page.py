@@ -19,8 +19,8 @@ def metrics(at) -> dict:
 
 
 def toy_table(at):
-    """The routing table: the dataframe with an `expert` column (the logits editor has one column per expert)."""
-    return next(d.value for d in at.dataframe if "expert" in d.value.columns)
+    """The routing table: a static table (readable at 16 px and more in presenter mode) with an `expert` column."""
+    return next(t.value for t in at.table if "expert" in t.value.columns)
 
 
 @pytest.mark.parametrize("view,n_charts", [("toy", 1), ("model", 4), ("size", 2)])
