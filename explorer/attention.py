@@ -220,6 +220,15 @@ def rollout(layers: np.ndarray, residual: float = 0.5) -> np.ndarray:
     return out
 
 
+def mask_note(a: np.ndarray, causal: bool) -> str:
+    """One line (markdown) under each map about the mask, computed from the weights on screen."""
+    if causal:
+        return (f"**Causal mask:** the largest weight above the diagonal is {above_diagonal(a):g} — every future "
+                "token is masked out before the softmax, so a token only sees itself and earlier ones.")
+    return (f"**Bidirectional:** {share_above_diagonal(a):.0%} of the weight here goes to *later* tokens (above the "
+            "diagonal): every BERT token sees the whole sentence.")
+
+
 def above_diagonal(a: np.ndarray) -> float:
     """Largest weight on a later token (above the diagonal): exactly 0 under a causal mask."""
     t = a.shape[-1]

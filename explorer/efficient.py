@@ -218,6 +218,14 @@ def standard_traffic_elements(n_tokens, head_dim):
     return 4 * t * head_dim + 4 * t * t
 
 
+def traffic_curves(lengths, head_dim: int, block_q: int, block_k: int, causal: bool
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Elements moved at each sequence length -> (lengths, standard attention, tiled), int64 arrays."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    tiled = [tiled_traffic_elements(int(t), head_dim, block_q, block_k, causal) for t in lengths]
+    return lengths, standard_traffic_elements(lengths, head_dim), np.array(tiled, dtype=np.int64)
+
+
 def sram_elements(head_dim: int, block_q: int, block_k: int) -> int:
     """What one step keeps on chip: a Q tile, a K and a V tile, the S tile, the O accumulator, m and l."""
     return 2 * block_q * head_dim + 2 * block_k * head_dim + block_q * block_k + 2 * block_q

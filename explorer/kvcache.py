@@ -196,6 +196,27 @@ class Fit:
         return self.capacity - self.weights
 
 
+def fit_rows(fits: list[Fit], labels: dict[str, str], seq_len: int, batch: int, trained: int) -> list[dict]:
+    """The fit check as a table: one row per attention kind (labels: kind -> its name on the page); trained: the
+    model's context length (a longer fitting context is flagged)."""
+    def longest(f: Fit) -> str:
+        if f.max_seq_len is None:
+            return "any (the window caps the cache)"
+        if f.max_seq_len == 0:
+            return "none"
+        return f"{f.max_seq_len:,}" + (" (> trained context)" if f.max_seq_len > trained else "")
+
+    return [{"attention": labels[f.kind], "weights": format_bytes(f.weights), "KV cache": format_bytes(f.cache),
+             "fits?": "✅ yes" if f.fits else "❌ no", f"longest context at batch {batch}": longest(f),
+             f"largest batch at {seq_len:,} tokens": f"{f.max_batch:,}"} for f in fits]
+
+
+def preset_values(arch: ArchConfig) -> dict:
+    """A preset's attention shape under the page's control names (window 0: none)."""
+    return {"layers": arch.n_layers, "heads": arch.n_heads, "kv": arch.n_kv_heads, "hd": arch.head_dim,
+            "window": arch.sliding_window or 0}
+
+
 def max_seq_len(shape: KVShape, free: int, batch: int, bits: int) -> int | None:
     """Longest context whose cache fits in `free` bytes at this batch; 0 if not one token fits.
 

@@ -523,6 +523,14 @@ def position_contrast(C_full: np.ndarray, npos: int, trained: int | None, head_d
                             gaps, mean_l, std_l, mean_r, std_r)
 
 
+def decay_by_base(dim: int, base: int, reach: int, measure: str = "ones") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """How far-away keys score, for the chosen base next to 10,000 and 500,000 -> (distances 0..reach,
+    {"base 10,000": curve}); measure "ones": expected_score, "bound": RoFormer's roformer_bound."""
+    dist = np.arange(0, reach + 1)
+    fn = expected_score if measure == "ones" else roformer_bound
+    return dist, {f"base {b:,}": fn(dist, inv_freq(dim, float(b))) for b in sorted({10000, 500000, int(base)})}
+
+
 def lesson_cards(q, k, theta: float) -> tuple[list[tuple[int, int, float]], dict[int, list[tuple[int, int, float]]]]:
     """The 2-D lesson's cases scored at theta -> ([(m, n, score)], {gap: cases with that gap}, in lesson order)."""
     marks = [(a, b, float(score2d(q, k, a, b, theta))) for a, b in LESSON_CASES]

@@ -32,14 +32,7 @@ BERTVIZ = {"head": "head view", "model": "model view", "neuron": "neuron view"}
 FIG_KEYS = {"summary": "att_click_summary_{}", "model": "att_click_model_{}"}
 
 # ---------------------------------------------------------------- a click on a head summary / thumbnail opens that head
-for which in ("bert", "gpt2"):
-    for view_name, key in FIG_KEYS.items():
-        hit = cached.clicked_head(st.session_state.get(key.format(which)))
-        if hit and st.session_state.get(url.key("view")) == view_name:
-            url.set("layer", hit[0])
-            url.set("head", hit[1])
-            url.set("view", "head")
-            url.set("heads", "one")
+cached.open_clicked_head(url, FIG_KEYS)
 
 # ---------------------------------------------------------------- the text and the models
 url.text("text", EXAMPLES[0])
@@ -147,16 +140,6 @@ def prepared(c, a):
     return A.prepare(a, r.tokens, r.special, hide, renorm, merge, r.scheme)
 
 
-def mask_note(w, a, r):
-    """One line under each map: the causal mask, computed from the weights on screen."""
-    if r.causal:
-        st.caption(f"**Causal mask:** the largest weight above the diagonal is {A.above_diagonal(a):g} — every "
-                   "future token is masked out before the softmax, so a token only sees itself and earlier ones.")
-    else:
-        st.caption(f"**Bidirectional:** {A.share_above_diagonal(a):.0%} of the weight here goes to *later* tokens "
-                   "(above the diagonal): every BERT token sees the whole sentence.")
-
-
 def draw_head(w, c):
     r, lm = c.result, loaded[w]
     if roll:
@@ -176,7 +159,7 @@ def draw_head(w, c):
          data=cached.long_table(p.attn, p.labels, p.labels))
     for note in p.notes:
         st.caption(cached.md(note))
-    mask_note(w, p.attn, r)
+    st.caption(A.mask_note(p.attn, r.causal))
     if roll:
         st.caption("Rollout: each layer's mean over heads is mixed with the residual stream (0.5·A + 0.5·I), rows "
                    "renormalised, and multiplied down through the layers — how much each output draws on each input token.")
@@ -194,7 +177,7 @@ def draw_layer(w, c):
          data=cached.long_table(p.attn, p.labels, p.labels, lead={"head": list(range(r.n_heads))}))
     for note in p.notes:
         st.caption(cached.md(note))
-    mask_note(w, p.attn, r)
+    st.caption(A.mask_note(p.attn, r.causal))
 
 
 def draw_model(w, c):

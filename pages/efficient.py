@@ -317,9 +317,7 @@ def section_traffic():
         dtype = c[4].selectbox("Element type", ["fp32", "bf16"], key=url.key("xdtype"), format_func=lambda t: f"{t} ({kv.DTYPE_BITS[t] // 8} B)")
         causal = c[5].toggle("Causal", key=url.key("xcausal"))
     per = kv.DTYPE_BITS[dtype] / 8
-    lengths = np.asarray(TRAFFIC_LENGTHS, dtype=np.int64)
-    std = E.standard_traffic_elements(lengths, d)
-    tiled = np.array([E.tiled_traffic_elements(int(t), d, bq, bk, causal) for t in lengths], dtype=np.int64)
+    lengths, std, tiled = E.traffic_curves(TRAFFIC_LENGTHS, d, bq, bk, causal)
     at = TRAFFIC_LENGTHS.index(n)
     count_t = 2048
     counted = cached.counted_traffic(count_t, d, bq, bk, causal)

@@ -130,26 +130,6 @@ speed = p[4].slider("Speed (tokens per second)", 0.5, 8.0, step=0.5, key=url.key
 interval = 1.0 / speed
 
 
-def draw_topk(s, k: int, title: str | None = None) -> None:
-    """The distribution of one step: the top-k bars (the chosen token outlined) and what the draw kept."""
-    rank = s.rank_in_trace
-    chosen = rank if rank is not None and rank < k else None
-    drawn = s.p_model if sampling.greedy else s.p_temp
-    title = (title or "Next-token probabilities") + ("" if sampling.greedy else f" at temperature {sampling.temperature:g}")
-    with guard("the top-k chart"):
-        show(charts.topk_bars(s.tokens[:k], drawn[:k], chosen, s.kept, s.cum_filtered[:k],
-                              None if sampling.greedy else sampling.top_p,
-                              None if sampling.greedy else (sampling.top_k or None), title),
-             "top-k next tokens", data={"token": s.tokens[:k], "probability": drawn[:k],
-                                        "cumulative": s.cum_filtered[:k], "after_truncation": s.p_final[:k]},
-             height=340)
-    kept_text = "every token" if s.kept >= len(lm.tokenizer) else f"{s.kept:,} tokens"
-    explain(f"Bars: the {k} most likely next tokens; the chosen one is outlined. The black curve adds them up; "
-            f"after temperature, top-k and top-p, {kept_text} remain and the draw renormalises over them "
-            f"(grey bars are cut). Model entropy here: {s.entropy:.2f} bits; of what was drawn from: "
-            f"{s.entropy_final:.2f} bits.")
-
-
 @st.fragment(run_every=interval if ui.playing() else None)
 @guarded("the generated text")
 def transport():
@@ -186,7 +166,7 @@ def transport():
             s = run.preview(lm)
             if s is not None:
                 k = st.session_state[url.key("k")]
-                draw_topk(s, k, "Next-token probabilities after the prompt")
+                ui.draw_topk(s, k, sampling, len(lm.tokenizer), "Next-token probabilities after the prompt")
                 st.info("Press **Step ▸** for one token or **▶ Play** to watch the model write.", icon="✍️")
         return
 
@@ -216,7 +196,7 @@ def transport():
                     f"entropy {s.entropy:.2f} bits" + (" · chosen by you (a branch)" if s.forced else ""))
     k = st.session_state[url.key("k")]
     with bars_col:
-        draw_topk(s, k)
+        ui.draw_topk(s, k, sampling, len(lm.tokenizer))
     t1, t2, t3 = st.columns([3, 2, 1.6])
     if n > 1:
         t1.slider("Step shown (or click a token)", 1, n, key=view_key)

@@ -22,16 +22,10 @@ HEAD_DIMS = [16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 256]
 WINDOWS = [0, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768]                     # 0: no sliding window
 
 
-def preset_values(name: str) -> dict:
-    a = PRESETS[name]
-    return {"layers": a.n_layers, "heads": a.n_heads, "kv": a.n_kv_heads, "hd": a.head_dim,
-            "window": a.sliding_window or 0}
-
-
 @callback("the preset")
 def load_preset():
     """A new preset puts its config into the sliders (they stay movable)."""
-    for name, value in preset_values(st.session_state[url.key("preset")]).items():
+    for name, value in kv.preset_values(PRESETS[st.session_state[url.key("preset")]]).items():
         st.session_state[url.key(name)] = value
 
 
@@ -43,7 +37,7 @@ def load_lesson():
 
 preset_name = url.choice("preset", LESSON["preset"], list(PRESETS))
 arch = PRESETS[preset_name]
-pv = preset_values(preset_name)        # defaults follow the preset, so `?preset=Mistral-7B` is a whole view
+pv = kv.preset_values(arch)        # defaults follow the preset, so `?preset=Mistral-7B` is a whole view
 url.int("layers", pv["layers"], lo=1, hi=128)
 url.int("heads", pv["heads"], lo=1, hi=128)
 url.choice("hd", pv["hd"], HEAD_DIMS)
@@ -170,19 +164,7 @@ with lesson:
                    "cache_bytes": [f.cache for f in fits], "capacity_bytes": [f.capacity for f in fits],
                    "max_seq_len": [f.max_seq_len if f.max_seq_len is not None else -1 for f in fits],
                    "max_batch": [f.max_batch for f in fits]})
-
-        def longest(f: kv.Fit) -> str:
-            if f.max_seq_len is None:
-                return "any (the window caps the cache)"
-            if f.max_seq_len == 0:
-                return "none"
-            return f"{f.max_seq_len:,}" + (" (> trained context)" if f.max_seq_len > arch.max_positions else "")
-
-        st.dataframe([{"attention": labels[f.kind], "weights": kv.format_bytes(f.weights),
-                       "KV cache": kv.format_bytes(f.cache), "fits?": "✅ yes" if f.fits else "❌ no",
-                       f"longest context at batch {batch}": longest(f),
-                       f"largest batch at {seq_len:,} tokens": f"{f.max_batch:,}"} for f in fits],
-                     hide_index=True, width="stretch")
+        st.dataframe(kv.fit_rows(fits, labels, seq_len, batch, arch.max_positions), hide_index=True, width="stretch")
         explain(f"Weights: {preset_name}'s parameter count (computed from its config, with your attention sliders) × "
                 f"{kv.DTYPE_BITS[wdtype] / 8:g} bytes. {gpu} GB is read as {gpu} GiB (what nvidia-smi shows for most "
                 f"cards), of which {usable}% is usable. What is left after the weights holds the cache: longest context "

@@ -120,10 +120,7 @@ elif view == "full":
                                     "bound": "RoFormer's relative upper bound"}.get)
     reach = c2.selectbox("Distances up to", [512, 4096, 32768], key=url.key("reach"), format_func=lambda r: f"{r:,}")
     logx = c3.toggle("Log distance axis", key=url.key("logx"))
-    dist = np.arange(0, reach + 1)
-    bases = sorted({10000, 500000, int(base)})
-    fn = rope.expected_score if measure == "ones" else rope.roformer_bound
-    curves = {f"base {b:,}": fn(dist, rope.inv_freq(d, float(b))) for b in bases}
+    dist, curves = rope.decay_by_base(d, int(base), reach, measure)
     if measure == "ones":
         y_title = "mean over pairs of cos((m−n)·θᵢ)"
         explain("For q = k = all-ones, each pair contributes 2·cos((m − n)·θᵢ); dividing by d gives 1 at distance "

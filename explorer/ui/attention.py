@@ -77,6 +77,17 @@ def bertviz_html(lm, text: str, kind: str, cap: int, layer: int, head: int, pres
     return _bertviz(lm.key, text, kind, cap, layer, head, present, js is not None, lm), why
 
 
+def open_clicked_head(url, fig_keys: dict[str, str], models=("bert", "gpt2")) -> None:
+    """A click on a head summary square or a model thumbnail (fig_keys: {view: chart key with {} for the model})
+    opens that head in the one-head view; the link follows."""
+    for which in models:
+        for view_name, key in fig_keys.items():
+            hit = clicked_head(st.session_state.get(key.format(which)))
+            if hit and st.session_state.get(url.key("view")) == view_name:
+                for name, value in (("layer", hit[0]), ("head", hit[1]), ("view", "head"), ("heads", "one")):
+                    url.set(name, value)
+
+
 def clicked_head(state, n_heads: int | None = None) -> tuple[int, int] | None:
     """(layer, head) of a click on the head summary or the model thumbnails, else None.
 

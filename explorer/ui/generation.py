@@ -9,9 +9,11 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import generation as G
-from explorer.ui.errors import callback
-from explorer.ui.figures import selected_points
+from explorer.charts import generation as charts
+from explorer.ui.errors import callback, guard
+from explorer.ui.figures import selected_points, show
 from explorer.ui.player import Player
+from explorer.ui.presenter import explain
 
 RUNS = "gen_runs"              # {run key: Generation}, most recently used last
 CLICKED = "gen_clicked"        # the timeline selection already handled
@@ -154,3 +156,24 @@ class Decoding:
         if not 1 <= st.session_state.get(key, 0) <= n:
             st.session_state[key] = n
         return st.session_state[key] - 1
+
+
+def draw_topk(s, k: int, sampling: G.Sampling, vocab: int, title: str | None = None) -> None:
+    """The distribution of one step (s: a Step): the top-k bars (the chosen token outlined) and what the draw
+    kept under `sampling`; vocab: the tokenizer's size (all kept: "every token")."""
+    rank = s.rank_in_trace
+    chosen = rank if rank is not None and rank < k else None
+    drawn = s.p_model if sampling.greedy else s.p_temp
+    title = (title or "Next-token probabilities") + ("" if sampling.greedy else f" at temperature {sampling.temperature:g}")
+    with guard("the top-k chart"):
+        show(charts.topk_bars(s.tokens[:k], drawn[:k], chosen, s.kept, s.cum_filtered[:k],
+                              None if sampling.greedy else sampling.top_p,
+                              None if sampling.greedy else (sampling.top_k or None), title),
+             "top-k next tokens", data={"token": s.tokens[:k], "probability": drawn[:k],
+                                        "cumulative": s.cum_filtered[:k], "after_truncation": s.p_final[:k]},
+             height=340)
+    kept_text = "every token" if s.kept >= vocab else f"{s.kept:,} tokens"
+    explain(f"Bars: the {k} most likely next tokens; the chosen one is outlined. The black curve adds them up; "
+            f"after temperature, top-k and top-p, {kept_text} remain and the draw renormalises over them "
+            f"(grey bars are cut). Model entropy here: {s.entropy:.2f} bits; of what was drawn from: "
+            f"{s.entropy_final:.2f} bits.")
