@@ -50,7 +50,7 @@ def use_example():
 # Layout (explorer/ui/page.py): a compact row of text and model above the figure; the view switch; the figure;
 # options and sliders under it. Presenter mode: the figure right under the view switch, every control folded below.
 top = st.container() if not presenting() else None
-view = page.sections(VIEWS, label="View", footer=False)
+view = page.sections(VIEWS, footer=False)   # no label above it: the figure stays within the first screen
 stage = page.main()
 below = page.controls("Text, model, layer and options")
 with top if top is not None else below:
@@ -248,13 +248,13 @@ def draw_bertviz(w, c):
     # all tokens fit: reuse the page's own forward pass (same cache key) instead of running another
     bv, why = cached.bertviz_html(lm, text.text, kind, limit if cap >= r.n_tokens else cap,
                                   min(layer, r.n_layers - 1), min(head, r.n_heads - 1), presenting())
+    cut = f"the first {cap} of {r.n_tokens} tokens" if cap < r.n_tokens else f"all {r.n_tokens} tokens"
+    st.iframe(bv.html, height=bv.height, alt=f"bertviz {BERTVIZ[kind]} of {lm.spec.display_name}")
     if why:
         st.info(f"bertviz's JavaScript is not cached and could not be fetched ({why}); it will load from the CDN "
-                "if this browser is online. The plotly views above work offline.", icon="📴")
-    cut = f"the first {cap} of {r.n_tokens} tokens" if cap < r.n_tokens else f"all {r.n_tokens} tokens"
+                "if this browser is online. The other views work offline.", icon="📴")
     st.caption(f"bertviz {BERTVIZ[kind]} of {md(lm.spec.display_name)}: {cut} ({bv.payload_bytes / 1e6:.1f} MB "
                "of HTML — bertviz sends every weight as text, so its input is capped).")
-    st.iframe(bv.html, height=bv.height, alt=f"bertviz {BERTVIZ[kind]} of {lm.spec.display_name}")
     st.download_button("HTML", lambda: bv.html, file_name=f"bertviz-{kind}-view-{w}.html", mime="text/html",
                        key=f"att_dl_bertviz_{w}", help="This view as one self-contained HTML file (works offline)")
     if kind == "neuron":
@@ -266,7 +266,8 @@ def draw_bertviz(w, c):
 if view == "summary":
     stage.radio("Statistic", list(A.STATS), format_func=lambda s: A.STATS[s][0], key=url.key("stat"), horizontal=True)
 if view == "bertviz":
-    stage.radio("bertviz view", list(BERTVIZ), format_func=BERTVIZ.get, key=url.key("bv"), horizontal=True)
+    stage.radio("bertviz view", list(BERTVIZ), format_func=BERTVIZ.get, key=url.key("bv"), horizontal=True,
+                label_visibility="collapsed")
 
 DRAW = {"head": draw_head, "layer": draw_layer, "model": draw_model, "focus": draw_focus,
         "summary": draw_summary, "bertviz": draw_bertviz}
