@@ -8,7 +8,7 @@ from explorer.presets import PRESETS, param_count
 from explorer.text import md
 from explorer.ui import kvcache as cached
 from explorer.ui.errors import callback, guard
-from explorer.ui.figures import show
+from explorer.ui.figures import show, table
 from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
 
@@ -164,7 +164,7 @@ with lesson:
                    "cache_bytes": [f.cache for f in fits], "capacity_bytes": [f.capacity for f in fits],
                    "max_seq_len": [f.max_seq_len if f.max_seq_len is not None else -1 for f in fits],
                    "max_batch": [f.max_batch for f in fits]})
-        st.dataframe(kv.fit_rows(fits, labels, seq_len, batch, arch.max_positions), hide_index=True, width="stretch")
+        table(kv.fit_rows(fits, labels, seq_len, batch, arch.max_positions))
         explain(f"Weights: {preset_name}'s parameter count (computed from its config, with your attention sliders) × "
                 f"{kv.DTYPE_BITS[wdtype] / 8:g} bytes. {gpu} GB is read as {gpu} GiB (what nvidia-smi shows for most "
                 f"cards), of which {usable}% is usable. What is left after the weights holds the cache: longest context "
@@ -178,7 +178,7 @@ with lesson:
         c = st.columns([2, 1, 3])
         n_tokens = c[0].select_slider("Tokens to decode", [16, 32, 64, 128, 256], key=url.key("ntok"))
         m_batch = c[1].selectbox("Batch", [1, 2, 4], key=url.key("mbatch"))
-        runs, table = [], []
+        runs = []
         for family in ("decoder", "rope-decoder"):
             lm = page.model(family)
             if lm is None:
@@ -198,7 +198,7 @@ with lesson:
                  data={"tokens": runs[0]["lengths"],
                        **{f"{r['label']} {what}": r[what] for r in runs for what in ("measured", "formula")
                           if len(r["lengths"]) == len(runs[0]["lengths"])}})
-            st.dataframe([{"model": r["label"],
+            table([{"model": r["label"],
                            "attention": f"{r['m'].shape.kind}: {r['m'].shape.n_heads} query / {r['m'].shape.n_kv_heads} "
                                         f"KV heads",
                            "cached keys per layer [batch, KV heads, tokens, head_dim]": str(list(r["m"].key_shape)),

@@ -10,7 +10,7 @@ from explorer.text import display_token, md
 from explorer.ui import moe as cached
 from explorer.ui.editor import url_table
 from explorer.ui.errors import guard
-from explorer.ui.figures import show
+from explorer.ui.figures import show, table
 from explorer.ui.page import Page
 from explorer.ui.presenter import explain
 
@@ -169,7 +169,7 @@ elif view == "model":
             if res.dropped:
                 lost = moe.dropped_rows(res, chosen, weights, labels, experts)
                 st.markdown(f"**Tokens that lost an expert** ({len(lost)} of {T})")
-                st.dataframe(pd.DataFrame(lost), hide_index=True, width="content", height=min(400, 38 + 35 * len(lost)))
+                table(pd.DataFrame(lost), width="content", height=min(400, 38 + 35 * len(lost)))
             else:
                 st.caption(f"No token is dropped at capacity factor {cf:g}: the busiest expert got "
                            f"{int(counts.max())} assignments, capacity is {slots}.")

@@ -6,7 +6,8 @@ import pytest
 from tests.app.conftest import assert_clean, run_page
 
 SECTIONS_WITH_TABLES = [("pages/adapt.py", "scale"), ("pages/adapt.py", "adapt"), ("pages/pipeline.py", "shapes"),
-                        ("pages/pipeline.py", "append"), ("pages/multimodal.py", "ablate")]
+                        ("pages/pipeline.py", "append"), ("pages/multimodal.py", "ablate"),
+                        ("pages/kv-cache.py", "fit"), ("pages/kv-cache.py", "measured")]
 
 
 @pytest.mark.parametrize("page,view", SECTIONS_WITH_TABLES, ids=lambda v: str(v))
