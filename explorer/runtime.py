@@ -38,6 +38,10 @@ def configure() -> int:
     global _configured
     if _configured is None:
         import torch
+        # pandas is imported lazily by plotly and Streamlit inside the first figure or table; two sessions'
+        # script threads doing that at once met a half-imported pandas once ("partially initialized module"):
+        # import it here, once, before any session draws
+        import pandas  # noqa: F401
         _configured = torch_threads()
         torch.set_num_threads(_configured)
     return _configured
