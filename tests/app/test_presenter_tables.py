@@ -18,3 +18,17 @@ def test_a_sections_tables_are_html_in_presenter_mode_and_grids_otherwise(page, 
     normal = run_page(page, {"view": view})
     assert_clean(normal)
     assert normal.dataframe and len(normal.dataframe) >= len(shown.table) - len(normal.table)
+
+
+def test_an_editable_table_shows_its_values_as_an_html_table_in_presenter_mode():
+    """The MoE router logits: the data editor stays (it is how they change), and in presenter mode the same
+    values stand above it as an HTML table the stylesheet enlarges; outside presenter mode only the editor."""
+    from explorer import moe
+    shown = run_page("pages/moe.py", {"view": "toy", "present": "1"})
+    assert_clean(shown)
+    values = [t.value for t in shown.table if list(t.value.index) == list(moe.TOY_TOKENS)]
+    assert len(values) == 1 and list(values[0].columns) == list(moe.TOY_EXPERTS)
+    assert [[float(x) for x in row] for row in values[0].to_numpy()] == \
+        [[float(x) for x in row] for row in moe.TOY_LOGITS]
+    normal = run_page("pages/moe.py", {"view": "toy"})
+    assert not [t for t in normal.table if list(t.value.index) == list(moe.TOY_TOKENS)]
