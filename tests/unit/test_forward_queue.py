@@ -86,16 +86,7 @@ def test_every_forward_pass_goes_through_the_gate(monkeypatch):
     lm = LoadedModel.in_memory(GPT2LMHeadModel(cfg), name="stub")
     gate = runtime.Gate(1, timeout=0.3)
     monkeypatch.setattr(runtime, "GATE", gate)
-    holder = threading.Event()
-    release = threading.Event()
-
-    def hold():
-        with gate.slot():
-            holder.set()
-            release.wait(5)
-    t = threading.Thread(target=hold)
-    t.start()
-    holder.wait(5)
+    release, t = _held(gate)
     try:
         with pytest.raises(runtime.Busy):
             forward(lm, [1, 2, 3])
