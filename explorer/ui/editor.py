@@ -30,9 +30,10 @@ def url_table(url: UrlState, name: str, df: pd.DataFrame, fold: Callable[[dict],
         if text is not None:
             url.set(name, text)
 
+    from explorer.ui.figures import table
     from explorer.ui.presenter import presenting
     if presenting():   # the values at projector size (the editor's grid paints ~12 px on a canvas); edit below
-        st.table(df, hide_index=bool(editor_args.get("hide_index")), border="horizontal")
+        table(df, hide_index=bool(editor_args.get("hide_index")))
         st.caption("Click a cell of the grid below to change it.")
     with st.container(key=f"{url.key(name)}_table"):     # class st-key-<prefix><name>_table in the page
         st.data_editor(df, key=key, on_change=changed, **editor_args)
