@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from explorer.charts import plotly_adapter
 from explorer.charts.theme import HEATMAP, categorical, shared_figure
 
 ZWSP = "\u200b"   # makes repeated tokens distinct categories without changing how they look
@@ -32,19 +33,9 @@ def unique_labels(labels: list[str]) -> list[str]:
 
 def fast_figure(traces: list[dict], layout: dict | None = None) -> go.Figure:
     """A figure from plain trace dicts, skipping plotly's per-property validation (the slow part of
-    building figures with many traces); later layout updates are validated as usual.
-
-    The app's one use of a private plotly argument (`_validate`), kept here on purpose: the public constructor
-    (`go.Figure(dict(...))`) re-validates every element of every list (a colour per tile, a hover text per link)
-    and costs, per re-draw at 256 tokens (bench: build, sanitize, style, JSON; CPU time, side by side), about
-    1.5-2x on token focus and the generation timeline, 1.2-1.4x on the token strip and the router heatmap.
-    Numeric lists as numpy arrays did not close that gap. tests/unit/test_plotly_fast_path.py fails loudly if
-    plotly stops honouring the argument or the figure it builds differs from the validated one.
-    """
-    fig = go.Figure(dict(data=traces, layout=layout or {}), _validate=False)
-    fig._validate = True
-    fig.layout._validate = True
-    return fig
+    building figures with many traces; see explorer/charts/plotly_adapter.py for the measured cost of the public
+    path); later layout updates are validated as usual."""
+    return plotly_adapter.unvalidated(dict(data=traces, layout=layout or {}))
 
 
 def _z(a: np.ndarray, decimals: int = 4) -> np.ndarray:

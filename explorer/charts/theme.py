@@ -11,6 +11,8 @@ import threading
 import numpy as np
 import plotly.graph_objects as go
 
+from explorer.charts import plotly_adapter
+
 # Okabe & Ito (2008), colorblind-safe categorical palette; black last so it is rarely needed
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
 # for more categories than Okabe-Ito has (e.g. 12 heads): Paul Tol's "muted" + extras, colorblind-safe
@@ -76,7 +78,7 @@ def _merge(target: dict, **update) -> dict:
 
 
 _TEMPLATE_SPEC: dict | None = None
-_TRACE_PROPS: dict[str, frozenset] = {}
+_TRACE_PROPS: dict = {}      # trace type -> an empty trace of it
 
 
 def _template_spec() -> dict:
@@ -89,10 +91,10 @@ def _template_spec() -> dict:
 
 
 def _has(trace: dict, prop: str) -> bool:
-    """Whether the trace's type has the property at all (what `prop in trace` tells of a plotly trace)."""
+    """Whether the trace's type has the property at all (plotly's own `prop in trace`, asked once per type)."""
     kind = trace.get("type") or "scatter"
     if kind not in _TRACE_PROPS:
-        _TRACE_PROPS[kind] = frozenset(go.Figure(data=[{"type": kind}]).data[0]._valid_props)
+        _TRACE_PROPS[kind] = go.Figure(data=[{"type": kind}]).data[0]
     return prop in _TRACE_PROPS[kind]
 
 
@@ -109,10 +111,7 @@ def _copy(v):
 def plain(fig: go.Figure) -> dict:
     """The figure as plain dicts of what was set (as to_dict() without its deep copy of every array and without
     turning arrays into base64: values are as the chart builder gave them)."""
-    out = {"data": _copy(fig._data), "layout": _copy(fig._layout)}
-    if fig._frame_objs:
-        out["frames"] = [_copy(f._props) for f in fig._frame_objs]
-    return out
+    return _copy(plotly_adapter.props(fig))
 
 
 # ---------------------------------------------------------------------------------------------- shared figures
@@ -222,10 +221,7 @@ def shared_figure(build):
                     _, (_, s) = _figures.popitem(last=False)
                     total -= s
             return fig
-        fig = go.Figure(_copy(hit[0]), _validate=False)
-        fig._validate = True                 # later changes by the page are validated as usual
-        fig.layout._validate = True
-        return fig
+        return plotly_adapter.unvalidated(_copy(hit[0]))     # later changes by the page are validated as usual
 
     cached.uncached = build
     return cached

@@ -6,9 +6,9 @@ import re
 
 import numpy as np
 import plotly.graph_objects as go
-from _plotly_utils.utils import convert_to_base64
 import streamlit as st
 
+from explorer.charts.plotly_adapter import Drawn, typed_arrays
 from explorer.charts.theme import export_config, plain, styled
 from explorer.ui.presenter import presenting
 
@@ -68,24 +68,11 @@ def sanitize(fig):
     return fig
 
 
-class _Drawn(go.Figure):
-    """A figure already turned into its final plain dict (sanitized and styled): st.plotly_chart asks a figure
-    for to_dict() and serialises that, so this one hands over the dict as it is, without building and
-    validating plotly objects again (~50 ms a figure) or deep-copying it (to_dict)."""
-
-    def __init__(self, spec: dict):            # no go.Figure.__init__: nothing here is a plotly object
-        object.__setattr__(self, "_spec", spec)
-
-    def to_dict(self) -> dict:
-        return self._spec
-
-
 def spec(fig: go.Figure, present: bool = False, height: int | None = None) -> dict:
     """What the browser is sent for `fig`: a sanitized, styled plain-dict copy (the figure is left as it was),
     numeric arrays as plotly's base64 typed arrays, like fig.to_dict() (which deep-copies every array first)."""
     out = styled(sanitize(plain(fig)), present=present, height=height)
-    convert_to_base64(out)     # assigns into the copies only (the shared template holds no arrays)
-    return out
+    return typed_arrays(out)     # assigns into the copies only (the shared template holds no arrays)
 
 
 def show(fig: go.Figure, name: str, data: dict | None = None, height: int | None = None,
@@ -95,7 +82,7 @@ def show(fig: go.Figure, name: str, data: dict | None = None, height: int | None
     data: the numbers behind the figure, {column: 1-D sequence} (CSV and JSON) or any JSON-able
     mapping (JSON only). on_select: "rerun" to get click selections back (returns the state).
     """
-    drawn = _Drawn(spec(fig, present=presenting(), height=height))
+    drawn = Drawn(spec(fig, present=presenting(), height=height))
     # theme=None: our styling is what is drawn (Streamlit's chart theme greys axis text out on a projector)
     kwargs = dict(config=export_config(slug(name)), key=key or f"fig_{slug(name)}", theme=None)
     if on_select:
