@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from explorer import hf
+from explorer import bertviz_view, hf
 from explorer.forward import encode, forward
 from explorer.models.loader import LoadedModel
-from explorer.text import Encoded, display_token
+from explorer.text import Encoded, display_token, md
 
 
 @dataclass
@@ -317,3 +317,117 @@ def focus_table(a: np.ndarray, labels: list[str], token: int, decimals: int = 6)
     lab = np.asarray(labels, dtype=object)
     return {"head": heads, "direction": np.where(to, "attends to", "attended by"), "query": lab[q], "key": lab[k],
             "weight": np.round(a[heads, q, k], decimals)}
+
+
+# ------------------------------------------------------------------ what each view shows, and the lines under it
+HEADS = {"one": "one head", "mean": "mean of heads", "max": "max of heads"}   # url name -> label
+OPTION_HELP = {   # url name -> what the view option does (the help of its control)
+    "hide": "Drop the [CLS], [SEP] and <|endoftext|> rows and columns, like exBERT.",
+    "renorm": "On: each row sums to 1 again. Off: raw weights, so you can see what went to the hidden tokens.",
+    "merge": "WordPiece '##' and byte-level BPE 'Ġ' pieces become whole words: attention to a word is summed over "
+             "its pieces, attention from a word is averaged.",
+    "rollout": "Abnar & Zuidema (2020): follow attention through every layer up to this one, each mixed "
+               "half-and-half with the residual connection (0.5·A + 0.5·I).",
+    "heads": "One head, or all heads of the layer combined (mean keeps rows summing to 1; max does not).",
+}
+HEAD_NOTES = {
+    "rollout": "Rollout: each layer's mean over heads is mixed with the residual stream (0.5·A + 0.5·I), rows "
+               "renormalised, and multiplied down through the layers — how much each output draws on each input "
+               "token.",
+    "max": "Max over heads: each cell is the strongest head's weight, so rows no longer sum to 1.",
+}
+
+
+def head_pattern(attn: np.ndarray, rolled: np.ndarray, layer: int, head: int, how: str = "one",
+                 roll: bool = False) -> tuple[np.ndarray, str, str | None]:
+    """The one-head view's [q, k] pattern, what it is, and a note about it (or None).
+
+    attn: [layer, head, q, k]; rolled: the rollout of the head means per layer [layer, q, k]; how: a key of HEADS.
+    """
+    if roll:
+        return rolled[layer], f"rollout through layers 0–{layer}", HEAD_NOTES["rollout"]
+    if how != "one":
+        return combine_heads(attn[layer], how), f"layer {layer}, {HEADS[how]}", HEAD_NOTES.get(how)
+    return attn[layer, head], f"layer {layer}, head {head}", None
+
+
+def head_index(n_layers: int, n_heads: int) -> dict[str, np.ndarray]:
+    """The layer and head columns of a table with one row per head, in [layer, head] order."""
+    return {"layer": np.repeat(np.arange(n_layers), n_heads), "head": np.tile(np.arange(n_heads), n_layers)}
+
+
+def thumb_size(n_layers: int, n_heads: int) -> int:
+    """Cells per side of each whole-model thumbnail: smaller when there are many heads."""
+    return 24 if n_layers * n_heads > 64 else 32
+
+
+def thumbnails_table(pooled: np.ndarray) -> dict:
+    """The whole-model thumbnails [layer, head, s, s] as CSV-ready columns (cells numbered 0..s-1)."""
+    cells = [str(i) for i in range(pooled.shape[-1])]
+    return long_table(pooled, cells, cells, lead=head_index(pooled.shape[0], pooled.shape[1]))
+
+
+def thumbnails_note(n_tokens: int, cells: int) -> str:
+    """The line under the whole-model thumbnails: n_tokens before pooling, cells per side after."""
+    if n_tokens > cells:
+        return f"Each thumbnail averages blocks of tokens down to {cells}×{cells} cells; click one to open that head."
+    return "Click a thumbnail to open that head."
+
+
+def focus_note(label: str) -> str:
+    """The line under a causal model's token focus (markdown; the token is escaped)."""
+    return (f"Causal: **{md(label)}** can only look left (at itself and earlier tokens), "
+            "and only later tokens can look at it.")
+
+
+def summary_table(stats: dict[str, np.ndarray], decimals: int = 6) -> dict:
+    """Every head statistic ({name: [layer, head]}) as CSV-ready columns: layer, head, one column per statistic."""
+    n_layers, n_heads = next(iter(stats.values())).shape
+    return {**head_index(n_layers, n_heads), **{k: np.round(v.reshape(-1), decimals) for k, v in stats.items()}}
+
+
+def summary_notes(stat: str, values: np.ndarray, special: list[bool], model_name: str) -> tuple[str | None, str]:
+    """(a note before the head summary or None, the line under it): what the statistic means and its top head."""
+    label, meaning = STATS[stat]
+    before = None
+    if stat == "sep" and not any(special[1:]):
+        before = f"{md(model_name)} adds no \\[SEP\\] token to this text, so this share is 0 everywhere."
+    best = np.unravel_index(np.argmax(values), values.shape)
+    return before, (f"{label[:1].upper() + label[1:]}: {meaning}. Highest here: layer {best[0]}, head {best[1]} "
+                    f"({values[best]:.3f}). Click a square to open that head.")
+
+
+EXPLAINED = ("Each row is one **query** token deciding how much to read from every **key** token; its weights sum "
+             "to 1. BERT (an encoder) lets every token see the whole sentence; GPT-2 (a decoder) masks the future, "
+             "so its maps are lower-triangular. Heads specialise: some look at the previous token, some park their "
+             "attention on the first token or [SEP] (a 'sink'), some spread evenly.")
+
+
+# ------------------------------------------------------------------ the bertviz view's input cap and its lines
+BERTVIZ = {"head": "head view", "model": "model view", "neuron": "neuron view"}   # url name -> label
+BERTVIZ_OFFLINE = ("bertviz's JavaScript is not cached and could not be fetched ({why}); it will load from the CDN "
+                   "if this browser is online. The other views work offline.")
+BERTVIZ_NEURON = ("Queries and keys come from the loaded model through forward hooks (they reproduce its attention "
+                  "exactly); bertviz's own neuron-view model classes load only its old pickle checkpoints.")
+
+
+def bertviz_tokens(result: AttentionResult, kind: str, head_dim: int) -> int:
+    """How many of the result's tokens the bertviz view `kind` gets (its HTML carries every weight as text)."""
+    return min(result.n_tokens, bertviz_view.token_cap(result.n_layers, result.n_heads, kind, head_dim))
+
+
+def bertviz_caption(kind: str, model_name: str, shown: int, n_tokens: int, payload_bytes: int) -> str:
+    """The line under a bertviz view (markdown; the model name is escaped)."""
+    cut = f"the first {shown} of {n_tokens} tokens" if shown < n_tokens else f"all {n_tokens} tokens"
+    return (f"bertviz {BERTVIZ[kind]} of {md(model_name)}: {cut} ({payload_bytes / 1e6:.1f} MB "
+            "of HTML — bertviz sends every weight as text, so its input is capped).")
+
+
+def sliders_used(view: str, bertviz_kind: str, heads: str, roll: bool) -> tuple[bool, bool]:
+    """(the layer and head sliders apply to this view, the head slider does something).
+
+    bertviz's model view shows every layer and head itself; the head slider matters for one head (no rollout, no
+    combining), and for bertviz's neuron view (its other views show every head)."""
+    bertviz_model = view == "bertviz" and bertviz_kind == "model"
+    one_head = (view == "head" and heads == "one" and not roll) or (view == "bertviz" and bertviz_kind == "neuron")
+    return view in ("head", "layer", "focus", "bertviz") and not bertviz_model, one_head

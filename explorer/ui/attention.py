@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer import attention as A
 from explorer.attention import long_table  # noqa: F401 - the page's CSV columns, computed in the engine
-from explorer import bertviz_view
+from explorer import bertviz_view, hf
 from explorer.ui.figures import selected_points
 from explorer.text import md  # noqa: F401 - pages use cached.md(...): the one escaping rule
 
@@ -71,10 +71,34 @@ def _bertviz(key: str, text: str, kind: str, cap: int, layer: int, head: int, pr
     return bertviz_view.head_or_model_view(kind, attn, r.tokens, js, layer=layer, present=present)
 
 
-def bertviz_html(lm, text: str, kind: str, cap: int, layer: int, head: int, present: bool):
-    """(html or None, why not). The JS comes from the local cache (fetched once if missing)."""
+def bertviz_html(lm, result: A.AttentionResult, text: str, kind: str, limit: int, layer: int, head: int,
+                 present: bool) -> tuple[bertviz_view.BertvizHtml, str | None, int]:
+    """(html, why the JS is missing or None, tokens shown). The JS comes from the local cache (fetched once if
+    missing); the input is capped (A.bertviz_tokens), layer and head clamped to the model's."""
+    cap = A.bertviz_tokens(result, kind, hf.head_dim(lm.model.config))
     js, why = bertviz_view.js_or_fetch()
-    return _bertviz(lm.key, text, kind, cap, layer, head, present, js is not None, lm), why
+    # all tokens fit: reuse the page's own forward pass (same cache key) instead of running another
+    html = _bertviz(lm.key, text, kind, limit if cap >= result.n_tokens else cap, min(layer, result.n_layers - 1),
+                    min(head, result.n_heads - 1), present, js is not None, lm)
+    return html, why, cap
+
+
+def captions(notes, *lines: str | None) -> None:
+    """Captions under a view: what the options changed (plain text, escaped), then its own lines (markdown)."""
+    for note in notes:
+        st.caption(md(note))
+    for line in lines:
+        if line:
+            st.caption(line)
+
+
+def use_example(url, key: str) -> None:
+    """on_change of the examples box (session key `key`): the picked example goes into the text box (and the
+    link), and the box empties again so the same example can be picked twice."""
+    choice = st.session_state.get(key)
+    if choice:
+        st.session_state[url.key("text")] = choice
+        st.session_state[key] = None
 
 
 def open_clicked_head(url, fig_keys: dict[str, str], models=("bert", "gpt2")) -> None:
