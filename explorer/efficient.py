@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from explorer import hf
+from explorer import kvcache as kv
 from explorer.families import causal_mask, mass_outside
 
 MISTRAL_WINDOW = 4096        # Mistral-7B v0.1's config.json: "sliding_window": 4096
@@ -37,6 +38,23 @@ MAX_MODEL_TOKENS = 128       # the real-model section decodes the text token by 
 
 
 # ------------------------------------------------------------------ masks
+def window_label(window: int | None) -> str:
+    """A window for the page: 4096 -> "4,096"; 0 or None (no window) -> "none"."""
+    return f"{window:,}" if window else "none"
+
+
+def grid_table(cells: dict[str, np.ndarray], rows: str = "query", cols: str = "key") -> dict[str, np.ndarray]:
+    """Matrices of one shape [R, C] as the columns of one long table (the numbers behind a figure, CSV-ready):
+    the row index, the column index, then each matrix flattened row by row (booleans as 0/1, spaces in its name
+    as underscores)."""
+    n_rows, n_cols = np.shape(next(iter(cells.values())))
+    table = {rows: np.repeat(np.arange(n_rows), n_cols), cols: np.tile(np.arange(n_cols), n_rows)}
+    for name, m in cells.items():
+        flat = np.asarray(m).reshape(-1)
+        table[name.replace(" ", "_")] = flat.astype(int) if flat.dtype == bool else flat
+    return table
+
+
 def window_mask(n_tokens: int, window: int | None) -> np.ndarray:
     """bool [query, key]: the decoder's causal mask (explorer.families), and at most `window` keys per
     query, itself included. None: causal only."""
@@ -113,6 +131,15 @@ def reach_span(window: int | None, n_layers: int, position: int | None = None) -
     return span if position is None else min(span, position + 1)
 
 
+def reach_note(window: int, n_layers: int, token: int) -> str:
+    """The receptive field in one markdown sentence, with Mistral-7B's for comparison."""
+    mistral = reach_span(MISTRAL_WINDOW, 32)
+    return (f"After **{n_layers}** layers with a window of **{window}**, token {token} draws on up to "
+            f"{n_layers} × ({window} − 1) + 1 = **{reach_span(window, n_layers):,}** positions (here "
+            f"{reach_span(window, n_layers, token):,} of the {token + 1} up to it). Mistral-7B: 32 layers × 4,095 + 1 "
+            f"= **{mistral:,}** tokens, though each layer looks at 4,096.")
+
+
 # ------------------------------------------------------------------ memory traffic
 @dataclass
 class Traffic:
@@ -157,6 +184,11 @@ def tile_schedule(n_tokens: int, block_q: int, block_k: int, causal: bool, windo
             keys.append(j)
         out.append((i, keys))
     return out
+
+
+def n_tile_steps(n_tokens: int, block_q: int, block_k: int, causal: bool, window: int | None = None) -> int:
+    """How many (query tile, key tile) steps the tiled loop takes: the tiles the mask does not skip."""
+    return sum(len(keys) for _, keys in tile_schedule(n_tokens, block_q, block_k, causal, window))
 
 
 def _tile_rows(n_tokens: int, block: int, i: int) -> int:
@@ -231,6 +263,19 @@ def sram_elements(head_dim: int, block_q: int, block_k: int) -> int:
     return 2 * block_q * head_dim + 2 * block_k * head_dim + block_q * block_k + 2 * block_q
 
 
+def traffic_note(n_tokens: int, head_dim: int, block_q: int, block_k: int, causal: bool, bytes_per: float,
+                 counted_tokens: int, counted: int) -> str:
+    """Both traffic formulas in one markdown paragraph, with what the tiled code counted itself at
+    `counted_tokens` (`counted` elements) beside what the closed form says there."""
+    kv_part = "K and V: 2·d·Σ over query tiles of the keys up to its last query" if causal else \
+        f"K and V: 2·⌈T/B_q⌉·T·d = 2·{-(-n_tokens // block_q):,}·T·d"
+    formula = tiled_traffic_elements(counted_tokens, head_dim, block_q, block_k, causal)
+    on_chip = kv.format_bytes(sram_elements(head_dim, block_q, block_k) * bytes_per)
+    return (f"**Standard**: 4·T·d + 4·T² elements (S and P each written and read once). **Tiled**: Q and O "
+            f"2·T·d, {kv_part}. On chip per step: {on_chip}. The tiled code itself counted **{counted:,}** elements "
+            f"at T = {counted_tokens:,} — the formula says {formula:,}.")
+
+
 # ------------------------------------------------------------------ attention, standard and tiled
 def _scale(head_dim: int, scale: float | None) -> float:
     return 1.0 / math.sqrt(head_dim) if scale is None else scale
@@ -292,6 +337,24 @@ class TiledResult:
         """Key tiles the mask let the loop skip."""
         n_k = -(-self.out.shape[0] // self.block_k)
         return sum(n_k - len(keys) for _, keys in self.schedule)
+
+    def row_trace(self, done: int) -> dict[str, list]:
+        """The tracked row's running max m and sum l after each of the first `done` steps that touched it
+        -> {"row_step": 1, 2, ..., "m": [...], "l": [...]}."""
+        mine = [s for s in self.steps[:done] if s.row_in_tile]
+        return {"row_step": list(range(1, len(mine) + 1)), "m": [s.m for s in mine], "l": [s.l for s in mine]}
+
+    def row_labels(self) -> list[str]:
+        """A label for every step that touches the tracked row: "step 3: key tile 1 (keys 4–7)"."""
+        n, bk = len(self.out), self.block_k
+        return [f"step {k + 1}: key tile {s.k_tile} (keys {s.k_tile * bk}–{min((s.k_tile + 1) * bk, n) - 1})"
+                for k, s in enumerate(self.steps) if s.row_in_tile]
+
+    def step_name(self, done: int) -> str:
+        """What the last of the first `done` steps computed: "query tile 0 × key tile 1"."""
+        if not done:
+            return "nothing computed yet"
+        return f"query tile {self.steps[done - 1].q_tile} × key tile {self.steps[done - 1].k_tile}"
 
 
 def tiled_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, block_q: int, block_k: int,
@@ -404,8 +467,33 @@ class WindowRun:
     def n_tokens(self) -> int:
         return len(self.ids)
 
+    def next_token_table(self, position: int) -> dict[str, np.ndarray | list[str]]:
+        """The top next tokens after `position` with and without the window, and their probabilities."""
+        return {"full_token": self.top_tokens_full[position], "full_p": self.probs_full[position],
+                "window_token": self.top_tokens_window[position], "window_p": self.probs_window[position]}
+
+    def how_it_ran(self) -> str:
+        """The three runs behind the numbers, in markdown (the explanation under the figures)."""
+        return (f"The text runs three times: with the plain causal mask, with the window, and once more one token at "
+                f"a time through a transformers `DynamicCache` whose layers keep only the last window − 1 = "
+                f"{self.window - 1} keys and values (`DynamicSlidingWindowLayer`; the newest token makes "
+                f"{self.window}). That decode predicts the same as the windowed run (largest logit difference "
+                f"{self.decode_diff:.1e}), and its bytes are the KV-cache formula with the window as the cap. Tokens "
+                "further back get a weight of exactly 0: the mask adds the most negative float before the softmax, "
+                "whose exponential underflows to 0.")
+
 
 TOP_K = 8
+MECHANISMS = {         # how run_window imposes the window (WindowRun.mechanism), for the page
+    "config": "transformers' own sliding-window mask (`create_sliding_window_causal_mask`, from the config's "
+              "`sliding_window`)",
+    "mask": "an explicit mask passed to the model (Llama has no `sliding_window` setting)"}
+
+
+def full_cache_bytes(config, n_tokens, element_size: int):
+    """What a full KV cache (no window) of the model with `config` holds after n_tokens (an int or an array of
+    them), batch 1, at element_size bytes per number: the KV-cache formula."""
+    return kv.cache_bytes(kv.shape_from_config(config), n_tokens, 1, 8 * element_size)
 
 
 def model_mask(model, n_tokens: int, window: int | None):
@@ -446,7 +534,6 @@ def windowed_decode(lm, ids: list[int], window: int):
     """
     import torch
 
-    from explorer import kvcache
     from explorer.forward import forward
     cfg = hf.with_sliding_window(lm.model.config, window)
     cache = hf.new_cache(cfg)
@@ -456,15 +543,14 @@ def windowed_decode(lm, ids: list[int], window: int):
         run = forward(lm, [tok], cache=cache, position_ids=torch.tensor([[pos]]))
         cache = run.cache
         lengths.append(hf.cache_length(cache))
-        measured.append(kvcache.layer_bytes(cache))
+        measured.append(kv.layer_bytes(cache))
         logits.append(run.output.logits[0, -1].float())
     seconds = time.perf_counter() - t0
     layers = hf.cache_layers(cache)
     k0, v0 = layers[0]
-    m = kvcache.Measurement(lm.spec.id, kvcache.shape_from_config(cfg), 1, np.asarray(lengths, dtype=np.int64),
-                            np.asarray(measured, dtype=np.int64), k0.element_size(),
-                            str(k0.dtype).replace("torch.", ""), tuple(k0.shape), tuple(v0.shape), (),
-                            len(layers), seconds)
+    m = kv.Measurement(lm.spec.id, kv.shape_from_config(cfg), 1, np.asarray(lengths, dtype=np.int64),
+                       np.asarray(measured, dtype=np.int64), k0.element_size(), str(k0.dtype).replace("torch.", ""),
+                       tuple(k0.shape), tuple(v0.shape), (), len(layers), seconds)
     return m, torch.stack(logits).numpy()
 
 

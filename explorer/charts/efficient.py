@@ -48,9 +48,13 @@ def mask_panels(masks: dict[str, np.ndarray], labels: Sequence[str] | None = Non
     return fig
 
 
-def pooled_panel(share: np.ndarray, n_tokens: int, window: int | None, title: str) -> go.Figure:
-    """A long mask drawn in blocks: the share of each block's pairs that are attended (0..1)."""
+def pooled_panel(share: np.ndarray, n_tokens: int, window: int | None, title: str | None = None) -> go.Figure:
+    """A long mask drawn in blocks: the share of each block's pairs that are attended (0..1). The default title
+    names the window and the block size."""
     size = -(-n_tokens // share.shape[0])
+    if title is None:
+        title = (f"window {f'{window:,}' if window else 'none'} over {n_tokens:,} tokens "
+                 f"(blocks of {size:,} × {size:,} pairs)")
     centers = (np.arange(share.shape[0]) * size + size / 2).tolist()
     fig = go.Figure(go.Heatmap(z=share.astype(np.float32), x=centers, y=centers, zmin=0, zmax=1,
                                colorscale=[[0, HIDDEN], [1, SEEN]],

@@ -180,3 +180,64 @@ def test_traffic_at_128k_tokens():
 
 def test_sram_use_by_hand():
     assert E.sram_elements(64, 128, 64) == 2 * 128 * 64 + 2 * 64 * 64 + 128 * 64 + 2 * 128
+
+
+# ------------------------------------------------------------------ what the page shows (issue 13: out of the page)
+def test_window_label_names_no_window_and_groups_thousands():
+    assert [E.window_label(w) for w in (0, None, 3, 4096)] == ["none", "none", "3", "4,096"]
+
+
+def test_grid_table_flattens_matrices_row_by_row():
+    a = np.array([[1, 0, 0], [1, 1, 0]], dtype=bool)
+    b = np.arange(6, dtype=np.float32).reshape(2, 3)
+    t = E.grid_table({"sliding window 3": a, "b": b}, rows="layer", cols="position")
+    assert list(t) == ["layer", "position", "sliding_window_3", "b"]
+    assert t["layer"].tolist() == [0, 0, 0, 1, 1, 1] and t["position"].tolist() == [0, 1, 2, 0, 1, 2]
+    assert t["sliding_window_3"].tolist() == [1, 0, 0, 1, 1, 0] and t["b"].dtype == np.float32
+    assert [t["b"][i] for i in range(6) if t["layer"][i] == 1 and t["position"][i] == 2] == [b[1, 2]]
+
+
+def test_reach_note_states_the_formula_and_mistrals_reach():
+    note = E.reach_note(4, 4, 23)
+    assert "4 × (4 − 1) + 1 = **13**" in note and "(here 13 of the 24 up to it)" in note
+    assert E.reach_span(E.MISTRAL_WINDOW, 32) == 131041 and "32 layers × 4,095 + 1 = **131,041** tokens" in note
+    assert "(here 3 of the 3 up to it)" in E.reach_note(4, 4, 2)         # capped by the token's position
+
+
+@pytest.mark.parametrize("t, bq, bk, causal, window", [(16, 4, 4, True, None), (24, 8, 4, True, 5),
+                                                      (13, 4, 3, False, None)])
+def test_tiled_result_traces_the_tracked_row_step_by_step(t, bq, bk, causal, window):
+    q, k, v = E.random_qkv(t, 8, seed=1)
+    r = E.tiled_attention(q, k, v, bq, bk, causal, window, row=t - 1)
+    n_steps = E.n_tile_steps(t, bq, bk, causal, window)
+    assert n_steps == len(r.steps)
+    trace = r.row_trace(n_steps)
+    mine = [s for s in r.steps if s.row_in_tile]
+    assert trace["row_step"] == list(range(1, len(mine) + 1)) and len(r.row_labels()) == len(mine)
+    assert trace["m"][-1] == pytest.approx(E.row_softmax_stats(q, k, t - 1, causal, window)[0])
+    assert r.row_trace(0) == {"row_step": [], "m": [], "l": []}
+    assert r.step_name(0) == "nothing computed yet"
+    assert r.step_name(1) == f"query tile 0 × key tile {r.schedule[0][1][0]}"
+
+
+def test_row_labels_name_each_key_tile_and_its_keys():
+    q, k, v = E.random_qkv(10, 4)
+    r = E.tiled_attention(q, k, v, 4, 4, causal=True, row=9)           # query tile 2 reads key tiles 0, 1, 2
+    assert r.row_labels() == ["step 4: key tile 0 (keys 0–3)", "step 5: key tile 1 (keys 4–7)",
+                              "step 6: key tile 2 (keys 8–9)"]
+
+
+def test_traffic_note_states_the_formulas_and_what_the_code_counted():
+    counted = E.tiled_attention(*E.random_qkv(256, 16), 64, 32, True).traffic.elements
+    note = E.traffic_note(4096, 16, 64, 32, True, 2, 256, counted)
+    assert f"counted **{counted:,}** elements at T = 256 — the formula says {counted:,}." in note
+    assert "Σ over query tiles" in note and "On chip per step: " in note
+    assert "2·⌈T/B_q⌉·T·d = 2·64·T·d" in E.traffic_note(4096, 16, 64, 32, False, 2, 256, counted)
+
+
+def test_long_mask_figure_names_its_window_and_blocks():
+    from explorer.charts import efficient as charts
+    fig = charts.pooled_panel(E.pooled_mask(1024, 3, 128), 1024, 3)
+    assert fig.layout.title.text == "window 3 over 1,024 tokens (blocks of 8 × 8 pairs)"
+    fig = charts.pooled_panel(E.pooled_mask(16384, None, 128), 16384, None)
+    assert fig.layout.title.text == "window none over 16,384 tokens (blocks of 128 × 128 pairs)"

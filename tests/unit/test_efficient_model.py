@@ -105,3 +105,16 @@ def test_long_text_is_cut_and_an_encoder_is_refused():
         E.run_window(bundled_model("tiny-bert"), TEXT, 4)
     with pytest.raises(ValueError):
         E.run_window(lm, TEXT, 0)
+
+
+def test_what_the_page_shows_of_a_run_comes_from_the_run():
+    lm = bundled_model("tiny-llama")
+    r = E.run_window(lm, TEXT, 5)
+    m = r.cache
+    full = E.full_cache_bytes(lm.model.config, m.lengths, m.element_size)
+    assert full[-1] == E.full_cache_bytes(lm.model.config, r.n_tokens, m.element_size) > m.measured[-1]
+    assert (full[:4] == m.measured[:4]).all()               # up to the window the capped cache is the full one
+    table = r.next_token_table(3)
+    assert table["full_token"] == r.top_tokens_full[3] and np.array_equal(table["window_p"], r.probs_window[3])
+    assert "window − 1 = 4 keys" in r.how_it_ran() and f"{r.decode_diff:.1e}" in r.how_it_ran()
+    assert "explicit mask" in E.MECHANISMS[r.mechanism]
