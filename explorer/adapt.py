@@ -28,6 +28,7 @@ import torch
 
 from explorer import runtime
 from explorer.presets import ArchConfig, param_count, param_groups
+from explorer.text import md
 
 # ============================================================================ strategies
 STRATEGIES = {
@@ -162,6 +163,41 @@ def format_bytes(n: float) -> str:
         if n >= size:
             return f"{n / size:.2f} {unit}"
     return f"{int(n)} B"
+
+
+def headline(name: str, rows: list[StrategyRow]) -> list[tuple]:
+    """Section ③'s three numbers, full fine-tuning (rows[0]) vs LoRA (rows[-1]): (label, value, note) each.
+    name: the architecture's label (plain text; escaped here)."""
+    full, lora = rows[0], rows[-1]
+    return [(f"{md(name)}: parameters", f"{full.trainable:,}"),
+            (f"LoRA r={lora.strategy.rank} trains", f"{lora.trainable:,}", f"{lora.fraction:.3%} of the model"),
+            ("Training memory, LoRA vs full", format_bytes(lora.memory.total),
+             f"{lora.memory.total / full.memory.total:.1%} of {format_bytes(full.memory.total)}")]
+
+
+def memory_rows(rows: list[StrategyRow]) -> list[dict]:
+    """The memory chart's bars, one per strategy."""
+    return [{"label": r.strategy.label, "weights": r.memory.weights, "gradients": r.memory.gradients,
+             "adam": r.memory.adam, "trainable": r.trainable, "total": r.total} for r in rows]
+
+
+def memory_table(rows: list[StrategyRow]) -> dict:
+    """The memory chart's numbers (CSV columns), in bytes."""
+    return {"strategy": [r.strategy.label for r in rows], "trainable": [r.trainable for r in rows],
+            "weights_bytes": [r.memory.weights for r in rows], "gradient_bytes": [r.memory.gradients for r in rows],
+            "adam_bytes": [r.memory.adam for r in rows]}
+
+
+def memory_explained(dtype: str, c: ArchConfig) -> str:
+    """How section ③ counts memory and what LoRA trains (markdown)."""
+    tied = " With tied embeddings the output head *is* the embedding matrix, so freezing the embeddings " \
+           "freezes it too." if c.tied_embeddings and not c.mlm_head else ""
+    return (f"Weights at {dtype}, one gradient per trainable parameter at {dtype}, and Adam's two float32 moments "
+            f"(8 bytes) per trainable parameter; activations come on top and grow with batch and length. LoRA "
+            f"freezes every weight and learns r × (in + out) numbers per adapted matrix: the update W + (α/r)·B·A "
+            f"starts at zero.{tied} For the bundled models the last column applies each strategy to a copy of the "
+            "model for real and counts the parameters whose `requires_grad` is on (LoRA: the adapters peft injects).")
+
 
 
 # ============================================================================ strategies applied to a real model
@@ -445,3 +481,51 @@ class FineTune:
             arm.after = greedy_continuation(arm.model, self.tokenizer, self.prompt_ids, self.new_tokens)
             arm.model = arm.optimizer = None
         gc.collect()
+
+
+# ============================================================================ what the live fine-tune shows
+STATUS = {"running": "training…", "done": "finished", "budget": "stopped at the compute budget", "stopped": "stopped"}
+
+
+def watch_note(rank: int) -> str:
+    """What the Start button does."""
+    return (f"Full fine-tuning and LoRA (r={rank}, attention + MLP) train side by side on the session's own "
+            f"copies of the bundled tiny GPT-2; at most {budget_seconds():.0f} s of compute per run.")
+
+
+def progress_line(run: FineTune) -> str:
+    return (f"Step {run.done_steps} of {run.steps} · {run.elapsed:.1f} s of {run.budget:.0f} s · "
+            f"{STATUS[run.status]}")
+
+
+def curve_rows(run: FineTune) -> list[dict]:
+    """The loss chart's curves, one per arm."""
+    return [{"kind": arm.strategy.kind, "label": f"{arm.label} · {arm.trainable:,} trainable", "losses": arm.losses}
+            for arm in run.arms]
+
+
+def loss_table(run: FineTune) -> dict:
+    """The loss curves' numbers (CSV columns): each arm's loss at every step taken."""
+    return {f"{arm.strategy.kind}_loss": arm.losses[:run.done_steps] for arm in run.arms}
+
+
+def arm_metrics(run: FineTune) -> list[tuple]:
+    """Each arm's time per step and how many of its parameters train: (label, value, note) each."""
+    return [(f"{arm.label}: time per step", f"{arm.seconds_per_step * 1000:.0f} ms",
+             f"{arm.trainable:,} of {arm.total:,} parameters train") for arm in run.arms]
+
+
+def results_rows(run: FineTune) -> dict:
+    """Greedy continuations of the prompt: the bundled model's, then each arm's after training."""
+    return {"model": ["before (the bundled model)"] + [f"after: {a.label}" for a in run.arms],
+            "continuation": [run.before] + [a.after or "" for a in run.arms]}
+
+
+def results_note(run: FineTune) -> str:
+    """What was measured in a finished run: gradient and Adam bytes, and the loss before and after."""
+    full, lora = run.arms
+    return (f"Measured after the first step: gradients {format_bytes(full.grad_bytes)} (full) vs "
+            f"{format_bytes(lora.grad_bytes)} (LoRA); Adam's moments {format_bytes(full.adam_bytes)} vs "
+            f"{format_bytes(lora.adam_bytes)} — 4 and 8 bytes per trainable parameter, as in ③. "
+            f"Loss on the text: {run.loss_before:.3f} before, {full.loss_after:.3f} full, {lora.loss_after:.3f} LoRA. "
+            "The model copies are gone; the shared model never changed.")

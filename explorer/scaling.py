@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, replace
 
 from explorer.presets import PRESETS, param_count
+from explorer.text import md
 
 FLOPS_PER_PARAM_TOKEN = 6          # forward (2) + backward (4) multiply-adds per parameter per token
 OPTIMAL_TOKENS_PER_PARAM = 20      # Chinchilla's compute-optimal ratio
@@ -126,6 +127,55 @@ def table(runs: list[Run]) -> list[dict]:
              "≈ 6·N·D FLOPs": f"{r.flops:.2e}"} for r in runs]
 
 
+# where each run's name sits next to its point on the scaling plane (runs without one are not drawn)
+LABEL_POS = {"gpt-3": "top left", "gopher": "bottom right", "chinchilla": "top left", "llama-7b": "bottom right",
+             "llama-2-7b": "top left", "llama-3-8b": "top left", "llama-3-70b": "top right",
+             "gemma-2b": "bottom center"}
+YOURS = "your sliders"
+PROXY_WARNING = ("⚠️ A compute proxy, not a quality predictor: N·D says how much training was bought, not how "
+                 "good the model is — data quality, architecture and what the model is for decide that.")
+SCALE_EXPLAINED = ("Tokens per parameter = D ÷ N. The lessons compare runs by N·D relative to 7B on 140B tokens "
+                   "(1.0x); the usual FLOPs estimate is 6·N·D (2 for the forward pass, 4 for the backward pass, per "
+                   "parameter per token). Chinchilla found about 20 tokens per parameter compute-optimal (the dashed "
+                   "line): GPT-3's 175B on 300B tokens is 1.7 tokens per parameter at 53.6x the compute — a larger "
+                   "model, starved of data.")
+
+
+def sliders_run(preset: Run, n: int, d: int) -> Run:
+    """The run the N and D sliders describe: the preset's name while they hold its values, else "your sliders"."""
+    same = (n, d) == (int(round(preset.params)), int(round(preset.tokens)))
+    return Run(preset.name if same else YOURS, n, d, "")
+
+
+def headline(run: Run) -> list[tuple]:
+    """The scale section's four numbers for a run: (label, value, note, help) each."""
+    opt_n, opt_d = compute_optimal(run.flops)
+    return [("Tokens per parameter D / N", f"{run.tokens_per_param:.1f}"),
+            ("N·D vs 7B·140B", f"{run.compute:.1f}x", None,
+             "The lessons' compute proxy: N·D relative to 7B parameters on 140B tokens."),
+            ("FLOPs ≈ 6·N·D", f"{run.flops:.2e}".replace("e+", "e")),
+            ("Compute-optimal N/D", f"{human(opt_n)}/{human(opt_d)}", None,
+             "N and D that spend the same 6·N·D FLOPs at 20 tokens per parameter (D = 20·N): N = √(FLOPs / 120).")]
+
+
+def plane_points(runs: list[Run] = RUNS, positions: dict[str, str] = LABEL_POS) -> list[dict]:
+    """The runs drawn on the scaling plane, each with where its label sits."""
+    return [{"name": r.name, "params": r.params, "tokens": r.tokens, "position": positions.get(r.key, "top center")}
+            for r in runs if r.key in positions]
+
+
+def plane_table(points: list[dict], mine: Run) -> dict:
+    """The scaling plane's numbers (CSV columns): every drawn run, then the sliders' run."""
+    return {"run": [p["name"] for p in points] + [mine.name],
+            "parameters": [p["params"] for p in points] + [mine.params],
+            "tokens": [p["tokens"] for p in points] + [mine.tokens]}
+
+
+def sources(runs: list[Run] = RUNS) -> list[dict]:
+    """Where each preset's numbers come from (one row per run)."""
+    return [{"run": r.name, "N": human(r.params), "D": human(r.tokens), "source": r.source} for r in runs]
+
+
 # ============================================================================ choosing a model: the scorecard
 @dataclass(frozen=True)
 class Candidate:
@@ -183,6 +233,25 @@ def rank(candidates: list[Candidate], s: Scenario) -> list[Scored]:
 def winner(candidates: list[Candidate], s: Scenario) -> Scored | None:
     """The best-scoring candidate that passes the licence gate (None if none does): a failed licence never wins."""
     return next((r for r in rank(candidates, s) if r.eligible), None)
+
+
+def scorecard_rows(ranked: list[Scored]) -> list[dict]:
+    """The scorecard chart's bars, best first."""
+    return [{"name": r.candidate.name, "score": r.score, "quality": r.candidate.quality,
+             "latency_points": r.latency_points, "cost_points": r.cost_points, "eligible": r.eligible}
+            for r in ranked]
+
+
+def scorecard_table(ranked: list[Scored]) -> dict:
+    """The scorecard's numbers (CSV columns)."""
+    return {"model": [r.candidate.name for r in ranked], "score": [round(r.score, 4) for r in ranked],
+            "licence_ok": [r.eligible for r in ranked]}
+
+
+def verdict(s: Scenario, best: Scored) -> str:
+    """The scenario's pick and how it is scored (markdown; names are escaped)."""
+    return (f"**{md(s.name)} picks {md(best.candidate.name)} at {best.score:.2f} points** "
+            f"(quality − {s.latency_penalty:g} × p95 ms − {s.cost_penalty:g} × cost).")
 
 
 def format_candidates(cands: list[Candidate]) -> str:

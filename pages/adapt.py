@@ -9,6 +9,7 @@ from explorer.text import md
 from explorer.ui import adapt as ui
 from explorer.ui.errors import callback, guard, guarded
 from explorer.ui.figures import show, table
+from explorer.ui.metrics import metric_row
 from explorer.ui.page import Page
 from explorer.ui.presenter import explain
 from explorer.ui.state import notice
@@ -18,8 +19,6 @@ url = page.url
 SECTIONS = {"scale": "① Scale", "choose": "② Choosing a model", "adapt": "③ What trains", "watch": "④ Fine-tune live"}
 view = page.sections(SECTIONS)
 RUNS = {r.key: r for r in sc.RUNS}
-LABEL_POS = {"gpt-3": "top left", "gopher": "bottom right", "chinchilla": "top left", "llama-7b": "bottom right",
-             "llama-2-7b": "top left", "llama-3-8b": "top left", "llama-3-70b": "top right", "gemma-2b": "bottom center"}
 
 
 controls = page.controls     # presenter mode folds a section's controls into "⚙️ label" (explorer/ui/page.py)
@@ -44,36 +43,18 @@ def section_scale():
                        on_change=load_run)
         n = c[1].select_slider("Parameters N", n_vals, key=url.key("n"), format_func=sc.human)
         d = c[2].select_slider("Training tokens D", d_vals, key=url.key("d"), format_func=sc.human)
-    mine = sc.Run("your sliders" if (n, d) != (int(round(run.params)), int(round(run.tokens))) else run.name,
-                  n, d, "")
-    opt_n, opt_d = sc.compute_optimal(mine.flops)
+    mine = sc.sliders_run(run, n, d)
     stage = page.main()          # the headline numbers and the plane: the page's main figure
-    cols = stage.columns(4)
-    cols[0].metric("Tokens per parameter D / N", f"{mine.tokens_per_param:.1f}", border=True)
-    cols[1].metric("N·D vs 7B·140B", f"{mine.compute:.1f}x", border=True,
-                   help="The lessons' compute proxy: N·D relative to 7B parameters on 140B tokens.")
-    cols[2].metric("FLOPs ≈ 6·N·D", f"{mine.flops:.2e}".replace("e+", "e"), border=True)
-    cols[3].metric("Compute-optimal N/D", f"{sc.human(opt_n)}/{sc.human(opt_d)}", border=True,
-                   help="N and D that spend the same 6·N·D FLOPs at 20 tokens per parameter (D = 20·N): "
-                        "N = √(FLOPs / 120).")
-    points = [{"name": r.name, "params": r.params, "tokens": r.tokens, "position": LABEL_POS.get(k, "top center")}
-              for k, r in RUNS.items() if k in LABEL_POS]
+    metric_row(sc.headline(mine), stage)
+    points = sc.plane_points()
     with stage:
         show(charts.scaling_plane(points, {"params": n, "tokens": d, "label": mine.name}), "tokens per parameter",
-             height=420, data={"run": [p["name"] for p in points] + [mine.name],
-                               "parameters": [p["params"] for p in points] + [n],
-                               "tokens": [p["tokens"] for p in points] + [d]})
-    st.caption("⚠️ A compute proxy, not a quality predictor: N·D says how much training was bought, not how good "
-               "the model is — data quality, architecture and what the model is for decide that.")
-    table(sc.table(sc.LESSON + ([mine] if mine.name == "your sliders" else [])), hide_index=True,
-          width="stretch")
+             height=420, data=sc.plane_table(points, mine))
+    st.caption(sc.PROXY_WARNING)
+    table(sc.table(sc.LESSON + ([mine] if mine.name == sc.YOURS else [])), hide_index=True, width="stretch")
     with st.expander("Where the presets' numbers come from"):
-        table([{"run": r.name, "N": sc.human(r.params), "D": sc.human(r.tokens), "source": r.source}
-               for r in sc.RUNS], hide_index=True, width="stretch")
-    explain("Tokens per parameter = D ÷ N. The lessons compare runs by N·D relative to 7B on 140B tokens (1.0x); "
-            "the usual FLOPs estimate is 6·N·D (2 for the forward pass, 4 for the backward pass, per parameter per "
-            "token). Chinchilla found about 20 tokens per parameter compute-optimal (the dashed line): GPT-3's 175B "
-            "on 300B tokens is 1.7 tokens per parameter at 53.6x the compute — a larger model, starved of data.")
+        table(sc.sources(), hide_index=True, width="stretch")
+    explain(sc.SCALE_EXPLAINED)
 
 
 # ============================================================================ ② choosing a model: the scorecard
@@ -104,15 +85,9 @@ def section_choose():
         if best is None:
             st.warning("No candidate passes the licence gate, so none can be chosen.", icon="🔒")
         else:
-            st.markdown(f"**{md(scenario.name)} picks {md(best.candidate.name)} at {best.score:.2f} points** "
-                        f"(quality − {scenario.latency_penalty:g} × p95 ms − {scenario.cost_penalty:g} × cost).")
-        show(charts.scorecard([{"name": r.candidate.name, "score": r.score, "quality": r.candidate.quality,
-                                "latency_points": r.latency_points, "cost_points": r.cost_points,
-                                "eligible": r.eligible} for r in ranked],
-                              best.candidate.name if best else None, scenario.name),
-             "model scorecard", height=60 + 52 * len(ranked),
-             data={"model": [r.candidate.name for r in ranked], "score": [round(r.score, 4) for r in ranked],
-                   "licence_ok": [r.eligible for r in ranked]})
+            st.markdown(sc.verdict(scenario, best))
+        show(charts.scorecard(sc.scorecard_rows(ranked), best.candidate.name if best else None, scenario.name),
+             "model scorecard", height=60 + 52 * len(ranked), data=sc.scorecard_table(ranked))
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**The candidates** (click a cell to change it; the weights per scenario are product decisions)")
@@ -147,31 +122,13 @@ def section_adapt():
     strategies = [adapt.Strategy("full"), adapt.Strategy("lower", layers=k), adapt.Strategy("last", layers=k),
                   adapt.Strategy("head"), adapt.Strategy("lora", rank=rank, alpha=alpha, targets=targets)]
     rows = adapt.compare(a, strategies, dtype)
-    full, lora = rows[0], rows[-1]
     stage = page.main()          # the three numbers and the memory per strategy: the section's main figure
-    cols = stage.columns(3)
-    cols[0].metric(f"{md(archs[key])}: parameters", f"{full.trainable:,}", border=True)
-    cols[1].metric(f"LoRA r={rank} trains", f"{lora.trainable:,}", f"{lora.fraction:.3%} of the model",
-                   delta_color="off", delta_arrow="off", border=True)
-    cols[2].metric("Training memory, LoRA vs full", adapt.format_bytes(lora.memory.total),
-                   f"{lora.memory.total / full.memory.total:.1%} of {adapt.format_bytes(full.memory.total)}",
-                   delta_color="off", delta_arrow="off", border=True)
+    metric_row(adapt.headline(archs[key], rows), stage)
     with stage:
-        show(charts.memory_bars([{"label": r.strategy.label, "weights": r.memory.weights,
-                                  "gradients": r.memory.gradients, "adam": r.memory.adam, "trainable": r.trainable,
-                                  "total": r.total} for r in rows]),
-             "training memory per strategy", height=340,
-             data={"strategy": [r.strategy.label for r in rows], "trainable": [r.trainable for r in rows],
-                   "weights_bytes": [r.memory.weights for r in rows],
-                   "gradient_bytes": [r.memory.gradients for r in rows], "adam_bytes": [r.memory.adam for r in rows]})
+        show(charts.memory_bars(adapt.memory_rows(rows)), "training memory per strategy", height=340,
+             data=adapt.memory_table(rows))
     table(ui.strategy_table(key, rows), hide_index=True, width="stretch")
-    tied = " With tied embeddings the output head *is* the embedding matrix, so freezing the embeddings " \
-           "freezes it too." if a.tied_embeddings and not a.mlm_head else ""
-    explain(f"Weights at {dtype}, one gradient per trainable parameter at {dtype}, and Adam's two float32 moments "
-            f"(8 bytes) per trainable parameter; activations come on top and grow with batch and length. LoRA "
-            f"freezes every weight and learns r × (in + out) numbers per adapted matrix: the update W + (α/r)·B·A "
-            f"starts at zero.{tied} For the bundled models the last column applies each strategy to a copy of the "
-            "model for real and counts the parameters whose `requires_grad` is on (LoRA: the adapters peft injects).")
+    explain(adapt.memory_explained(dtype, a))
 
 
 # ============================================================================ ④ a fine-tune you can watch
@@ -217,8 +174,7 @@ def section_watch():
                 on_click=start)
     b[1].button("■ Stop", key="ad_stop", on_click=callback("stopping the fine-tune")(ui.stop),
                 disabled=not busy)
-    b[2].caption(f"Full fine-tuning and LoRA (r={rank}, attention + MLP) train side by side on the session's own "
-                 f"copies of the bundled tiny GPT-2; at most {adapt.budget_seconds():.0f} s of compute per run.")
+    b[2].caption(adapt.watch_note(rank))
     with stage:
         watch_fragment()
 
@@ -237,19 +193,10 @@ def watch_fragment():
         was_running = r.running
         if r.running and not ui.advance(r):
             st.caption("Waiting for another learner's training slice to finish…")
-        status = {"running": "training…", "done": "finished", "budget": "stopped at the compute budget",
-                  "stopped": "stopped"}[r.status]
-        st.progress(min(r.done_steps / r.steps, 1.0),
-                    text=f"Step {r.done_steps} of {r.steps} · {r.elapsed:.1f} s of {r.budget:.0f} s · {status}")
-        show(charts.loss_curves([{"kind": arm.strategy.kind, "label": f"{arm.label} · {arm.trainable:,} trainable",
-                                  "losses": arm.losses} for arm in r.arms], r.steps),
-             "fine-tuning loss", height=360, key="fig_fine_tuning_loss",
-             data={f"{arm.strategy.kind}_loss": arm.losses[:r.done_steps] for arm in r.arms})
-        cols = st.columns(len(r.arms))
-        for col, arm in zip(cols, r.arms):
-            col.metric(f"{arm.label}: time per step", f"{arm.seconds_per_step * 1000:.0f} ms",
-                       f"{arm.trainable:,} of {arm.total:,} parameters train", delta_color="off", delta_arrow="off",
-                       border=True)
+        st.progress(min(r.done_steps / r.steps, 1.0), text=adapt.progress_line(r))
+        show(charts.loss_curves(adapt.curve_rows(r), r.steps), "fine-tuning loss", height=360,
+             key="fig_fine_tuning_loss", data=adapt.loss_table(r))
+        metric_row(adapt.arm_metrics(r))
         if not r.running:
             results(r)
         if was_running and not r.running:
@@ -261,14 +208,8 @@ def watch_fragment():
 def results(r):
     prompt = r.tokenizer.decode(r.prompt_ids)
     st.markdown(f"**Greedy continuation of “{md(prompt, limit=80)}”, before and after**")
-    st.table(pd.DataFrame({"model": ["before (the bundled model)"] + [f"after: {a.label}" for a in r.arms],
-                           "continuation": [r.before] + [a.after or "" for a in r.arms]}).set_index("model"))
-    full, lora = r.arms
-    st.caption(f"Measured after the first step: gradients {adapt.format_bytes(full.grad_bytes)} (full) vs "
-               f"{adapt.format_bytes(lora.grad_bytes)} (LoRA); Adam's moments {adapt.format_bytes(full.adam_bytes)} vs "
-               f"{adapt.format_bytes(lora.adam_bytes)} — 4 and 8 bytes per trainable parameter, as in ③. "
-               f"Loss on the text: {r.loss_before:.3f} before, {full.loss_after:.3f} full, {lora.loss_after:.3f} LoRA. "
-               "The model copies are gone; the shared model never changed.")
+    st.table(pd.DataFrame(adapt.results_rows(r)).set_index("model"))
+    st.caption(adapt.results_note(r))
 
 
 with guard("this section"):
