@@ -1,13 +1,17 @@
-"""A row of headline numbers: one `st.metric` per column, the way every page draws them.
+"""A row of headline numbers: one bordered `stat` (explorer/ui/stat.py) per column.
 
 Engine functions return the numbers as plain tuples (label, value, note, help) — note is a grey line under
-the value (Streamlit's delta with neither colour nor arrow), help the tooltip; the last two may be left out.
+the value, help the tooltip; the last two may be left out:
+
+    metric_row(adapt.arm_metrics(run), stage)
 """
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
 import streamlit as st
+
+from explorer.ui.stat import stat
 
 
 class Metric(NamedTuple):
@@ -17,8 +21,8 @@ class Metric(NamedTuple):
     help: str | None = None
 
 
-def metric_row(metrics: Sequence[tuple], where=None, border: bool = True) -> None:
+def metric_row(metrics: Sequence[tuple], where=None) -> None:
     """One column per metric in `where` (a container; default: the page), each a (label, value, note, help)."""
     items = [Metric(*m) for m in metrics]
     for col, m in zip((where or st).columns(len(items)), items):
-        col.metric(m.label, m.value, m.note, help=m.help, delta_color="off", delta_arrow="off", border=border)
+        stat(col, m.label, m.value, m.note, help=m.help)
