@@ -25,7 +25,7 @@ from explorer import hf
 from explorer.errors import NotSupported
 from explorer.forward import encode, forward
 from explorer.models.loader import LoadedModel
-from explorer.text import display_token
+from explorer.text import display_token, md
 
 TRACE_K = 20            # candidates kept per step: the bar chart shows up to 20
 MAX_NEW_TOKENS = 256    # interactive limit per branch
@@ -459,6 +459,11 @@ class LensTable:
     top_tokens: list[list[str]]
     top_probs: np.ndarray      # float32 [layer + 1, position]
 
+    def table(self) -> dict:
+        """CSV columns: layer, position, top token, its probability."""
+        return {"layer": self.layers, "position": self.positions, "top_token": self.top_tokens,
+                "probability": self.top_probs}
+
 
 def final_norm(model):
     """The model's own last normalisation before the unembedding (GPT-2: ln_f; Llama: model.norm)."""
@@ -532,3 +537,121 @@ def fill_mask(lm: LoadedModel, text: str, k: int = 5, max_masks: int = 10) -> Fi
         masks.append(MaskFill(i, [display_token(t) for t in tok.convert_ids_to_tokens(top.tolist())],
                               top.tolist(), vals.numpy().astype(np.float32)))
     return FillMaskResult([display_token(t) for t in enc.tokens], masks, enc.truncated)
+
+
+# ------------------------------------------------------------------ what the Generation page says about a run
+ENCODER_NOTE = ("An encoder such as BERT sees the whole sentence at once, in both directions, so it cannot write "
+                "left to right; what it can do is fill in blanks. Put `[MASK]` where a word is missing.")
+FILL_MASK_EXPLAINED = ("All masks are predicted **at once** from one forward pass: each [MASK] sees every other "
+                       "token, left and right. A decoder sees only the left, which is what lets it write one token "
+                       "after another.")
+SAMPLING_HELP = {   # url name -> the help of its control
+    "temp": "Logits are divided by T before the softmax: T < 1 sharpens, T > 1 flattens.",
+    "topk": "Keep only the k most likely tokens, then renormalise.",
+    "topp": "Keep the smallest set of most likely tokens whose probability reaches p.",
+    "seed": "Same seed, same settings, same text: every step draws from its own seeded stream.",
+    "color": "probability: how likely the model (T = 1) found the token it wrote. "
+             "entropy: how unsure it was at that step, in bits.",
+}
+LENS_EXPLAINED = ("Each layer's residual stream sent through the final layer norm and the unembedding, "
+                  "as the model does after its last layer. The top row is the model's own prediction; "
+                  "lower rows show what it 'would have said' after fewer layers.")
+
+
+def sampling_for(mode: str, temperature: float, top_k: int, top_p: float, seed: int) -> Sampling:
+    """The decoding controls as Sampling settings (mode "greedy": argmax, the rest ignored)."""
+    if mode == "greedy":
+        return Sampling(greedy=True)
+    return Sampling(temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), seed=int(seed))
+
+
+def cap_note(run: Generation, model_name: str, n_prompt: int) -> str:
+    """Why fewer new tokens than asked for (markdown; the model name is escaped)."""
+    return (f"At most {run.max_new_tokens} new tokens here: {md(model_name)} has "
+            f"{run.max_positions} positions and the prompt takes {n_prompt}.")
+
+
+def progress_line(run: Generation) -> str:
+    """How far the active branch has got, why it stopped, which branch it is."""
+    done, n = run.done(), len(run.branch.steps)
+    return (f"{n} of {run.max_new_tokens} new tokens" + (f" · stopped: {done}" if done else "")
+            + (f" · branch {run.active + 1} of {len(run.branches)}" if len(run.branches) > 1 else ""))
+
+
+def end_notes(run: Generation) -> tuple[str, str]:
+    """(the model ended its text at the last step, end-of-text is suppressed from a step on): markdown, the
+    end-of-text token escaped."""
+    end = md(run.tokenizer.eos_token or "end-of-text")          # the token's text is not markdown
+    return (f"The model ended its text: at step {len(run.branch.steps)} it chose end-of-text ({end}), the token "
+            "that closed every document it was trained on. Continue to watch it write on with that token "
+            "suppressed.",
+            f"End-of-text ({end}) suppressed from step {(run.eos_off_from or 0) + 1} on: the model may not end "
+            "its text there; the chart still shows its own probability of ending.")
+
+
+@dataclass
+class Timeline:
+    """The written text as the timeline chart draws it, coloured by probability or entropy."""
+    prompt: list[str]             # the prompt's pieces (line breaks shown as ⏎)
+    pieces: list[str]             # the written pieces (line breaks shown as ⏎)
+    values: np.ndarray            # the colour of each written piece
+    vmax: float                   # the top of the colour scale
+    data: dict                    # CSV columns: step, token, probability, entropy_bits
+    caption: str                  # what the colours mean
+
+
+def timeline(run: Generation, color: str) -> Timeline:
+    """The active branch's timeline, coloured by "probability" (the model's, T = 1) or "entropy" (bits)."""
+    b = run.branch
+    values = np.array([s.chosen_p_model if color == "probability" else s.entropy for s in b.steps])
+    vmax = 1.0 if color == "probability" else max(float(values.max()), 1.0)
+    pieces = [run.text([s.token_id]) for s in b.steps]
+    scale = ("the probability the model (T = 1) gave each written token, from 0 (dark) to 1 (yellow)"
+             if color == "probability" else f"the entropy of each step, from 0 (dark) to {vmax:.1f} bits (yellow)")
+    return Timeline([run.text([i]).replace("\n", "⏎") for i in b.ids[:b.n_prompt]],
+                    [p.replace("\n", "⏎") for p in pieces], values, vmax,
+                    {"step": list(range(1, len(b.steps) + 1)), "token": pieces,
+                     "probability": [s.chosen_p_model for s in b.steps], "entropy_bits": [s.entropy for s in b.steps]},
+                    f"Colour: {scale}. Grey: the prompt.")
+
+
+def step_line(run: Generation, s: StepTrace) -> str:
+    """The step on screen: its token (in a code span: no markdown), probability, rank and entropy."""
+    where = f"step {s.step + 1}: `{run.piece(s.token_id).replace('`', 'ˋ')}`"
+    return (f"Showing {where} — model probability {s.chosen_p_model:.1%}, rank {s.chosen_rank + 1}, "
+            f"entropy {s.entropy:.2f} bits" + (" · chosen by you (a branch)" if s.forced else ""))
+
+
+def before_after(s: StepTrace, sampling: Sampling, k: int) -> dict[str, np.ndarray]:
+    """The top k of one step before and after temperature / top-k / top-p: {series name: probabilities}."""
+    series = {"model (T = 1)": s.p_model[:k]}
+    if not sampling.greedy:
+        series[f"temperature {sampling.temperature:g}"] = s.p_temp[:k]
+    series["drawn from (after top-k / top-p)" if not sampling.greedy else "greedy: argmax only"] = s.p_final[:k]
+    return series
+
+
+def chosen_in_top(s: StepTrace, k: int) -> int | None:
+    """Where the chosen token is among the top k bars (None: not among them)."""
+    rank = s.rank_in_trace
+    return rank if rank is not None and rank < k else None
+
+
+def alternatives(run: Generation, s: StepTrace) -> dict[int, str]:
+    """The other tokens of a step's trace, most likely first: {token id: "piece  (model probability)"}."""
+    return {int(i): f"{run.piece(int(i))}  ({float(p):.1%})" for i, p in zip(s.ids, s.p_model) if int(i) != s.token_id}
+
+
+def branch_label(run: Generation, i: int) -> str:
+    """One line about branch i: where it came from, its length, whether it is on screen."""
+    br = run.branches[i]
+    head = "the original run" if br.parent is None else f"from branch {br.parent + 1} at step {br.fork_step + 1}"
+    return f"Branch {i + 1} ({head}, {len(br.steps)} tokens)" + (" · on screen" if i == run.active else "")
+
+
+def attention_note(s: StepTrace, keys: list[str]) -> str:
+    """What the newest token's attention chart shows (markdown; the token in a code span)."""
+    newest = keys[-1].replace("`", "ˋ")
+    return (f"Row by row, where the token at position {s.position - 1} (`{newest}`), which predicts step "
+            f"{s.step + 1}, looked among the {len(keys)} tokens so far (eager attention of this step's "
+            "forward pass; earlier keys and values come from the KV cache).")

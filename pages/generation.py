@@ -37,8 +37,7 @@ if lm is None:
 
 # ---------------------------------------------------------------- an encoder cannot write left to right
 if family == "encoder":
-    stage.info("An encoder such as BERT sees the whole sentence at once, in both directions, so it cannot write "
-            "left to right; what it can do is fill in blanks. Put `[MASK]` where a word is missing.", icon="↔️")
+    stage.info(G.ENCODER_NOTE, icon="↔️")
     url.int("k", 5, lo=1, hi=20)
     c1, c2 = (top or below).columns([4, 1])
     with c1:
@@ -53,14 +52,8 @@ if family == "encoder":
         filled = ui.fill_mask(lm, text.text, k)
         if filled.truncated:
             st.warning(f"Text cut to the model's {lm.max_length} tokens.", icon="✂️")
-        cols = st.columns(min(3, max(1, len(filled.masks))))
-        for i, m in enumerate(filled.masks):
-            with cols[i % len(cols)]:
-                show(charts.mask_candidates(m.candidates, m.probs, f"[MASK] #{i + 1} (token {m.position})"),
-                     f"fill-mask-{i + 1}", data={"candidate": m.candidates, "probability": m.probs},
-                     height=120 + 28 * len(m.candidates))
-        explain("All masks are predicted **at once** from one forward pass: each [MASK] sees every other token, "
-                "left and right. A decoder sees only the left, which is what lets it write one token after another.")
+        ui.draw_masks(filled)
+        explain(G.FILL_MASK_EXPLAINED)
     page.stop()
 
 # ---------------------------------------------------------------- prompt and decoding settings (all in the link)
@@ -81,13 +74,13 @@ with below, (st.container() if presenting() else st.expander("Decoding", expande
                     format_func={"sample": "sample", "greedy": "greedy (argmax)"}.get)
     sampling_off = mode == "greedy"
     temperature = d2.slider("Temperature", 0.1, 2.0, step=0.05, key=url.key("temp"), disabled=sampling_off,
-                            help="Logits are divided by T before the softmax: T < 1 sharpens, T > 1 flattens.")
+                            help=G.SAMPLING_HELP["temp"])
     top_k = d2.slider("Top-k (0 = off)", 0, 100, key=url.key("topk"), disabled=sampling_off,
-                      help="Keep only the k most likely tokens, then renormalise.")
+                      help=G.SAMPLING_HELP["topk"])
     top_p = d3.slider("Top-p (1 = off)", 0.01, 1.0, step=0.01, key=url.key("topp"), disabled=sampling_off,
-                      help="Keep the smallest set of most likely tokens whose probability reaches p.")
+                      help=G.SAMPLING_HELP["topp"])
     seed = d3.number_input("Seed", 0, 2**31 - 1, step=1, key=url.key("seed"), disabled=sampling_off,
-                           help="Same seed, same settings, same text: every step draws from its own seeded stream.")
+                           help=G.SAMPLING_HELP["seed"])
     max_new = d4.number_input("New tokens", 1, G.MAX_NEW_TOKENS, step=8, key=url.key("max"),
                               help=f"At most {G.MAX_NEW_TOKENS}, and never past the model's position limit.")
 
@@ -97,13 +90,11 @@ if prompt.empty:
 enc = encode(lm, prompt.text, lm.max_length - 1)
 with top or below:
     page.note(enc.notice)
-sampling = G.Sampling(greedy=True) if mode == "greedy" else G.Sampling(
-    temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), seed=int(seed))
+sampling = G.sampling_for(mode, temperature, top_k, top_p, seed)
 eos_off = st.session_state[url.key("eos")]
 run = ui.run_for(lm, enc.ids, sampling, int(max_new), eos_off if eos_off >= 0 else None)
 if run.capped:
-    (top or below).warning(f"At most {run.max_new_tokens} new tokens here: {md(lm.spec.display_name)} has "
-               f"{run.max_positions} positions and the prompt takes {len(enc.ids)}.", icon="📏")
+    (top or below).warning(G.cap_note(run, lm.spec.display_name, len(enc.ids)), icon="📏")
 
 # view settings and the run's progress (the link restores both)
 url.int("k", 10, lo=1, hi=G.TRACE_K)
@@ -118,14 +109,8 @@ with stage, guard("the replay of this link's tokens"):
 
 # ---------------------------------------------------------------- transport: play / pause / step / speed, one row
 # (drawn by the whole page: Play, Pause and the end of a run rerun it, so their disabled states stay current)
-b = run.branch
 p = stage.columns([1.3, 1.1, 1.1, 1, 4], vertical_alignment="bottom")
-p[0].button("⏸ Pause" if ui.playing() else "▶ Play", key="gen_play", type="primary",
-            on_click=ui.set_playing, args=(not ui.playing(),), disabled=bool(run.done()) and not ui.playing())
-p[1].button("Step ▸", key="gen_step", on_click=player.step, disabled=bool(run.done()) or ui.playing(),
-            help="One forward pass over the newest token only (the KV cache holds the rest).")
-p[2].button("◂ Back", key="gen_back", on_click=player.back, disabled=not b.steps or ui.playing())
-p[3].button("Reset", key="gen_reset", on_click=player.reset, disabled=not b.steps and len(run.branches) == 1)
+player.buttons(p[:4])
 speed = p[4].slider("Speed (tokens per second)", 0.5, 8.0, step=0.5, key=url.key("speed"))
 interval = 1.0 / speed
 
@@ -139,27 +124,21 @@ def transport():
     done = run.done()
     # the written text on the left, what the model chose from on the right: both on the first screen
     text_col, bars_col = st.columns(2) if b.steps else (st.container(), st.container())
-    text_col.caption(f"{len(b.steps)} of {run.max_new_tokens} new tokens"
-                     + (f" · stopped: {done}" if done else "")
-                     + (f" · branch {run.active + 1} of {len(run.branches)}" if len(run.branches) > 1 else ""))
+    text_col.caption(G.progress_line(run))
     if ui.playing():     # honest cadence: what Play delivers, measured, when it falls behind what was asked
         behind = cadence_note(speed, ui.delivered())
         if behind:
             text_col.caption(behind)
 
-    end = run.tokenizer.eos_token or "end-of-text"
-    end_md = md(end)                                          # the token's text is not markdown
+    ended, suppressed = G.end_notes(run)
     if done == "end-of-text" and run.active == 0 and not b.steps[-1].forced:
         e1, e2 = text_col.columns([4, 1.3])
-        e1.info(f"The model ended its text: at step {len(b.steps)} it chose end-of-text ({end_md}), the token "
-                "that closed every document it was trained on. Continue to watch it write on with that token "
-                "suppressed.", icon="🏁")
+        e1.info(ended, icon="🏁")
         e2.button("Continue past end-of-text", key="gen_continue", on_click=player.continue_past_end,
                   disabled=ui.playing(), help="Step again from here with end-of-text's probability set to 0 "
                                               "(the chart still shows how likely the model found ending).")
     elif run.eos_off_from is not None:
-        text_col.caption(f"End-of-text ({end_md}) suppressed from step {run.eos_off_from + 1} on: the model may not end "
-                   "its text there; the chart still shows its own probability of ending.")
+        text_col.caption(suppressed)
     if not b.steps:
         # on arrival: the prompt's next-token bars (the step Step ▸ will take), before anything is pressed
         with guard("the prompt's next token"):
@@ -175,25 +154,13 @@ def transport():
     view_key = url.key("view")
     shown = player.shown()
     color = st.session_state[url.key("color")]
-    values = np.array([s.chosen_p_model if color == "probability" else s.entropy for s in b.steps])
-    scale_top = 1.0 if color == "probability" else max(float(values.max()), 1.0)
-    prompt_pieces = [run.text([i]) for i in b.ids[:b.n_prompt]]
-    pieces = [run.text([s.token_id]) for s in b.steps]
+    tl = G.timeline(run, color)
     s = b.steps[shown]
     with text_col:
-        show(charts.timeline([p.replace("\n", "⏎") for p in prompt_pieces], [p.replace("\n", "⏎") for p in pieces],
-                             values, color, shown, width=45 if presenting() else 36, vmax=scale_top),
-             "generated text", data={"step": list(range(1, n + 1)), "token": pieces,
-                                     "probability": [s.chosen_p_model for s in b.steps],
-                                     "entropy_bits": [s.entropy for s in b.steps]},
-             on_select="rerun", key=ui.TIMELINE_KEY)
-        scale = ("the probability the model (T = 1) gave each written token, from 0 (dark) to 1 (yellow)"
-                 if color == "probability" else
-                 f"the entropy of each step, from 0 (dark) to {scale_top:.1f} bits (yellow)")
-        st.caption(f"Colour: {scale}. Grey: the prompt.")
-        where = f"step {s.step + 1}: `{run.piece(s.token_id).replace('`', 'ˋ')}`"   # a code span: no markdown
-        st.markdown(f"Showing {where} — model probability {s.chosen_p_model:.1%}, rank {s.chosen_rank + 1}, "
-                    f"entropy {s.entropy:.2f} bits" + (" · chosen by you (a branch)" if s.forced else ""))
+        show(charts.timeline(tl.prompt, tl.pieces, tl.values, color, shown, width=45 if presenting() else 36,
+                             vmax=tl.vmax), "generated text", data=tl.data, on_select="rerun", key=ui.TIMELINE_KEY)
+        st.caption(tl.caption)
+        st.markdown(G.step_line(run, s))
     k = st.session_state[url.key("k")]
     with bars_col:
         ui.draw_topk(s, k, sampling, len(lm.tokenizer))
@@ -202,32 +169,23 @@ def transport():
         t1.slider("Step shown (or click a token)", 1, n, key=view_key)
     t2.slider("Top-k shown in the chart", 1, G.TRACE_K, key=url.key("k"))
     t3.radio("Colour by", ["probability", "entropy"], key=url.key("color"), horizontal=True,
-             help="probability: how likely the model (T = 1) found the token it wrote. "
-                  "entropy: how unsure it was at that step, in bits.")
-    rank = s.rank_in_trace
-    chosen = rank if rank is not None and rank < k else None
+             help=G.SAMPLING_HELP["color"])
     with st.expander("Before and after temperature / top-k / top-p", expanded=not presenting()):
-        series = {"model (T = 1)": s.p_model[:k]}
-        if not sampling.greedy:
-            series[f"temperature {sampling.temperature:g}"] = s.p_temp[:k]
-        series["drawn from (after top-k / top-p)" if not sampling.greedy else "greedy: argmax only"] = s.p_final[:k]
-        show(charts.before_after(s.tokens[:k], series, chosen), "before and after",
+        series = G.before_after(s, sampling, k)
+        show(charts.before_after(s.tokens[:k], series, G.chosen_in_top(s, k)), "before and after",
              data={"token": s.tokens[:k], **{name: v for name, v in series.items()}}, height=320)
 
     # ------------------------------------------------------------ branching
-    alts = [int(i) for i in s.ids if int(i) != s.token_id]
+    alts = G.alternatives(run, s)
     b1, b2 = st.columns([3, 1])
-    b1.selectbox(f"Continue step {s.step + 1} with another token", alts, key="gen_alt",
-                 format_func=lambda i: f"{run.piece(i)}  ({float(s.p_model[list(s.ids).index(i)]):.1%})")
+    b1.selectbox(f"Continue step {s.step + 1} with another token", list(alts), key="gen_alt", format_func=alts.get)
     b2.button("🌿 Branch here", key="gen_branch", on_click=player.fork, args=(s.step,), disabled=ui.playing(),
               help="Keep this branch; start a new one that takes the chosen token at this step.")
     if len(run.branches) > 1:
         st.markdown("**Branches**")
         for i, br in enumerate(run.branches):
             r1, r2 = st.columns([6, 1])
-            head = "the original run" if br.parent is None else \
-                f"from branch {br.parent + 1} at step {br.fork_step + 1}"
-            r1.caption(f"Branch {i + 1} ({head}, {len(br.steps)} tokens)" + (" · on screen" if i == run.active else ""))
+            r1.caption(G.branch_label(run, i))
             r1.text(run.text(br.generated) or "…")
             r2.button("Show", key=f"gen_show_{i}", on_click=player.activate, args=(i,), disabled=i == run.active)
 
@@ -240,11 +198,8 @@ def transport():
         else:
             lens = run.lens(lm, s.step, window=10)
             show(charts.lens_table(lens.layers, lens.inputs, lens.top_tokens, lens.top_probs), "logit lens",
-                 data={"layer": lens.layers, "position": lens.positions, "top_token": lens.top_tokens,
-                       "probability": lens.top_probs}, height=110 + 44 * len(lens.layers))
-            explain("Each layer's residual stream sent through the final layer norm and the unembedding, "
-                    "as the model does after its last layer. The top row is the model's own prediction; "
-                    "lower rows show what it 'would have said' after fewer layers.")
+                 data=lens.table(), height=110 + 44 * len(lens.layers))
+            explain(G.LENS_EXPLAINED)
     st.subheader("Newest token's attention")
     with guard("the attention of the newest token"):
         n_heads = s.attention.shape[1]
@@ -255,10 +210,7 @@ def transport():
         keys = [run.piece(i) for i in b.ids[:s.position]]
         show(charts.attention_row(s.attention, keys, None if h == 0 else h - 1), "newest token attention",
              data={"attention": s.attention.astype(np.float32), "keys": keys}, height=110 + 30 * s.attention.shape[0])
-        newest = keys[-1].replace("`", "ˋ")
-        explain(f"Row by row, where the token at position {s.position - 1} (`{newest}`), which predicts step "
-                f"{s.step + 1}, looked among the {len(keys)} tokens so far (eager attention of this step's "
-                "forward pass; earlier keys and values come from the KV cache).")
+        explain(G.attention_note(s, keys))
     url.sync()     # a fragment rerun changes the progress too: keep the link current
 
 

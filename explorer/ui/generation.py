@@ -136,6 +136,17 @@ class Decoding:
         self.run.activate(self.lm, i)
         self.sync()
 
+    def buttons(self, cols) -> None:
+        """Play / Pause, Step, Back and Reset in four columns, each enabled only when it can act (drawn by the
+        whole page: Play, Pause and the end of a run rerun it, so their states stay current)."""
+        run, b, on = self.run, self.run.branch, playing()
+        cols[0].button("⏸ Pause" if on else "▶ Play", key="gen_play", type="primary",
+                       on_click=set_playing, args=(not on,), disabled=bool(run.done()) and not on)
+        cols[1].button("Step ▸", key="gen_step", on_click=self.step, disabled=bool(run.done()) or on,
+                       help="One forward pass over the newest token only (the KV cache holds the rest).")
+        cols[2].button("◂ Back", key="gen_back", on_click=self.back, disabled=not b.steps or on)
+        cols[3].button("Reset", key="gen_reset", on_click=self.reset, disabled=not b.steps and len(run.branches) == 1)
+
     def tick(self, interval: float) -> None:
         """While playing: one more token when its time has come; stop at the end."""
         if not playing():
@@ -158,11 +169,20 @@ class Decoding:
         return st.session_state[key] - 1
 
 
+def draw_masks(filled: G.FillMaskResult) -> None:
+    """Each [MASK]'s candidates as bars, up to three side by side."""
+    cols = st.columns(min(3, max(1, len(filled.masks))))
+    for i, m in enumerate(filled.masks):
+        with cols[i % len(cols)]:
+            show(charts.mask_candidates(m.candidates, m.probs, f"[MASK] #{i + 1} (token {m.position})"),
+                 f"fill-mask-{i + 1}", data={"candidate": m.candidates, "probability": m.probs},
+                 height=120 + 28 * len(m.candidates))
+
+
 def draw_topk(s, k: int, sampling: G.Sampling, vocab: int, title: str | None = None) -> None:
     """The distribution of one step (s: a Step): the top-k bars (the chosen token outlined) and what the draw
     kept under `sampling`; vocab: the tokenizer's size (all kept: "every token")."""
-    rank = s.rank_in_trace
-    chosen = rank if rank is not None and rank < k else None
+    chosen = G.chosen_in_top(s, k)
     drawn = s.p_model if sampling.greedy else s.p_temp
     title = (title or "Next-token probabilities") + ("" if sampling.greedy else f" at temperature {sampling.temperature:g}")
     with guard("the top-k chart"):
