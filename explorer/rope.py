@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -368,6 +369,15 @@ class RopeCheck:
     attn_error: float            # max |softmax(ours q k^T * scale, causal) - model's attention|
     k_error_other_pairing: float # the same with the other pairing convention: shows it matters
 
+    def numbers(self) -> list[tuple[str, str, str]]:
+        """(label, value, what it measures) of the three comparisons, as the page shows them."""
+        return [("Our k vs the model's k", f"{self.k_error:.1e}",
+                 "max |our rotation of the captured pre-rotary keys − the keys in the model's KV cache|"),
+                ("Our attention vs the model's", f"{self.attn_error:.1e}",
+                 "max |softmax(our q·kᵀ·scale, causal) − the model's attention probabilities|, all layers"),
+                ("k error, interleaved pairs", f"{self.k_error_other_pairing:.2f}",
+                 "the same comparison with the paper's (2i, 2i+1) pairing instead of rotate_half's (i, i + d/2)")]
+
 
 def reproduce(cap: RopeCapture, pairing: str | None = None) -> RopeCheck:
     s = cap.settings
@@ -500,6 +510,21 @@ class PositionContrast:
     rope_mean: np.ndarray
     rope_std: np.ndarray
 
+    def numbers(self, name: str) -> list[tuple[str, str, str]]:
+        """(label, value, what it measures) of both diagonal spreads; `name`: the learned model's (escaped here)."""
+        from explorer.text import md
+        return [("Diagonal spread, learned table", f"{self.learned_spread:.2f}",
+                 f"{md(name)}: largest (max − min) cosine along any diagonal of the first {self.n} positions"),
+                (f"Diagonal spread, RoPE (d = {self.head_dim})", f"{self.rope_spread:.0e}",
+                 "the same measure for one random vector rotated to every position (d: the learned model's own head "
+                 "size)")]
+
+    def by_gap(self) -> dict[str, np.ndarray]:
+        """The numbers behind the similarity-by-gap figure: per gap, the mean and spread of learned and RoPE
+        cosines."""
+        return {"gap": self.gaps, "learned_mean": self.learned_mean, "learned_std": self.learned_std,
+                "rope_mean": self.rope_mean, "rope_std": self.rope_std}
+
 
 def position_contrast(C_full: np.ndarray, npos: int, trained: int | None, head_dim: int,
                       max_points: int = 256, max_gap: int = 128) -> PositionContrast:
@@ -558,6 +583,18 @@ class PairView:
     turned: dict[int, np.ndarray]     # {pair: [position]} angle turned, unwrapped
     dims: np.ndarray                  # [pairs, 2]: the dimensions of each pair
 
+    def table(self, labels: list[str]) -> dict[str, list | np.ndarray]:
+        """The numbers behind the pair tracks: tokens, then each pair's coordinates before and after the rotation."""
+        return {"tokens": labels,
+                **{f"pair{p}_dims{tuple(int(x) for x in self.dims[p])}_before": v for p, v in self.pre.items()},
+                **{f"pair{p}_after": v for p, v in self.post.items()}}
+
+    def dims_note(self, pairing: str) -> str:
+        """Which dimensions each shown pair turns: "Pairs: 0 = dims (0, 32), … — convention `half`: …"."""
+        n_pairs = len(self.dims)
+        return ("Pairs: " + ", ".join(f"{p} = dims ({self.dims[p][0]}, {self.dims[p][1]})" for p in self.pre) +
+                f"  — convention `{pairing}`: pair i = (i, i + {n_pairs}).")
+
 
 def pair_view(cap: RopeCapture, layer: int, head: int, which: str, pairs: list[int]) -> PairView:
     """Rotate the captured pre-rotary q (which="q", query head `head`) or k (its key head) of one layer."""
@@ -568,3 +605,166 @@ def pair_view(cap: RopeCapture, layer: int, head: int, which: str, pairs: list[i
     post = {p: pair_track(after, p, s.pairing) for p in pairs}
     return PairView(pre, post, {p: float(s.inv_freq[p]) for p in pairs}, turned_angles(pre, post),
                     pair_dims(2 * len(s.inv_freq), s.pairing))
+
+
+def model_facts(cap: RopeCapture, head: int, name: str) -> str:
+    """The captured model's shape and rotary settings in one markdown line (its name, rope_type and the source of
+    its frequencies escaped: they come from a model folder)."""
+    from explorer.text import md
+    s = cap.settings
+    return (f"**{md(name)}**: {cap.n_layers} layers, {cap.n_heads} query heads sharing {cap.n_kv_heads} key/value "
+            f"heads (query head {head} reads key head {cap.kv_head_of(head)}), head_dim {s.head_dim}, rope_theta "
+            f"{s.rope_theta:,.0f}, rope_type {md(s.rope_type)}, frequencies from {md(s.source)}.")
+
+
+# --------------------------------------------------------------------------- the 2-D lesson, as the page shows it
+@dataclass
+class Lesson2D:
+    """The 2-D lesson at one (m, n, θ): the score there, the lesson's cases, and the score against the gap."""
+    q: tuple[float, float]
+    k: tuple[float, float]
+    m: int
+    n: int
+    theta: float
+    score: float                                    # (R(mθ) q) · (R(nθ) k)
+    marks: list[tuple[int, int, float]]             # the lesson's cases (m, n, score)
+    by_gap: dict[int, list[tuple[int, int, float]]] # the same cases grouped by gap, in lesson order
+    gaps: np.ndarray                                # int [81]: -40 .. 40
+    gap_scores: np.ndarray                          # [81]: the score at each whole gap
+    smooth: np.ndarray                              # [641]: gaps -40 .. 40 in steps of 1/8, for the curve
+    smooth_scores: np.ndarray
+
+    def score_at(self, m: int, n: int) -> float:
+        return float(score2d(self.q, self.k, m, n, self.theta))
+
+    def cards(self) -> list[tuple[str, str]]:
+        """(label, value) of the first two gaps among the lesson's cases: equal gaps, equal scores."""
+        return [(" and ".join(f"({a}, {b})" for a, b, _ in cases) + f": gap {gap}", f"{cases[0][2]:.6f}")
+                for gap, cases in list(self.by_gap.items())[:2]]
+
+    def rows(self) -> list[dict]:
+        """The lesson's cases as table rows: m, n, the gap and the score (6 decimals)."""
+        return [{"m": a, "n": b, "gap m − n": a - b, "score": f"{s:.6f}"} for a, b, s in self.marks]
+
+    def numbers(self) -> dict:
+        """The numbers behind the circle: q and k, the positions, θ, both rotated vectors and the score."""
+        return {"q": list(self.q), "k": list(self.k), "m": self.m, "n": self.n, "theta": self.theta,
+                "q_rotated": rotate2d(self.q, self.m * self.theta),
+                "k_rotated": rotate2d(self.k, self.n * self.theta), "score": self.score}
+
+
+def lesson_2d(m: int, n: int, theta: float, q=LESSON_Q, k=LESSON_K) -> Lesson2D:
+    """The lesson's q and k at positions m and n, turned θ radians per position."""
+    marks, by_gap = lesson_cards(q, k, theta)
+    gaps, smooth = np.arange(-40, 41), np.linspace(-40, 40, 641)
+    return Lesson2D(q, k, m, n, theta, float(score2d(q, k, m, n, theta)), marks, by_gap, gaps,
+                    score2d_by_gap(q, k, gaps, theta), smooth, score2d_by_gap(q, k, smooth, theta))
+
+
+# --------------------------------------------------------------------------- full RoPE, as the page shows it
+def rotation_values(freqs: np.ndarray, positions: np.ndarray, what: str) -> np.ndarray:
+    """What the rotation heatmap colours -> [pair, position]: cos(m·θᵢ) (what="cos") or the angle mod 2π."""
+    ang = angles(positions, freqs).T
+    return np.cos(ang) if what == "cos" else np.mod(ang, 2 * np.pi)
+
+
+def speed_note(freqs: np.ndarray) -> str:
+    """The fastest and the slowest pair: radians per token and tokens per turn."""
+    wl = wavelengths(freqs)
+    return (f"Pair 0: θ = {freqs[0]:.3g} rad/token, one turn every {wl[0]:.2f} tokens.  "
+            f"Pair {len(freqs) - 1}: θ = {freqs[-1]:.3g}, one turn every {wl[-1]:,.0f} tokens.")
+
+
+def random_score_matrix(freqs: np.ndarray, n_positions: int, seed: int, max_positions: int = 64
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Random q and k (normal, seeded) at every pair of the first positions (at most max_positions)
+    -> (S [T, T], q [d], k [d], the largest spread along a diagonal of S)."""
+    rng = np.random.default_rng(int(seed))
+    d = 2 * len(freqs)
+    q, k = rng.normal(size=d), rng.normal(size=d)
+    S = score_matrix(q, k, np.arange(min(n_positions, max_positions)), freqs)
+    return S, q, k, diagonal_spread(S)
+
+
+class DecayMeasure(NamedTuple):
+    """One way decay_by_base measures how far-away keys score, as the page names, plots and explains it."""
+    name: str
+    y_title: str
+    explanation: str
+
+
+DECAY_MEASURES = {
+    "ones": DecayMeasure(
+        "score of q = k = all-ones (normalised)", "mean over pairs of cos((m−n)·θᵢ)",
+        "For q = k = all-ones, each pair contributes 2·cos((m − n)·θᵢ); dividing by d gives 1 at distance 0. As the "
+        "distance grows the pairs fall out of step and the sum shrinks — slower with a larger base, which is why "
+        "long-context models raise it (Llama 3 uses 500,000)."),
+    "bound": DecayMeasure(
+        "RoFormer's relative upper bound", "(1/(d/2)) Σⱼ |Σ_{i<j} e^{i(m−n)θᵢ}|",
+        "RoFormer (§3.4.3) bounds |q·R k| by max|h_{i+1}−h_i| times this sum of partial-sum lengths, and plots it "
+        "against distance to show that RoPE's scores decay with distance.")}
+
+
+# --------------------------------------------------------------------------- context extension, as the page shows it
+@dataclass
+class Extension:
+    """Stretching a context trained on `orig` tokens to `target`: every method's frequencies, the shown ones first
+    compared with the original."""
+    orig: int
+    target: int
+    methods: dict[str, ScaledRope]        # every method, "original" included
+    shown: dict[str, ScaledRope]          # "original" and the chosen methods, in that order
+
+    @property
+    def factor(self) -> float:
+        return self.target / self.orig
+
+    @property
+    def pairs(self) -> np.ndarray:
+        return np.arange(len(self.methods["original"].inv_freq))
+
+    def ratios(self) -> dict[str, np.ndarray]:
+        """How much each shown method slows each pair: θᵢ′ / θᵢ, by method label."""
+        return {s.label: s.inv_freq / self.methods["original"].inv_freq for s in self.shown.values()}
+
+    def wavelengths(self) -> dict[str, np.ndarray]:
+        """Tokens per turn of each pair, by method label."""
+        return {s.label: wavelengths(s.inv_freq) for s in self.shown.values()}
+
+    def ratio_ticks(self) -> dict[float, str]:
+        """Ticks of the slow-down axis at 1, 1/2, 1/4, ... down to 1/s."""
+        return {2.0 ** -j: "1" if j == 0 else f"1/{2 ** j}" for j in range(int(np.log2(self.factor)) + 1)}
+
+    def ramp(self) -> tuple[float, float] | None:
+        """YaRN's ramp between its low and high pair, when YaRN is shown."""
+        y = self.methods["yarn"]
+        return (y.detail["low"], y.detail["high"]) if "yarn" in self.shown else None
+
+    def note(self) -> str:
+        """The scale factor, NTK's new base and YaRN's ramp and temperature in one markdown line."""
+        y = self.methods["yarn"]
+        return (f"Scale factor s = {self.target:,} / {self.orig:,} = **{self.factor:g}**. NTK-aware base: "
+                f"{self.methods['ntk'].detail['base']:,.0f}. YaRN ramp between pairs {y.detail['low']} and "
+                f"{y.detail['high']}, attention factor {y.attention_factor:.4f} "
+                f"(scores × {y.attention_factor ** 2:.4f}).")
+
+
+def extension(dim: int, base: float, orig: int, target: int, chosen: list[str]) -> Extension:
+    """Every method stretching `orig` trained tokens to `target` for a head of size dim; `chosen` are shown."""
+    methods = extension_methods(dim, float(base), target / orig, orig)
+    return Extension(orig, target, methods, {"original": methods["original"], **{k: methods[k] for k in chosen}})
+
+
+def untrained_note(trained: int) -> str:
+    """A table longer than the windows the model was trained on: what its rows beyond them hold."""
+    return (f"This bundled model was trained on windows of {trained} tokens: positions beyond {trained - 1} (right of "
+            "/ below the dashed lines) never received a gradient and keep their random start.")
+
+
+def table_note(n_table: int, bundled: bool) -> str:
+    """What the similarity-by-gap figure shows, and where a learned table ends (markdown)."""
+    return ("Along a diagonal (a fixed gap m − n) a learned table gives different similarities at different absolute "
+            "positions — the band. RoPE's similarity is one number per gap. A learned table also stops at its "
+            f"length: this one has no vector for position {n_table}."
+            + (" The tiny bundled model trained only briefly, so its table shows little structure; real GPT-2's is "
+               "smooth and banded." if bundled else ""))

@@ -41,11 +41,19 @@ class Linked:
         self.url.choice(name, default, options)
         return where.radio(label, options, key=self.url.key(name), **kw)
 
+    def multiselect(self, where, label: str, name: str, default: list, options: Sequence[Any], **kw) -> list:
+        """A multiselect over `options` (URL: its items, comma-separated)."""
+        self.url.multi(name, default, options)
+        return where.multiselect(label, options, key=self.url.key(name), **kw)
+
     def slider(self, where, label: str, name: str, default: int | float, lo: int | float, hi: int | float,
                **kw) -> int | float:
-        """A slider from lo to hi (URL: a number in that range; a float default makes it a float slider)."""
+        """A slider from lo to hi (URL: a number in that range; a float default makes it a float slider). A range of
+        one value (a text of one token, a model of one layer) draws nothing, since a slider needs two: that value."""
         register = self.url.float if isinstance(default, float) else self.url.int
-        register(name, default, lo=lo, hi=hi)
+        value = register(name, default, lo=lo, hi=hi)
+        if hi <= lo:
+            return value
         return where.slider(label, lo, hi, key=self.url.key(name), **kw)
 
     def number(self, where, label: str, name: str, default: int, lo: int, hi: int, **kw) -> int:

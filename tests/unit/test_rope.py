@@ -297,3 +297,69 @@ def test_head_dim_and_default_pairs():
     from explorer import rope as R
     assert R.head_dim_of(GPT2Config()) == 64 and R.head_dim_of(GPT2Config(n_embd=128, n_head=4)) == 32
     assert R.default_pairs(16) == [0, 1, 4, 15] and R.default_pairs(2) == [0, 1]
+
+
+# ------------------------------------------------------------------ what the page shows (issue 13: out of the page)
+def test_lesson_2d_scores_the_lessons_cases_and_the_sliders_position():
+    v = R.lesson_2d(14, 2, R.LESSON_THETA)
+    assert v.score == pytest.approx(-0.794779, abs=1e-6) == v.score_at(14, 2)
+    assert v.cards() == [("(4, 2) and (14, 12): gap 2", "0.936998"), ("(14, 2): gap 12", "-0.794779")]
+    assert v.rows()[1] == {"m": 14, "n": 12, "gap m − n": 2, "score": "0.936998"}
+    assert v.gaps.tolist() == list(range(-40, 41)) and len(v.smooth) == 641
+    np.testing.assert_allclose(v.gap_scores, [R.score2d(v.q, v.k, g, 0, v.theta) for g in v.gaps], atol=1e-12)
+    nums = v.numbers()
+    np.testing.assert_allclose(nums["q_rotated"] @ nums["k_rotated"], v.score)
+
+
+def test_rotation_values_and_speed_note_of_full_rope():
+    freqs, pos = R.inv_freq(8, 100.0), np.arange(5)
+    np.testing.assert_allclose(R.rotation_values(freqs, pos, "cos"), np.cos(np.outer(freqs, pos)))
+    angle = R.rotation_values(freqs, pos, "angle")
+    assert angle.shape == (4, 5) and (0 <= angle).all() and (angle < 2 * np.pi).all()
+    note = R.speed_note(freqs)
+    assert note.startswith("Pair 0: θ = 1 rad/token, one turn every 6.28 tokens.") and "Pair 3: θ = 0.0316" in note
+
+
+def test_random_score_matrix_depends_only_on_the_gap():
+    freqs = R.inv_freq(16)
+    S, q, k, spread = R.random_score_matrix(freqs, 256, seed=3)
+    assert S.shape == (64, 64) and q.shape == k.shape == (16,) and spread < 1e-9
+    S2, *_ = R.random_score_matrix(freqs, 20, seed=3)
+    np.testing.assert_allclose(S2, S[:20, :20])
+
+
+def test_decay_measures_name_each_measure_of_decay_by_base():
+    assert set(R.DECAY_MEASURES) == {"ones", "bound"}
+    for measure in R.DECAY_MEASURES:
+        R.decay_by_base(64, 10000, 512, measure)                 # each measure is one decay_by_base knows
+
+
+def test_extension_compares_the_chosen_methods_with_the_original():
+    x = R.extension(128, 10000, 4096, 32768, ["ntk", "yarn"])
+    assert x.factor == 8 and list(x.shown) == ["original", "ntk", "yarn"] and len(x.pairs) == 64
+    ratios = x.ratios()
+    np.testing.assert_allclose(ratios[x.methods["original"].label], 1)
+    assert ratios[x.methods["ntk"].label][-1] == pytest.approx(1 / 8)     # NTK squeezes the slowest pair by s
+    assert x.ratio_ticks() == {1.0: "1", 0.5: "1/2", 0.25: "1/4", 0.125: "1/8"}
+    y = x.methods["yarn"]
+    assert x.ramp() == (y.detail["low"], y.detail["high"])
+    assert R.extension(128, 10000, 4096, 32768, ["linear"]).ramp() is None
+    assert "= **8**" in x.note() and "82,685" in x.note() and "1.2079" in x.note()
+
+
+def test_table_notes_name_the_tables_end():
+    assert "no vector for position 1024." in R.table_note(1024, False)
+    assert R.table_note(256, True).endswith("real GPT-2's is smooth and banded.")
+    assert "positions beyond 255" in R.untrained_note(256)
+
+
+def test_position_contrast_names_its_numbers_and_tables_them_by_gap():
+    from explorer.text import md
+    pc = R.position_contrast(R.rope_cosines(16, 40), 32, None, 16)
+    (l_label, l_value, l_help), (r_label, r_value, _) = pc.numbers("tiny *GPT-2*")
+    assert (l_label, l_value) == ("Diagonal spread, learned table", f"{pc.learned_spread:.2f}")
+    assert l_help.startswith(md("tiny *GPT-2*") + ": ") and l_help.endswith("the first 32 positions")
+    assert (r_label, r_value) == ("Diagonal spread, RoPE (d = 16)", f"{pc.rope_spread:.0e}")
+    table = pc.by_gap()
+    assert list(table) == ["gap", "learned_mean", "learned_std", "rope_mean", "rope_std"]
+    np.testing.assert_array_equal(table["gap"], pc.gaps)

@@ -142,3 +142,21 @@ def test_rotating_one_head_on_demand_equals_the_full_reproduction(captured):
     check = R.reproduce(captured)
     assert np.array_equal(R.rotated(captured, captured.q_pre[2, 3]), check.q_rot[2, 3])
     assert np.array_equal(R.rotated(captured, captured.k_pre[1, 1]), check.k_rot[1, 1])
+
+
+def test_what_the_page_shows_of_a_capture(lm, captured):
+    pv = R.pair_view(captured, 0, 3, "q", [0, 5])
+    labels = [f"t{i}" for i in range(len(captured.tokens))]
+    table = pv.table(labels)
+    half = len(captured.settings.inv_freq)
+    assert list(table) == ["tokens", f"pair0_dims(0, {half})_before", f"pair5_dims(5, {5 + half})_before",
+                           "pair0_after", "pair5_after"]
+    np.testing.assert_array_equal(table["pair5_after"], pv.post[5])
+    assert pv.dims_note("half") == f"Pairs: 0 = dims (0, {half}), 5 = dims (5, {5 + half})  — convention `half`: " \
+                                   f"pair i = (i, i + {half})."
+    facts = R.model_facts(captured, 3, "tiny *Llama*")
+    assert facts.startswith(r"**tiny \*Llama\***: ") and f"reads key head {captured.kv_head_of(3)}" in facts
+    check = R.reproduce(captured)
+    assert [(label, value) for label, value, _ in check.numbers()] == [
+        ("Our k vs the model's k", f"{check.k_error:.1e}"), ("Our attention vs the model's", f"{check.attn_error:.1e}"),
+        ("k error, interleaved pairs", f"{check.k_error_other_pairing:.2f}")]
