@@ -27,8 +27,7 @@ def _demo_page():
 
 def run(query=None):
     at = AppTest.from_function(_demo_page, default_timeout=60)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
+    at.query_params.update(query or {})
     return at.run()
 
 
