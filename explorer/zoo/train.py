@@ -65,6 +65,8 @@ class Recipe:
     # step in more, shorter rows), then the full seq_len, which every advertised position is trained on
     short_len: int = 0
     short_share: float = 0.0
+    # the learned position table's learning rate as a multiple of the recipe's (and without weight decay)
+    position_lr_scale: float = 1.0
 
     @property
     def positions(self) -> int:
@@ -175,6 +177,19 @@ def lr_at(step: int, total: int, peak: float, warmup: int = 40) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def param_groups(model, position_lr_scale: float = 1.0) -> list[dict]:
+    """One group for every weight; with position_lr_scale != 1, the learned position table in a group of its own
+    (that multiple of the learning rate, no weight decay)."""
+    if position_lr_scale == 1.0:
+        return [dict(params=list(model.parameters()))]
+    try:
+        table = _position_table(model).weight
+    except ValueError:
+        return [dict(params=list(model.parameters()))]
+    rest = [p for p in model.parameters() if p is not table]
+    return [dict(params=rest), dict(params=[table], lr_scale=position_lr_scale, weight_decay=0.0)]
+
+
 def special_ids(tok, kind: str) -> dict:
     if kind == "bpe":
         return dict(bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)
@@ -202,7 +217,8 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
     short_steps = int(recipe.short_share * (steps or recipe.steps)) if recipe.short_len else 0
     short = make_data(recipe.short_len) if short_steps else None
     probe = " ".join(heldout_lines[:12])
-    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    opt = torch.optim.AdamW(param_groups(model, recipe.position_lr_scale), lr=recipe.lr, betas=(0.9, 0.98),
+                            weight_decay=0.01)
     steps = steps or recipe.steps
     model.train()
     t0 = time.time()
@@ -215,7 +231,7 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
         batch = rows[order[pos: pos + batch_size]]
         pos += batch_size
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps, recipe.lr, recipe.warmup)
+            group["lr"] = lr_at(step, steps, recipe.lr, recipe.warmup) * group.get("lr_scale", 1.0)
         if recipe.tokenizer == "bpe":
             loss = model(input_ids=batch, labels=batch).loss
         else:
@@ -371,6 +387,8 @@ def main(argv=None):
     ap.add_argument("--data-seed", type=int, default=None, help="seed of the data order (default: 0, or 1 when continuing)")
     ap.add_argument("--batch", type=int, default=None, help="override the recipe's batch (rows of seq_len tokens)")
     ap.add_argument("--short-share", type=float, default=None, help="override the share of short-window steps")
+    ap.add_argument("--position-lr-scale", type=float, default=None,
+                    help="the position table's learning rate as a multiple of the recipe's")
     a = ap.parse_args(argv)
     if a.cards:
         from transformers import AutoConfig
@@ -412,11 +430,12 @@ def main(argv=None):
             train_t5(RECIPES[name], Path(a.out), a.steps)
             continue
         recipe = RECIPES[name]
-        if a.lr or a.mask_rate or a.batch or a.short_share is not None:
+        if a.lr or a.mask_rate or a.batch or a.short_share is not None or a.position_lr_scale:
             from dataclasses import replace
             recipe = replace(recipe, lr=a.lr or recipe.lr, mask_rate=a.mask_rate or recipe.mask_rate,
                              batch=a.batch or recipe.batch,
-                             short_share=recipe.short_share if a.short_share is None else a.short_share)
+                             short_share=recipe.short_share if a.short_share is None else a.short_share,
+                             position_lr_scale=a.position_lr_scale or recipe.position_lr_scale)
         if recipe.tokenizer not in toks:
             trained = (train_bpe if recipe.tokenizer == "bpe" else train_wordpiece)(corpus.train, VOCAB)
             toks[recipe.tokenizer] = as_transformers(trained, recipe.tokenizer, recipe.seq_len)
