@@ -32,10 +32,11 @@ import torch
 from explorer import hf, kvcache
 from explorer.forward import encode, forward
 from explorer.generation import lens_topk
-from explorer.text import display_token
+from explorer.text import display_token, md
 
 MAX_TOKENS = 128      # the page follows one prompt; longer ones are cut (with a notice)
 LENS_K = 5            # next-token candidates read off after each layer
+NEW_IDS = "new token's input ids"
 
 
 # ------------------------------------------------------------------ capture points
@@ -214,7 +215,7 @@ def _append(lm, cache, token_id: int, position: int, piece) -> Appended:
     attn = torch.stack([a[0, :, -1, :] for a in out.attentions], 0).float()   # [L, heads, T + 1]
     p = torch.softmax(run["logits"][-1], -1)
     vals, top = torch.topk(p, LENS_K)
-    shapes = {"new token's input ids": (1, 1),
+    shapes = {NEW_IDS: (1, 1),
               "new query's attention (each layer)": tuple(out.attentions[0].shape),
               "cached K/V after appending": kvcache.stacked_shape(cache)}
     return Appended(token_id, piece(token_id), position, attn.numpy(), shapes, kvcache.layer_shapes(cache),
@@ -372,3 +373,131 @@ def lesson_trace() -> Trace:
     """The lessons' shape trace, reproduced by running the toy decoder on five tokens."""
     from explorer.models.loader import LoadedModel
     return trace_ids(LoadedModel.in_memory(lesson_toy(), name="the lessons' toy decoder"), LESSON_IDS)
+
+
+# ------------------------------------------------------------------ what each stage of the page says
+def words(tokenizer, ids) -> list[str]:
+    """Readable pieces (␣ for a leading space) of token ids, in order."""
+    return [display_token(w) for w in tokenizer.convert_ids_to_tokens([int(i) for i in ids])]
+
+
+def token_metrics(text: str, t: Trace) -> list[tuple]:
+    """① Tokenize's four numbers: characters, UTF-8 bytes, tokens, characters per token."""
+    chars = len(text)
+    return [("Characters", f"{chars:,}"), ("UTF-8 bytes", f"{len(text.encode('utf-8')):,}"),
+            ("Tokens", f"{t.n_tokens:,}"), ("Characters per token", f"{chars / t.n_tokens:.2f}")]
+
+
+def roundtrip_note(tokenizer, t: Trace, text: str) -> str:
+    """Whether decoding the ids gives back the text (its followed part, when cut)."""
+    back = tokenizer.decode(t.ids, skip_special_tokens=True)
+    same = back == text[:len(back)] if t.truncated else back == text
+    return (("✅ Decoding the ids gives back the text exactly." if same else
+             "⚠️ Decoding the ids does not give back the text exactly (the tokenizer normalises it).")
+            + " Green boxes hold only some bytes of one character.")
+
+
+def split_rows(found: list[Split], limit: int = 30) -> list[dict]:
+    """The first `limit` pieces of text and the tokens each became."""
+    return [{"piece of text": s.text, "kind": s.kind, "tokens": " | ".join(s.tokens), "UTF-8 bytes": s.n_bytes}
+            for s in found[:limit]]
+
+
+def tokens_explained(model_name: str, t: Trace) -> str:
+    return (f"{model_name} reads **tokens**, not characters: a byte-level BPE vocabulary of "
+            f"{t.vocab_size:,} pieces. Common words are one token (␣ marks a leading space); rare words are split "
+            "into pieces; a character with no piece of its own (an emoji, a CJK character) falls back to its UTF-8 "
+            "bytes, one token each. The ids are row numbers in the embedding table — the next stage.")
+
+
+def embedding_rows(t: Trace, pos: int) -> dict[str, np.ndarray]:
+    """What enters block 1 for the token at `pos`: its token row, and with learned positions its position row
+    and their sum."""
+    rows = {f"token embedding (row {t.ids[pos]})": t.tok_embed[pos]}
+    if t.learned_positions:
+        rows[f"position embedding (row {pos})"] = t.pos_embed[pos]
+        rows["sum: block 1's input"] = t.tok_embed[pos] + t.pos_embed[pos]
+    return rows
+
+
+def embedding_code(rows: dict[str, np.ndarray]) -> str:
+    """The embedding rows as text: name, the first numbers, the length."""
+    return "\n".join(f"{k:<32} {vector_preview(v)}  |v| = {np.linalg.norm(v):.3f}" for k, v in rows.items())
+
+
+def embedding_explained(t: Trace, pos: int) -> str:
+    tok_id = t.ids[pos]
+    return (f"The id {tok_id} picks row {tok_id} of the token table ({t.vocab_size:,} × {t.d_model}); the "
+            f"position {pos} picks row {pos} of the learned position table. GPT-2 adds the two: that sum is the "
+            "start of the residual stream, the vector every block reads from and writes back into.")
+
+
+NO_POSITION_TABLE = ("This model has **no position table**: the token embedding alone enters block 1. Position "
+                     "enters inside every attention layer, where RoPE turns each query and key by an angle that grows "
+                     "with the position.")
+BLOCKS_EXPLAINED = ("The residual stream is a running sum: every attention and MLP sub-layer **adds** a vector to it. "
+                    "Bars: how long each addition is; line: how long the stream already is. Cosine near 0 means the "
+                    "sub-layer writes something new; negative means it erases part of what is there. The logit lens "
+                    "sends the stream after each block through the model's own final norm and unembedding (the same "
+                    "function as the Generation page): the bottom row is the model's real prediction.")
+
+
+def block_table(t: Trace, ch: BlockChanges) -> dict:
+    """The block changes' numbers (CSV columns), one row per block."""
+    return {"block": list(range(1, t.n_layers + 1)), "attention_norm": ch.attn_norm, "mlp_norm": ch.mlp_norm,
+            "stream_norm_entering": ch.stream_norm[:-1], "attention_cosine": ch.attn_cos, "mlp_cosine": ch.mlp_cos}
+
+
+def output_metrics(t: Trace, nt: NextToken, picked: str, temperature: float) -> list[tuple]:
+    """④ Output's three numbers: the final norm, the probabilities' sum, the greedy pick."""
+    last = stream(t)[-1, -1]
+    return [("Final norm: length of the last state",
+             f"{np.linalg.norm(last):.1f} → {np.linalg.norm(t.final_normed[-1]):.1f}",
+             f"then {t.vocab_size:,} logits {t.shapes['last-position logits']}"),
+            ("Probabilities sum to", f"{nt.total:.6f}", f"entropy {nt.entropy:.2f} bits"),
+            ("Greedy pick", picked, f"p = {nt.probs[0]:.1%} at T = {temperature:g}")]
+
+
+def output_explained(t: Trace, tied: bool) -> str:
+    return ("The final norm rescales the last token's stream; the unembedding "
+            f"({'the token table again, transposed' if tied else 'a matrix of its own'}) turns its {t.d_model} "
+            "numbers into one score per vocabulary entry; softmax turns the "
+            "scores into probabilities that sum to 1. Temperature changes how peaked they are, never their order, "
+            "so greedy decoding picks the same token at any T; sampling (Generation page) draws from the bars.")
+
+
+def append_metrics(t: Trace) -> list[tuple]:
+    """⑤ Append's three numbers: the appended token, the cache's length, its measured size."""
+    a = t.appended
+    before, after = t.kv_shape, a.shapes["cached K/V after appending"]
+    return [("Appended", a.piece, f"position {a.position}, fed alone: ids {a.shapes[NEW_IDS]}"),
+            ("Cached tokens", f"{before[4]} → {after[4]}", f"K/V {before} → {after}"),
+            ("Cache after appending (measured)", kvcache.format_bytes(a.cache_bytes),
+             f"+{kvcache.format_bytes(a.cache_bytes - t.cache_bytes)} for one token",
+             f"{t.cache_bytes:,} bytes before ({t.cache_formula_bytes:,} by the formula), "
+             f"{a.cache_bytes:,} after: numel × element size of every cached K and V tensor.")]
+
+
+def next_line(pieces: list[str], probs) -> str:
+    """The prediction after the appended token (markdown; pieces escaped)."""
+    return "**Then the model predicts again:** " + " · ".join(f"{md(w)} {p:.1%}" for w, p in zip(pieces, probs))
+
+
+def append_explained(t: Trace) -> str:
+    return (f"Decoding the next token does not run the prompt again. The new token goes in **alone**: each layer "
+            f"computes one query row for it, plus its own key and value, and reads the keys and values of the "
+            f"{t.appended.position} earlier tokens from the cache ({t.n_kv_heads} KV heads × {t.head_dim} numbers "
+            "per token and layer, for K and for V). The cache grows by one token per step: that is how generation "
+            "loops.")
+
+
+def shapes_caption(t: Trace) -> str:
+    return (f"Batch 1, {t.n_tokens} tokens, hidden size {t.d_model}, {t.n_layers} blocks, {t.n_heads} query heads "
+            f"and {t.n_kv_heads} KV heads of {t.head_dim}, vocabulary {t.vocab_size:,}. Every shape is read from "
+            f"the tensors of this run (capture points: {', '.join(t.hooks[:3])}, …).")
+
+
+SHAPES_EXPLAINED = (f"The lessons follow {LESSON_PROMPT!r} as 5 tokens through a toy decoder with 4 blocks, hidden "
+                    "size 8, 2 heads of 4 and a 6-token vocabulary; the right column runs exactly that toy (random "
+                    "weights: only the shapes matter) through the same code. Read the K/V shape as layers × (K, V) × "
+                    "batch × KV heads × tokens × head_dim.")

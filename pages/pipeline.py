@@ -1,16 +1,15 @@
 """Pipeline: follow one prompt through a decoder, from text to the next token — every number from one forward pass."""
-import numpy as np
 import streamlit as st
 
 from explorer import pipeline as P
 from explorer.charts import generation as gen_charts
 from explorer.charts import pipeline as charts
-from explorer.kvcache import format_bytes
-from explorer.text import display_token, md
+from explorer.text import display_token
 from explorer.ui import models, nav
 from explorer.ui import pipeline as cached
 from explorer.ui.errors import callback, guard
 from explorer.ui.figures import show, table
+from explorer.ui.metrics import metric_row
 from explorer.ui.page import Page
 from explorer.ui.presenter import explain, presenting
 
@@ -22,7 +21,6 @@ STAGES = {"tokens": "① Tokenize", "embed": "② Embed", "blocks": "③ Blocks"
           "append": "⑤ Append", "shapes": "⑥ Shapes"}
 KEYS = list(STAGES)
 VIEW = url.key("view")
-NEW_IDS = "new token's input ids"
 
 url.choice("model", "decoder", list(FAMILIES))
 url.choice("view", KEYS[0], KEYS)      # registered early: the diagram above the stage control needs it
@@ -85,53 +83,31 @@ def chosen_token() -> int:
 
 # ============================================================================ ① tokens
 def section_tokens():
-    chars, n_bytes = len(prompt.text), len(prompt.text.encode("utf-8"))
-    c = st.columns(4)
-    c[0].metric("Characters", f"{chars:,}", border=True)
-    c[1].metric("UTF-8 bytes", f"{n_bytes:,}", border=True)
-    c[2].metric("Tokens", f"{t.n_tokens:,}", border=True)
-    c[3].metric("Characters per token", f"{chars / t.n_tokens:.2f}", border=True)
+    metric_row(P.token_metrics(prompt.text, t))
     found = P.splits(prompt.text, t.spans, t.pieces) if t.spans else []
     fig = charts.token_strip(t.pieces, t.ids, P.byte_parts(t), per_row=16 if presenting() else 14)
     show(fig, "pipeline tokens", data={"position": list(range(t.n_tokens)), "token": t.pieces, "id": t.ids},
          height=fig.layout.height / (1.25 if presenting() else 1))
-    back = lm.tokenizer.decode(t.ids, skip_special_tokens=True)
-    same = back == prompt.text[:len(back)] if t.truncated else back == prompt.text
-    st.caption(("✅ Decoding the ids gives back the text exactly." if same else
-                "⚠️ Decoding the ids does not give back the text exactly (the tokenizer normalises it).")
-               + " Green boxes hold only some bytes of one character.")
+    st.caption(P.roundtrip_note(lm.tokenizer, t, prompt.text))
     if found:
-        table([{"piece of text": s.text, "kind": s.kind, "tokens": " | ".join(s.tokens),
-                "UTF-8 bytes": s.n_bytes} for s in found[:30]], hide_index=True, width="stretch",
-              height=min(38 + 35 * len(found[:30]), 250))
-    explain(f"{lm.spec.display_name} reads **tokens**, not characters: a byte-level BPE vocabulary of "
-            f"{t.vocab_size:,} pieces. Common words are one token (␣ marks a leading space); rare words are split "
-            "into pieces; a character with no piece of its own (an emoji, a CJK character) falls back to its UTF-8 "
-            "bytes, one token each. The ids are row numbers in the embedding table — the next stage.")
+        rows = P.split_rows(found)
+        table(rows, hide_index=True, width="stretch", height=min(38 + 35 * len(rows), 250))
+    explain(P.tokens_explained(lm.spec.display_name, t))
 
 
 # ============================================================================ ② embeddings
 def section_embed():
     figure = st.container()          # the figure first, the token slider under it
     pos = chosen_token()
-    tok_id = t.ids[pos]
-    rows = {f"token embedding (row {tok_id})": t.tok_embed[pos]}
-    if t.learned_positions:
-        rows[f"position embedding (row {pos})"] = t.pos_embed[pos]
-        rows["sum: block 1's input"] = t.tok_embed[pos] + t.pos_embed[pos]
+    rows = P.embedding_rows(t, pos)
     with figure:
         show(charts.embedding_strip(rows, pos, t.pieces[pos]),
              "pipeline embeddings", data={k: v for k, v in rows.items()}, height=150 + 45 * len(rows))
-    st.code("\n".join(f"{k:<32} {P.vector_preview(v)}  |v| = {np.linalg.norm(v):.3f}" for k, v in rows.items()),
-            language=None)
+    st.code(P.embedding_code(rows), language=None)
     if t.learned_positions:
-        explain(f"The id {tok_id} picks row {tok_id} of the token table ({t.vocab_size:,} × {t.d_model}); the "
-                f"position {pos} picks row {pos} of the learned position table. GPT-2 adds the two: that sum is the "
-                "start of the residual stream, the vector every block reads from and writes back into.")
+        explain(P.embedding_explained(t, pos))
     else:
-        st.info("This model has **no position table**: the token embedding alone enters block 1. Position enters "
-                "inside every attention layer, where RoPE turns each query and key by an angle that grows with the "
-                "position.", icon="🌀")
+        st.info(P.NO_POSITION_TABLE, icon="🌀")
         st.page_link(nav.page("rope").path, label="See the rotation on this prompt (RoPE page)", icon="🌀",
                      query_params={"view": "model", "text": prompt.text})
 
@@ -144,24 +120,17 @@ def section_blocks():
     with figure:
         show(charts.block_changes(ch.attn_norm, ch.mlp_norm, ch.stream_norm, ch.attn_cos, ch.mlp_cos,
                                   f"token {pos} ({t.pieces[pos]})"),
-             "pipeline block changes", height=430,
-             data={"block": list(range(1, t.n_layers + 1)), "attention_norm": ch.attn_norm, "mlp_norm": ch.mlp_norm,
-                   "stream_norm_entering": ch.stream_norm[:-1], "attention_cosine": ch.attn_cos,
-                   "mlp_cosine": ch.mlp_cos})
+             "pipeline block changes", height=430, data=P.block_table(t, ch))
     with guard("the logit lens"):
         ids, probs = cached.lens_at(lm, prompt.text, pos)
         labels = P.lens_labels(t.n_layers)
-        words = [[display_token(lm.tokenizer.convert_ids_to_tokens(int(i))) for i in row] for row in ids]
+        words = [P.words(lm.tokenizer, row) for row in ids]
         fig = gen_charts.lens_table(labels, [f"#{r + 1}" for r in range(ids.shape[1])], words, probs)
         fig.update_layout(title=f"Top-{ids.shape[1]} next tokens read off after each block (logit lens)",
                           xaxis_title="rank", yaxis=dict(autorange="reversed"))
         show(fig, "pipeline logit lens", height=110 + 40 * len(labels),
              data={"after": labels, "top_tokens": words, "probabilities": probs})
-    explain("The residual stream is a running sum: every attention and MLP sub-layer **adds** a vector to it. "
-            "Bars: how long each addition is; line: how long the stream already is. Cosine near 0 means the "
-            "sub-layer writes something new; negative means it erases part of what is there. The logit lens "
-            "sends the stream after each block through the model's own final norm and unembedding (the same "
-            "function as the Generation page): the bottom row is the model's real prediction.")
+    explain(P.BLOCKS_EXPLAINED)
 
 
 # ============================================================================ ④ output
@@ -174,28 +143,15 @@ def section_output():
                      help="Logits are divided by T before the softmax: T < 1 sharpens, T > 1 flattens.")
     k = c2.slider("Top-k bars", 2, 20, key=url.key("k"))
     nt = P.next_token(t.logits, temp, k)
-    last = P.stream(t)[-1, -1]
-    words = [display_token(w) for w in lm.tokenizer.convert_ids_to_tokens(nt.ids.tolist())]
+    words = P.words(lm.tokenizer, nt.ids)
     fig = gen_charts.topk_bars(words, nt.probs, 0, t.vocab_size, nt.cum, None, None,
                                f"softmax(logits / {temp:g}): the {k} most likely next tokens")
     with figure:
         show(fig, "pipeline next token", height=380,
              data={"token": words, "id": nt.ids, "probability": nt.probs, "probability_t1": nt.probs_t1,
                    "cumulative": nt.cum})
-    m = st.columns(3)
-    m[0].metric("Final norm: length of the last state", f"{np.linalg.norm(last):.1f} → {np.linalg.norm(t.final_normed[-1]):.1f}",
-                f"then {t.vocab_size:,} logits {t.shapes['last-position logits']}", delta_color="off",
-                delta_arrow="off", border=True)
-    m[1].metric("Probabilities sum to", f"{nt.total:.6f}", f"entropy {nt.entropy:.2f} bits", delta_color="off",
-                delta_arrow="off", border=True)
-    m[2].metric("Greedy pick", picked, f"p = {nt.probs[0]:.1%} at T = {temp:g}", delta_color="off",
-                delta_arrow="off", border=True)
-    tied = bool(getattr(lm.model.config, "tie_word_embeddings", False))
-    explain("The final norm rescales the last token's stream; the unembedding "
-            f"({'the token table again, transposed' if tied else 'a matrix of its own'}) turns its {t.d_model} "
-            "numbers into one score per vocabulary entry; softmax turns the "
-            "scores into probabilities that sum to 1. Temperature changes how peaked they are, never their order, "
-            "so greedy decoding picks the same token at any T; sampling (Generation page) draws from the bars.")
+    metric_row(P.output_metrics(t, nt, picked, temp))
+    explain(P.output_explained(t, bool(getattr(lm.model.config, "tie_word_embeddings", False))))
 
 
 # ============================================================================ ⑤ append and continue
@@ -204,21 +160,11 @@ def section_append():
     if a is None:
         st.info("The prompt already fills every position this model has: nothing can be appended.", icon="📏")
         return
-    before, after = t.kv_shape, a.shapes["cached K/V after appending"]
-    m = st.columns(3)
-    m[0].metric("Appended", a.piece, f"position {a.position}, fed alone: ids {a.shapes[NEW_IDS]}",
-                delta_color="off", delta_arrow="off", border=True)
-    m[1].metric("Cached tokens", f"{before[4]} → {after[4]}", f"K/V {before} → {after}", delta_color="off",
-                delta_arrow="off", border=True)
-    m[2].metric("Cache after appending (measured)", format_bytes(a.cache_bytes),
-                f"+{format_bytes(a.cache_bytes - t.cache_bytes)} for one token", delta_color="off", delta_arrow="off",
-                border=True, help=f"{t.cache_bytes:,} bytes before ({t.cache_formula_bytes:,} by the formula), "
-                                  f"{a.cache_bytes:,} after: numel × element size of every cached K and V tensor.")
+    metric_row(P.append_metrics(t))
     keys = t.pieces + [a.piece]
     show(charts.query_row(a.attention, keys), "pipeline append query row", height=170 + 34 * t.n_layers,
          data={"attention_mean_of_heads": a.attention.mean(1), "keys": keys})
-    nxt = [display_token(w) for w in lm.tokenizer.convert_ids_to_tokens(a.next_ids.tolist())]
-    st.markdown("**Then the model predicts again:** " + " · ".join(f"{md(w)} {p:.1%}" for w, p in zip(nxt, a.next_probs)))
+    st.markdown(P.next_line(P.words(lm.tokenizer, a.next_ids), a.next_probs))
     with st.expander("The cache, layer by layer"):
         table(P.cache_rows(t), hide_index=True, width="stretch")
     c1, c2 = st.columns(2)
@@ -226,10 +172,7 @@ def section_append():
                  query_params={"view": "measured"})
     c2.page_link(nav.page("generation").path, label="Keep writing from this prompt (Generation page)", icon="✍️",
                  query_params={"prompt": prompt.text, "model": family})
-    explain(f"Decoding the next token does not run the prompt again. The new token goes in **alone**: each layer "
-            f"computes one query row for it, plus its own key and value, and reads the keys and values of the "
-            f"{a.position} earlier tokens from the cache ({t.n_kv_heads} KV heads × {t.head_dim} numbers per token and "
-            f"layer, for K and for V). The cache grows by one token per step: that is how generation loops.")
+    explain(P.append_explained(t))
 
 
 # ============================================================================ ⑥ the shape trace
@@ -237,13 +180,8 @@ def section_shapes():
     toy = cached.lesson_trace()
     rows = P.shape_rows(t, toy, f"{lm.spec.display_name}, this prompt")
     table(rows, hide_index=True, width="stretch", height=38 + 35 * len(rows))
-    st.caption(f"Batch 1, {t.n_tokens} tokens, hidden size {t.d_model}, {t.n_layers} blocks, {t.n_heads} query heads "
-               f"and {t.n_kv_heads} KV heads of {t.head_dim}, vocabulary {t.vocab_size:,}. Every shape is read from "
-               f"the tensors of this run (capture points: {', '.join(t.hooks[:3])}, …).")
-    explain(f"The lessons follow {P.LESSON_PROMPT!r} as 5 tokens through a toy decoder with 4 blocks, hidden size 8, "
-            "2 heads of 4 and a 6-token vocabulary; the right column runs exactly that toy (random weights: only the "
-            "shapes matter) through the same code. Read the K/V shape as layers × (K, V) × batch × KV heads × tokens "
-            "× head_dim.")
+    st.caption(P.shapes_caption(t))
+    explain(P.SHAPES_EXPLAINED)
 
 
 SECTIONS = {"tokens": section_tokens, "embed": section_embed, "blocks": section_blocks, "output": section_output,
