@@ -20,6 +20,7 @@ import numpy as np
 from explorer import hf
 from explorer.errors import NotSupported
 from explorer.presets import ArchConfig, param_count
+from explorer.text import md
 
 # --------------------------------------------------------------------------- the lesson's toy router
 TOY_EXPERTS = ("returns", "shipping", "catalog", "billing")
@@ -412,3 +413,102 @@ def dropped_rows(res: CapacityResult, chosen, weights, labels, experts) -> list[
     return [{"position": t, "token": labels[t], "dropped": ", ".join(v),
              "left with": "the residual only" if t in res.fully_dropped_tokens else "its other expert"}
             for t, v in lost.items()]
+
+
+# --------------------------------------------------------------------------- what the page says and tabulates
+NORMS = {"topk": "softmax over the chosen k (Mixtral)", "all": "softmax over all experts, not renormalised"}
+TOY_EXPLAINED = ("The router is one linear layer: it gives every token a logit per expert. Mixtral keeps the **k** "
+                 "largest, and mixes those experts' outputs with weights from a softmax over the chosen logits only "
+                 "(the same as a softmax over all experts, renormalised over the chosen ones). The other experts "
+                 "never run for this token — that is where the saving comes from.")
+TOPICS_NOTE = ("**Trained experts need not match human topics.** The names *returns*, *shipping*, *catalog* "
+               "and *billing* are the lesson's labels; a real router learns whatever split lowers the loss — "
+               "often by token type or position — and nobody names its experts.")
+
+
+def routing_table(r: Routing, tokens, experts) -> dict:
+    """A toy routing's numbers (CSV columns): one row per (token, chosen expert)."""
+    return {"token": [t for t in tokens for _ in range(r.k)],
+            "expert": [experts[e] for e in r.chosen.ravel()],
+            "logit": np.take_along_axis(r.logits, r.chosen, -1).ravel(),
+            "probability_all_experts": np.take_along_axis(r.probs, r.chosen, -1).ravel(),
+            "mixing_weight": r.weights.ravel()}
+
+
+def weights_note(r: Routing, tokens) -> str:
+    """Each token's summed mixing weight, when the weights are not renormalised."""
+    return ("Without renormalising, a token's weights add up to less than 1: "
+            + ", ".join(f"“{t}” {r.weights[i].sum():.3f}" for i, t in enumerate(tokens)) + ".")
+
+
+def router_table(cap: RoutingCapture, layer: int, labels: list[str], experts: list[str]) -> dict:
+    """One layer's router (CSV columns): each token's probability per expert, its choices and their weights."""
+    probs, chosen, weights = cap.probs[layer], cap.model_chosen[layer], cap.model_weights[layer]
+    return {"tokens": labels, **{f"p_{x}": probs[:, e] for e, x in enumerate(experts)},
+            **{f"choice{s + 1}": [experts[e] for e in chosen[:, s]] for s in range(cap.top_k)},
+            **{f"weight{s + 1}": weights[:, s] for s in range(cap.top_k)}}
+
+
+def model_line(cap: RoutingCapture, model_name: str, label: str, tok: int) -> str:
+    """The model's routing set-up and the token followed (markdown; name and token escaped)."""
+    return (f"**{md(model_name)}**: {cap.n_layers} layers, {cap.n_experts} experts per layer, top-{cap.top_k} "
+            f"(`num_experts_per_tok`), weights "
+            f"{'renormalised over the chosen experts' if cap.renormalized else 'not renormalised'}. "
+            f"Following “{md(label)}” (position {tok}).")
+
+
+def router_explained(cap: RoutingCapture) -> str:
+    same, werr = cap.agreement()
+    return (f"Colour: the router's softmax over all {cap.n_experts} experts. Outlined cells: the top-{cap.top_k} the "
+            f"model really used, labelled with their mixing weights. Recomputing the routing from the logits the "
+            f"model returned picks the same experts for {same:.0%} of (layer, token) pairs, weights within "
+            f"{werr:.0e}.")
+
+
+def flow_explained(label: str) -> str:
+    return (f"Bands: how many tokens move from one first-choice expert to another between layers. The "
+            f"dark band is “{md(label)}”. Routers of different layers are independent: expert E1 of "
+            f"layer 0 and E1 of layer 1 share nothing but a number.")
+
+
+def capacity_explained(cap: RoutingCapture, aux_all: float, order: str) -> str:
+    k = cap.top_k
+    filled = ("token by token in text order, each token’s first choice before its second" if order == "position"
+              else "with every token’s first choice (in text order) before any second choice")
+    return (f"Switch/Mixtral load-balancing loss: E · Σᵢ fᵢ·Pᵢ, where fᵢ is the share of tokens routed to "
+            f"expert i (top-{k} slots, so the shares add up to {k}) and Pᵢ its mean router probability. It "
+            f"is smallest when routing is even; training adds it × `router_aux_loss_coef` "
+            f"({cap.aux_coef:g}) to the loss, here {cap.aux_coef * aux_all:.4f}. Capacity: each expert "
+            f"has ⌈factor × tokens × k / experts⌉ slots, filled {filled}. Mixtral itself never drops tokens "
+            "(it is dropless); fixed-capacity systems such as Switch and GShard do.")
+
+
+def size_table(size: MoeSize, dtype: str) -> dict:
+    """The size chart's numbers: parameter counts and the bytes of every weight at `dtype`."""
+    return {"total": size.total, "active": size.active, "shared": size.shared, "experts_total": size.experts_total,
+            "experts_active": size.experts_active, "one_expert_one_layer": size.expert_one, "dtype": dtype,
+            "bytes_total": size.bytes(size.total, dtype)}
+
+
+def config_line(name: str, a: ArchConfig) -> str:
+    """A preset's MoE fields as its config.json names them (markdown, with a link to the file)."""
+    return (f"**{name}** ([config.json]({a.source})): `num_hidden_layers` {a.n_layers}, `hidden_size` "
+            f"{a.hidden:,}, `intermediate_size` {a.intermediate:,} per expert, `num_local_experts` "
+            f"{a.n_experts}, `num_experts_per_tok` {a.experts_per_token}, vocabulary {a.vocab:,}.")
+
+
+def dense_note(a: ArchConfig, size: MoeSize, n_experts: int) -> str:
+    """Why n experts are not n dense models: only the MLPs are copied (markdown)."""
+    dense = moe_size(with_experts(a, 1, 1))
+    return (f"Why not {n_experts} × the dense model? One expert per layer gives a dense twin of "
+            f"**{dense.total / 1e9:,.2f}B**; {n_experts} of those would be "
+            f"{n_experts * dense.total / 1e9:,.1f}B, but only the MLPs are copied — attention, embeddings "
+            f"and norms ({size.shared / 1e9:,.2f}B) are shared, so the total is **{size.total / 1e9:,.1f}B**.")
+
+
+def size_explained(a: ArchConfig, dtype: str) -> str:
+    return (f"Counted from the config: attention (q, k, v, o), {'3' if a.mlp == 'gated' else '2'} matrices per "
+            f"expert MLP, the router (hidden × experts), norms and embeddings. Memory is weights only, "
+            f"{DTYPE_BITS[dtype] / 8:g} byte(s) per parameter, GB = 10⁹ bytes; the KV cache and activations come "
+            "on top. Every expert has to be loaded because the next token may pick any of them: an MoE saves "
+            "compute per token, not memory.")

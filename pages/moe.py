@@ -1,12 +1,11 @@
 """Mixture of experts: a router sends each token to a few expert MLPs — a toy router, a real model, the sizes."""
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from explorer import moe
 from explorer.charts import moe as charts
 from explorer.presets import PRESETS
-from explorer.text import display_token, md
+from explorer.text import display_token
 from explorer.ui import moe as cached
 from explorer.ui.editor import url_table
 from explorer.ui.errors import guard
@@ -23,16 +22,11 @@ if view == "toy":
     st.subheader("A router scores every expert; each token goes to its top k")
     # Layout (explorer/ui/page.py): the routing picture first; the logits and settings under it
     stage, controls = page.layout("Router logits and top-k")
-    toy_explained = ("The router is one linear layer: it gives every token a logit per expert. Mixtral keeps the **k** "
-            "largest, and mixes those experts' outputs with weights from a softmax over the chosen logits only "
-            "(the same as a softmax over all experts, renormalised over the chosen ones). The other experts never "
-            "run for this token — that is where the saving comes from.")
     LESSON = moe.format_logits(moe.TOY_LOGITS)
     logits = url.parsed("logits", LESSON, moe.parse_logits, max_chars=400, fallback="the lesson's")
     E = len(moe.TOY_EXPERTS)
     url.int("k", moe.TOY_K, lo=1, hi=E)
     url.choice("norm", "topk", ["topk", "all"])
-    NORMS = {"topk": "softmax over the chosen k (Mixtral)", "all": "softmax over all experts, not renormalised"}
 
     left, right = controls.columns([3, 2], vertical_alignment="bottom")
     with left:
@@ -45,7 +39,7 @@ if view == "toy":
                                  for e in moe.TOY_EXPERTS})
     with right:
         k = st.slider("Experts per token (top-k)", 1, E, key=url.key("k"))
-        norm = st.radio("Mixing weights", list(NORMS), format_func=NORMS.get, key=url.key("norm"))
+        norm = st.radio("Mixing weights", list(moe.NORMS), format_func=moe.NORMS.get, key=url.key("norm"))
         st.button("↺ The lesson's logits", key="moe_toy_reset", on_click=lambda: url.set("logits", LESSON),
                   disabled=st.session_state[url.key("logits")] == LESSON)
 
@@ -53,22 +47,14 @@ if view == "toy":
     left, right = stage.columns([1, 1])
     with left:
         fig = charts.toy_sankey(moe.TOY_TOKENS, moe.TOY_EXPERTS, r.chosen, r.weights)
-        show(fig, "moe toy routing", height=340,
-             data={"token": [t for t in moe.TOY_TOKENS for _ in range(k)],
-                   "expert": [moe.TOY_EXPERTS[e] for e in r.chosen.ravel()],
-                   "logit": np.take_along_axis(r.logits, r.chosen, -1).ravel(),
-                   "probability_all_experts": np.take_along_axis(r.probs, r.chosen, -1).ravel(),
-                   "mixing_weight": r.weights.ravel()})
+        show(fig, "moe toy routing", height=340, data=moe.routing_table(r, moe.TOY_TOKENS, moe.TOY_EXPERTS))
     with right:
         # an HTML table (not a canvas grid): presenter mode's stylesheet sets its text to 19 px
         st.table(moe.routing_rows(r, moe.TOY_TOKENS, moe.TOY_EXPERTS), border="horizontal", hide_index=True)
         if norm == "all" and k < E:
-            st.caption("Without renormalising, a token's weights add up to less than 1: "
-                       + ", ".join(f"“{t}” {r.weights[i].sum():.3f}" for i, t in enumerate(moe.TOY_TOKENS)) + ".")
-    explain(toy_explained)
-    st.markdown("**Trained experts need not match human topics.** The names *returns*, *shipping*, *catalog* "
-                "and *billing* are the lesson's labels; a real router learns whatever split lowers the loss — "
-                "often by token type or position — and nobody names its experts.")
+            st.caption(moe.weights_note(r, moe.TOY_TOKENS))
+    explain(moe.TOY_EXPLAINED)
+    st.markdown(moe.TOPICS_NOTE)
 
 # ============================================================================ ② a real model
 elif view == "model":
@@ -94,24 +80,15 @@ elif view == "model":
             c1, c2 = controls.columns(2)
             layer = c1.slider("Layer", 0, L - 1, key=url.key("layer")) if L > 1 else 0
             tok = c2.slider("Follow the token at position", 0, T - 1, key=url.key("tok")) if T > 1 else 0
-            same, werr = cap.agreement()
             probs = cap.probs[layer]
             with stage:
                 st.markdown(f"##### Router probabilities in layer {layer}")
                 fig = charts.router_heatmap(probs, cap.model_chosen[layer], cap.model_weights[layer], labels,
                                             experts, highlight=tok)
                 show(fig, f"moe router probabilities layer {layer}",
-                     data={"tokens": labels, **{f"p_{x}": probs[:, e] for e, x in enumerate(experts)},
-                           **{f"choice{s + 1}": [experts[e] for e in cap.model_chosen[layer, :, s]] for s in range(k)},
-                           **{f"weight{s + 1}": cap.model_weights[layer, :, s] for s in range(k)}})
-            st.markdown(f"**{md(lm.spec.display_name)}**: {L} layers, {E} experts per layer, top-{k} "
-                        f"(`num_experts_per_tok`), weights "
-                        f"{'renormalised over the chosen experts' if cap.renormalized else 'not renormalised'}. "
-                        f"Following “{md(labels[tok])}” (position {tok}).")
-            explain(f"Colour: the router's softmax over all {E} experts. Outlined cells: the top-{k} the model "
-                    f"really used, labelled with their mixing weights. Recomputing the routing from the logits the "
-                    f"model returned picks the same experts for {same:.0%} of (layer, token) pairs, weights within "
-                    f"{werr:.0e}.")
+                     data=moe.router_table(cap, layer, labels, experts))
+            st.markdown(moe.model_line(cap, lm.spec.display_name, labels[tok], tok))
+            explain(moe.router_explained(cap))
 
             st.markdown("##### Each token's experts through the layers")
             ps = moe.paths(cap.model_chosen, E)
@@ -123,9 +100,7 @@ elif view == "model":
                 fig = charts.path_sankey(ps.top1, ps.transitions, experts, highlight=tok,
                                          token_label=f"“{labels[tok]}”")
                 show(fig, "moe first choice flow", data={"transitions_layer_from_to": ps.transitions})
-                explain(f"Bands: how many tokens move from one first-choice expert to another between layers. The "
-                        f"dark band is “{md(labels[tok])}”. Routers of different layers are independent: expert E1 of "
-                        f"layer 0 and E1 of layer 1 share nothing but a number.")
+                explain(moe.flow_explained(labels[tok]))
 
             st.markdown(f"##### Load balance and capacity in layer {layer}")
             url.float("cf", 1.0, lo=0.25, hi=4.0)
@@ -158,14 +133,7 @@ elif view == "model":
             m2.metric(f"Aux loss, layer {layer} alone", f"{aux_layer:.4f}")
             m3.metric("Perfectly even routing gives", f"{k}",
                       help=f"fᵢ = k/E and Pᵢ = 1/E for every expert: E · E · (k/E) · (1/E) = k")
-            explain(f"Switch/Mixtral load-balancing loss: E · Σᵢ fᵢ·Pᵢ, where fᵢ is the share of tokens routed to "
-                    f"expert i (top-{k} slots, so the shares add up to {k}) and Pᵢ its mean router probability. It "
-                    f"is smallest when routing is even; training adds it × `router_aux_loss_coef` "
-                    f"({cap.aux_coef:g}) to the loss, here {cap.aux_coef * aux_all:.4f}. Capacity: each expert "
-                    f"has ⌈factor × tokens × k / experts⌉ slots, filled "
-                    f"{'token by token in text order, each token’s first choice before its second' if order == 'position' else 'with every token’s first choice (in text order) before any second choice'}"
-                    f". Mixtral itself never drops tokens (it is dropless); fixed-capacity systems such as "
-                    f"Switch and GShard do.")
+            explain(moe.capacity_explained(cap, aux_all, order))
             if res.dropped:
                 lost = moe.dropped_rows(res, chosen, weights, labels, experts)
                 st.markdown(f"**Tokens that lost an expert** ({len(lost)} of {T})")
@@ -211,31 +179,18 @@ elif view == "size":
         left, right = st.columns([3, 2])
     with left:
         fig = charts.size_bars(size.shared, size.experts_active, size.idle, bpp, dtype)
-        show(fig, "moe total vs active parameters",
-             data={"total": size.total, "active": size.active, "shared": size.shared,
-                   "experts_total": size.experts_total, "experts_active": size.experts_active,
-                   "one_expert_one_layer": size.expert_one, "dtype": dtype, "bytes_total": size.total * bpp})
+        show(fig, "moe total vs active parameters", data=moe.size_table(size, dtype))
     with right:
         ns = moe.scaling_expert_counts(n_experts, k)
         sizes = [moe.moe_size(moe.with_experts(arch, n, k)) for n in ns]
         fig = charts.scaling_lines(ns, [s.total / 1e9 for s in sizes], [s.active / 1e9 for s in sizes], n_experts, k)
         show(fig, "moe parameters vs experts", data={"experts": ns, "total": [s.total for s in sizes],
                                                       "active": [s.active for s in sizes]})
-    st.markdown(f"**{preset}** ([config.json]({arch.source})): `num_hidden_layers` {arch.n_layers}, `hidden_size` "
-                f"{arch.hidden:,}, `intermediate_size` {arch.intermediate:,} per expert, `num_local_experts` "
-                f"{arch.n_experts}, `num_experts_per_tok` {arch.experts_per_token}, vocabulary {arch.vocab:,}.")
+    st.markdown(moe.config_line(preset, arch))
     if (n_experts, k) != (arch.n_experts, arch.experts_per_token):
         st.caption(f"Your sliders differ from {preset}'s config: {n_experts} experts, top-{k}.")
-    dense = moe.moe_size(moe.with_experts(arch, 1, 1))
     if n_experts > 1:
-        st.markdown(f"Why not {n_experts} × the dense model? One expert per layer gives a dense twin of "
-                    f"**{dense.total / 1e9:,.2f}B**; {n_experts} of those would be "
-                    f"{n_experts * dense.total / 1e9:,.1f}B, but only the MLPs are copied — attention, embeddings "
-                    f"and norms ({size.shared / 1e9:,.2f}B) are shared, so the total is **{size.total / 1e9:,.1f}B**.")
-    explain(f"Counted from the config: attention (q, k, v, o), {'3' if arch.mlp == 'gated' else '2'} matrices per "
-            f"expert MLP, the router (hidden × experts), norms and embeddings. Memory is weights only, "
-            f"{bpp:g} byte(s) per parameter, GB = 10⁹ bytes; the KV cache and activations come on top. Every "
-            f"expert has to be loaded because the next token may pick any of them: an MoE saves compute per "
-            f"token, not memory.")
+        st.markdown(moe.dense_note(arch, size, n_experts))
+    explain(moe.size_explained(arch, dtype))
 
 page.finish()
