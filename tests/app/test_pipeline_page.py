@@ -113,7 +113,9 @@ def test_the_numbers_shown_are_the_models(family):
     # (summed in float64 over a float64 softmax: a float32 softmax of the retrained twin sums to 0.9999995)
     assert m["Probabilities sum to"][0] == f"{float(torch.softmax(logits.double(), -1).sum()):.6f}" == "1.000000"
     bars = next(f for f in figures(at) if any(tr.get("type") == "bar" for tr in f["data"]))["data"][0]
-    assert [round(y, 5) for y in values(bars["y"])] == [round(float(v), 5) for v in torch.topk(p, 5).values]
+    # the page's traced forward and this plain one differ by float32 noise (~3e-6 in the logits): a tolerance, not a
+    # rounding that can fall either side of a boundary (0.4926151 vs 0.4926145 for the retrained tiny Llama)
+    np.testing.assert_allclose(values(bars["y"]), torch.topk(p, 5).values.numpy(), rtol=0, atol=1e-5)
     # the shape trace: this model's tensors, and the lessons' toy decoder
     at = run_page(PAGE, query={"view": "shapes", "model": family})
     assert_clean(at)
