@@ -193,6 +193,18 @@ class LabelScores:
     def predicted(self) -> str:
         return self.labels[int(np.argmax(self.logprobs))]
 
+    def table(self) -> dict[str, list | np.ndarray]:
+        """The numbers behind the label-probability figure."""
+        return {"label": list(self.labels), "probability_among_labels": self.probs, "log_probability": self.logprobs,
+                "first_token_probability": self.first_token_probs, "label_tokens": list(self.n_label_tokens)}
+
+    def note(self) -> str:
+        """How each label is scored, with the next-token probability of each label's first token."""
+        return ("Each label is scored as the text that follows `Label:` (with its leading space); labels the tokenizer "
+                "splits into several tokens are scored by the product of their tokens' probabilities. Next-token "
+                "probability of each label's first token: " +
+                ", ".join(f"{lab} {p:.2%}" for lab, p in zip(self.labels, self.first_token_probs)) + ".")
+
 
 def _model_limit(model) -> int:
     cfg = model.config
@@ -357,6 +369,13 @@ class FewShotReport:
         return {"shots": [r.k for r in self.runs], "order": [r.order_label for r in self.runs],
                 "correct": [r.correct for r in self.runs], "total": [len(r.gold) for r in self.runs],
                 "accuracy": [r.accuracy for r in self.runs]}
+
+    def notes(self) -> list[str]:
+        """Lines under the summary: which orders were sampled, and what "> guessing" means."""
+        return ([f"{k} shots: {len(self.runs_for(k))} of the {total:,} orders, chosen at random (seeded)."
+                 for k, total in self.sampled_orders.items()] +
+                [f"Guessing: {self.chance:.0%}. \"> guessing\": orders whose score a one-sided binomial test at 5% on "
+                 f"{len(self.test)} messages puts above guessing."])
 
     def per_order(self) -> list[dict]:
         """One row per run: the shots, their order, the score and every answer."""
@@ -659,3 +678,90 @@ def run_seq2seq(model, tokenizer, text: str, max_input_tokens: int = 64, max_new
                       _pieces(tokenizer, dec[:-1]), stack(out.encoder_attentions), stack(out.decoder_attentions),
                       stack(out.cross_attentions), steps, tokenizer.decode(out_ids, skip_special_tokens=True),
                       bool(out_ids) and out_ids[-1] == eos, enc.truncated, enc.total_tokens, eos)
+
+
+# ------------------------------------------------------------------ what the page shows, computed here
+def head_name(head: int | None) -> str:
+    """A head for a title: "head 3", or "mean of heads" (head None)."""
+    return "mean of heads" if head is None else f"head {head}"
+
+
+def attention_part(family: str, tokens: Sequence[str], attn: np.ndarray
+                   ) -> tuple["MaskPanel", np.ndarray, list[str], str, str]:
+    """An encoder's or a decoder's self-attention beside its mask, like seq2seq_part: (mask panel, attention
+    [layer, head, q, k], row labels, query axis title, key axis title). tokens: the model's pieces, shown readably."""
+    from explorer.text import display_token
+    panel = family_masks(family, [display_token(t) for t in tokens])[0]
+    return panel, attn, panel.queries, "query (looking)", "key (looked at)"
+
+
+@dataclass
+class LessonExample:
+    """The lesson's `<bos> refund approved <eos>` under both masks, read at the row of *approved*."""
+    tokens: list[str]
+    causal: np.ndarray
+    bidirectional: np.ndarray
+    row: int                   # the row of "approved"
+
+    def masks(self) -> dict[str, np.ndarray]:
+        return {"encoder (bidirectional)": self.bidirectional, "decoder (causal)": self.causal}
+
+    def table(self) -> dict[str, list]:
+        """The row of *approved* under each mask, token by token."""
+        return {"token": self.tokens, "causal_row_approved": self.causal[self.row],
+                "bidirectional_row_approved": self.bidirectional[self.row]}
+
+    def note(self) -> str:
+        """Both rows of *approved* and the future cell (approved -> <eos>), in markdown."""
+        future = int(self.causal[self.row, self.tokens.index("<eos>")])
+        return (f"Row of **approved** — causal: `{self.causal[self.row].tolist()}`, bidirectional: "
+                f"`{self.bidirectional[self.row].tolist()}`. The future cell (approved → `<eos>`) is **{future}** in "
+                "the decoder: while it reads *approved*, the decoder cannot see what follows.")
+
+
+def lesson_example() -> LessonExample:
+    toks = list(LESSON_TOKENS)
+    return LessonExample(toks, causal_mask(len(toks)), bidirectional_mask(len(toks)), toks.index("approved"))
+
+
+def left_of_mask(lm, text: str, mask: str):
+    """What a decoder reads of a sentence with a blank: the text before the first `mask`, tokenized without special
+    tokens (at most the model's positions - 1, and 512) -> explorer.text.Encoded, or None when nothing is there."""
+    from explorer.text import encode
+    left = text.split(mask)[0].rstrip()
+    if not left.strip():
+        return None
+    return encode(lm.tokenizer, left, min(lm.max_length - 1, 512), add_special_tokens=False)
+
+
+def verdict_note(model_id: str, source: str, output: str) -> str:
+    """For the bundled tiny T5, whose task is known: does `output` spell `source` backwards? ("" for other models.)"""
+    from explorer.text import md
+    expected = expected_output(model_id, source)
+    if expected is None:
+        return ""
+    return " — ✓ spelled backwards correctly" if output == expected else f" — ✗ expected: {md(expected, 80)}"
+
+
+@dataclass
+class Heatmap:
+    """One attention pattern drawn as a heatmap, with its titles and the numbers behind it."""
+    a: np.ndarray              # [row, col]
+    rows: list[str]
+    cols: list[str]
+    title: str
+    row_axis: str
+    col_axis: str
+    name: str                  # the figure's name (its downloads' file name)
+    data: dict
+
+
+def translator_heatmaps(run: Seq2SeqRun, layer: int, head: int | None) -> list[Heatmap]:
+    """The encoder's self-attention and the decoder's cross-attention of one layer (one head, or their mean)."""
+    enc, cross = pick(run.encoder, layer, head), pick(run.cross, layer, head)
+    return [Heatmap(enc, run.src_tokens, run.src_tokens, f"Encoder self-attention, layer {layer}, {head_name(head)}",
+                    "input token (looking)", "input token", "families encoder self attention",
+                    {"tokens": run.src_tokens, "attention": enc}),
+            Heatmap(cross, run.out_tokens, run.src_tokens, f"Cross-attention, layer {layer}, {head_name(head)}",
+                    "output being predicted", "input token (encoder)", "families cross attention",
+                    {"outputs": run.out_tokens, "inputs": run.src_tokens, "attention": cross})]

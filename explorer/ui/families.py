@@ -1,5 +1,6 @@
-"""Cached work of the families page (one pass per (model, input), so sliders and selectors only re-draw) and the
-controls its sections share (layer and head, the few-shot set from the link and its editor).
+"""Cached work of the families page (one pass per (model, input), so sliders and selectors only re-draw), the
+controls its sections share (layer and head, the few-shot set from the link and its editor) and two of its blocks
+(each objective's prediction, the lesson's example, the few-shot report).
 
 Real attention of the encoder and the decoder comes from the attention page's cache
 (explorer.ui.attention.compute) and fill-mask from the generation page's (explorer.ui.generation);
@@ -7,13 +8,21 @@ what is new here is the encoder-decoder run, one next-token step and the few-sho
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from explorer import families as F
 from explorer import generation as G
+from explorer.charts import families as charts
+from explorer.charts.generation import mask_candidates
+from explorer.text import md
+from explorer.ui import models
 from explorer.ui.editor import url_table
+from explorer.ui.figures import show, table
+from explorer.ui.presenter import presenting
 from explorer.ui.state import UrlState, notice
 from explorer.ui.attention import compute as attention   # noqa: F401  (re-exported for the page)
 from explorer.ui.generation import fill_mask              # noqa: F401
@@ -57,6 +66,32 @@ def _classify(key: str, message: str, shots: tuple[F.Example, ...], _lm) -> F.La
 
 def classify(lm, message: str, shots: tuple[F.Example, ...]) -> F.LabelScores:
     return _classify(lm.key, message, tuple(shots), lm)
+
+
+@dataclass
+class Prediction:
+    """What the encoder or the decoder predicts for the sentence's blank."""
+    candidates: list[str]      # most likely first
+    probs: np.ndarray
+    what: str                  # the figure's title: "the first [MASK]", "next token (left side only)"
+    notice: str | None = None  # what was cut from the text, if anything
+
+
+def blank_prediction(lm, family: str, text: str, k: int) -> Prediction | str:
+    """The encoder fills the first [MASK] from both sides; the decoder predicts the next token after the words before
+    it. Returns the prediction, or a sentence saying what to change in the text."""
+    if family == "encoder":
+        if G.MASK_IN_TEXT not in text:
+            return "Put `[MASK]` in the sentence: the encoder predicts the hidden word from both sides."
+        fm = fill_mask(lm, text, k)
+        if not fm.masks:
+            return "The [MASK] was cut off with the end of the text; put it earlier."
+        return Prediction(fm.masks[0].candidates, fm.masks[0].probs, "the first [MASK]")
+    enc = F.left_of_mask(lm, text, G.MASK_IN_TEXT)
+    if enc is None:
+        return "The decoder reads only what comes before `[MASK]`, and nothing does: put some words before it."
+    tokens, probs = next_token(lm, enc.ids)
+    return Prediction(tokens[:k], probs[:k], "next token (left side only)", enc.notice)
 
 
 # ------------------------------------------------------------------ controls the page's sections share
@@ -103,3 +138,66 @@ def set_editor(url: UrlState, set_text: str) -> None:
                   "message": col.TextColumn("message", max_chars=F.MAX_MESSAGE_CHARS, required=True)})
     st.button("↺ The lessons' set", key="fam_set_reset", on_click=lambda: url.set("set", F.DEFAULT_SET),
               disabled=set_text == F.DEFAULT_SET)
+
+
+# ------------------------------------------------------------------ blocks of the page
+def model_note(family: str) -> None:
+    """Which model of the family the sidebar chose (its name escaped: a custom model's id is a visitor's text)."""
+    st.caption(f"Model: {md(models.label(models.chosen(family)), 80)} (change it in the sidebar)")
+
+
+OBJECTIVES = {     # family: its heading, its figure's name, why it cannot do the other's job
+    "encoder": ("**Encoder: fill the blank** (both sides)", "families fill mask",
+                "Why it cannot write left to right: it was trained to fill blanks with the whole sentence in view, "
+                "never to continue a text whose end does not exist yet."),
+    "decoder": ("**Decoder: the next token** (left side only)", "families next token",
+                "Why it cannot look ahead: its mask hides every later token, so the words after [MASK] do not "
+                "exist for it — compare its guesses with the encoder's.")}
+
+
+def objective(page, family: str, text: str, k: int) -> None:
+    """The encoder's or the decoder's guesses for the blank (its k most likely), and why it cannot do the other's
+    job; `page`: the page's scaffold (its sidebar model, its notes)."""
+    heading, name, why = OBJECTIVES[family]
+    st.markdown(heading)
+    lm = page.model(family)
+    if lm is None:
+        return
+    pred = blank_prediction(lm, family, text, k)
+    if isinstance(pred, str):                  # nothing to predict: what to change in the sentence
+        st.info(pred)
+        return
+    page.note(pred.notice)
+    show(mask_candidates(pred.candidates, pred.probs, pred.what), name, height=320,
+         data={"candidate": pred.candidates, "probability": pred.probs})
+    model_note(family)
+    st.caption(why)
+
+
+def lesson_example() -> None:
+    """The lesson's `<bos> refund approved <eos>` under both masks (folded in presenter mode), with the row of
+    *approved* spelled out."""
+    ex = F.lesson_example()
+    with st.expander("The lesson's example: `<bos> refund approved <eos>`", expanded=not presenting()):
+        c1, c2 = st.columns([3, 2], vertical_alignment="center")
+        with c1:
+            show(charts.lesson_masks(ex.masks(), ex.tokens), "families lesson masks", height=360, data=ex.table())
+        c2.markdown(ex.note())
+
+
+def few_shot_report(report: F.FewShotReport, title: str, slot) -> None:
+    """The accuracy per number of shots in `slot` (the page's main figure), the verdict and the summary beside it,
+    every order message by message under them."""
+    c1, c2 = slot.columns([3, 2])
+    with c1:
+        show(charts.few_shot_accuracy(*report.by_shots(), report.chance, title), "families few shot accuracy",
+             data=report.table())
+    with c2:
+        verdict = report.verdict()
+        above = verdict.startswith("Above")
+        (st.success if above else st.warning)(verdict, icon="🎯" if above else "🎲")
+        table(pd.DataFrame(report.summary()), hide_index=True, width="stretch")
+        for note in report.notes():
+            st.caption(note)
+    with st.expander("Every order, message by message"):
+        table(pd.DataFrame(report.per_order()), hide_index=True, width="stretch")

@@ -263,3 +263,56 @@ def test_each_seq2seq_part_pairs_its_attention_with_its_mask():
         assert panel.mask.shape == shape == attn.shape[2:] and len(rows) == shape[0]
     a = np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)
     assert (F.pick(a, 0, 1) == a[0, 1]).all() and (F.pick(a, 0, None) == a[0].mean(0)).all()
+
+
+# ------------------------------------------------------------------ what the page shows (issue 13: out of the page)
+def test_lesson_example_reads_the_row_of_approved():
+    ex = F.lesson_example()
+    assert ex.tokens == list(F.LESSON_TOKENS) and ex.tokens[ex.row] == "approved"
+    assert list(ex.masks()) == ["encoder (bidirectional)", "decoder (causal)"]
+    assert ex.table()["causal_row_approved"].tolist() == [1, 1, 1, 0]
+    assert "causal: `[1, 1, 1, 0]`, bidirectional: `[1, 1, 1, 1]`" in ex.note() and "is **0** in" in ex.note()
+
+
+def test_attention_part_pairs_a_models_attention_with_its_familys_mask():
+    attn = np.zeros((2, 1, 3, 3))
+    panel, a, rows, q_axis, k_axis = F.attention_part("decoder", ["Ġthe", "Ġcat", "Ġsat"], attn)
+    assert panel.kind == "causal" and a is attn and rows == panel.queries and len(rows) == 3
+    assert (q_axis, k_axis) == ("query (looking)", "key (looked at)")
+    assert F.attention_part("encoder", ["a", "b"], attn)[0].kind == "bidirectional"
+    assert (F.head_name(None), F.head_name(2)) == ("mean of heads", "head 2")
+
+
+def test_left_of_mask_is_what_the_decoder_reads():
+    lm = bundled_model("tiny-gpt2")
+    enc = F.left_of_mask(lm, "he opened the [MASK] with a key", "[MASK]")
+    assert enc.ids == lm.tokenizer("he opened the", add_special_tokens=False)["input_ids"] and not enc.truncated
+    assert F.left_of_mask(lm, "  [MASK] first", "[MASK]") is None
+    assert F.left_of_mask(lm, "refund " * 600, "[MASK]").truncated
+
+
+def test_translator_heatmaps_and_verdict():
+    from types import SimpleNamespace
+    enc, cross = np.random.default_rng(0).random((2, 2, 3, 3)), np.random.default_rng(1).random((2, 2, 2, 3))
+    run = SimpleNamespace(src_tokens=["a", "b", "c"], out_tokens=["x", "</s>"], encoder=enc, cross=cross)
+    e, c = F.translator_heatmaps(run, 1, None)
+    np.testing.assert_allclose(e.a, F.pick(enc, 1, None))
+    np.testing.assert_allclose(c.a, F.pick(cross, 1, None))
+    assert (e.rows, e.cols, c.rows, c.cols) == (run.src_tokens, run.src_tokens, run.out_tokens, run.src_tokens)
+    assert e.title == "Encoder self-attention, layer 1, mean of heads" and c.name == "families cross attention"
+    assert list(c.data) == ["outputs", "inputs", "attention"]
+    assert F.verdict_note("tiny-t5", "refund", "dnufer") == " — ✓ spelled backwards correctly"
+    assert F.verdict_note("tiny-t5", "refund", "refund").startswith(" — ✗ expected: dnufer")
+    assert F.verdict_note("google-t5/t5-small", "refund", "x") == ""
+
+
+def test_report_notes_and_label_scores_table():
+    report = _report([["Shipping"] * 12, ["Refund"] * 12])
+    report.sampled_orders[2] = 30
+    notes = report.notes()
+    assert notes[0] == "2 shots: 0 of the 30 orders, chosen at random (seeded)."
+    assert notes[-1].startswith("Guessing: 33%.") and "on 12 messages" in notes[-1]
+    s = F.LabelScores(("Refund", "Shipping"), np.log([0.2, 0.05]), np.array([0.2, 0.05]), (1, 2))
+    assert s.table()["label"] == ["Refund", "Shipping"] and s.table()["label_tokens"] == [1, 2]
+    np.testing.assert_allclose(s.table()["probability_among_labels"], [0.8, 0.2])
+    assert s.note().endswith("first token: Refund 20.00%, Shipping 5.00%.")
