@@ -593,3 +593,22 @@ def run_window(lm, text: str, window: int, max_tokens: int = MAX_MODEL_TOKENS) -
         outside_max, (lw - lf).abs().max(-1).values.numpy().astype(np.float32),
         (lw.argmax(-1) != lf.argmax(-1)).numpy(), cache, float(np.abs(dec_logits - lw.numpy()).max()),
         enc.truncated, enc.total_tokens, time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------ what each section's figure shows (the page's text)
+EXPLAINED = {
+    "mask": "Row = the token that looks (query), column = the token looked at (key). A decoder's causal mask hides the "
+            "future (above the diagonal). A sliding window also hides the far past: each token sees itself and the "
+            "window − 1 tokens before it — transformers' rule `kv_idx > q_idx - sliding_window`. The work and the KV "
+            "cache then grow with the window, not with the whole text.",
+    "reach": "Information hops one window per layer: layer 1 mixes each token with its window, layer 2 mixes those "
+             "mixtures, and so on, like the receptive field of stacked convolutions. The window bounds the cost per "
+             "layer, the depth multiplies the reach.",
+    "tiles": "FlashAttention never writes the score matrix to memory. For each tile of queries it streams the key and "
+             "value tiles through fast on-chip memory, keeping per row a running max m and a running sum l of "
+             "exp(score − m). When a tile raises the max, everything summed so far is rescaled by exp(m_old − m_new), "
+             "so at the end O / l is exactly softmax(S)·V — up to float32 rounding (about 1e-7 here).",
+    "traffic": "Standard attention is limited by memory, not arithmetic: the T × T scores and probabilities go to the "
+               "GPU's main memory and back. The tiled loop reads K and V once per query tile instead, so the saving "
+               "is about 2·B_q/d (twice that with a causal mask, which lets it skip the future tiles); the real prize "
+               "at long context is that the T × T matrix never exists in memory at all."}

@@ -62,10 +62,7 @@ def section_mask():
     numbers.metric("Pairs scored, full causal", f"{full:,}", help="T(T+1)/2", border=True)
     stat(numbers, f"Pairs scored, window {E.window_label(w)}", f"{win:,}", f"{win / full:.1%} of full")
     numbers.metric("Keys cached per layer", f"{int(kv.cached_tokens(n, window)):,} of {n:,}", border=True)
-    explain("Row = the token that looks (query), column = the token looked at (key). A decoder's causal mask hides "
-            "the future (above the diagonal). A sliding window also hides the far past: each token sees itself and "
-            "the window − 1 tokens before it — transformers' rule `kv_idx > q_idx - sliding_window`. The work "
-            "and the KV cache then grow with the window, not with the whole text.")
+    explain(E.EXPLAINED["mask"])
 
 
 # ============================================================================ ② the receptive field
@@ -87,9 +84,7 @@ def section_reach():
         show(charts.receptive_field(reach, token, w), "sliding window receptive field", height=160 + 34 * layers,
              data=E.grid_table({"reaches": reach}, rows="layer", cols="position"))
     st.markdown(E.reach_note(w, layers, token))
-    explain("Information hops one window per layer: layer 1 mixes each token with its window, layer 2 mixes those "
-            "mixtures, and so on, like the receptive field of stacked convolutions. The window bounds the cost per "
-            "layer, the depth multiplies the reach.")
+    explain(E.EXPLAINED["reach"])
 
 
 # ============================================================================ ③ a real model with the window
@@ -190,10 +185,7 @@ def tiles_view(t: cached.Tiling, n_steps: int, done: int, slot):
     if done == n_steps:                               # the loop has finished: its result against the references
         for col, (label, value) in zip(st.columns(3), t.checks()):
             col.metric(label, value, border=True)
-    explain("FlashAttention never writes the score matrix to memory. For each tile of queries it streams the key "
-            "and value tiles through fast on-chip memory, keeping per row a running max m and a running sum l of "
-            "exp(score − m). When a tile raises the max, everything summed so far is rescaled by exp(m_old − m_new), "
-            "so at the end O / l is exactly softmax(S)·V — up to float32 rounding (about 1e-7 here).")
+    explain(E.EXPLAINED["tiles"])
 
 
 # ============================================================================ ⑤ memory traffic
@@ -220,10 +212,7 @@ def section_traffic():
          f"{std[at] / tiled[at]:.1f}× less traffic")
     stat(numbers, "The T × T score matrix alone", kv.format_bytes(n * n * per), "tiled: never stored")
     st.markdown(E.traffic_note(n, d, bq, bk, causal, per, count_t, counted.elements))
-    explain("Standard attention is limited by memory, not arithmetic: the T × T scores and probabilities go to the "
-            "GPU's main memory and back. The tiled loop reads K and V once per query tile instead, so the saving is "
-            "about 2·B_q/d (twice that with a causal mask, which lets it skip the future tiles); the real prize at "
-            "long context is that the T × T matrix never exists in memory at all.")
+    explain(E.EXPLAINED["traffic"])
 
 
 # ============================================================================ the page
