@@ -136,8 +136,10 @@ def sinusoids(n_positions: int, dim: int) -> torch.Tensor:
 COMMON = dict(tie_word_embeddings=True)
 RECIPES = {
     # a previous-token head did not form in 700 steps on 256-token windows (best score 0.05), nor in a
-    # continued run whose first 60 steps were on 64-token windows (0.05): still missing (issue 14). The
-    # short-window start stays in the recipe for a from-scratch run, where it has not been measured yet.
+    # continued run whose first 60 steps were on 64-token windows (0.05). The position table stayed noise
+    # (neighbouring rows' cosine 0.04); at --position-lr-scale 10 it turned smooth (0.53 in 400 steps) but the
+    # best head only reached 0.10 in 1,000 steps: still missing (issue 14). The short-window start stays in
+    # the recipe for a from-scratch run (100 steps from scratch on 64-token windows: 0.04).
     "tiny-gpt2": Recipe("tiny-gpt2", "gpt2", "bpe", 256, 16, 700, 2e-3, dict(
         model_type="gpt2", n_positions=256, n_embd=128, n_layer=4, n_head=4, n_inner=512,
         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **COMMON), short_len=64, short_share=0.4),
