@@ -164,12 +164,12 @@ def section_fewshot():
     shots, test, set_text = cached.labelled_set(url)
     if lm is None:
         return
-    try:
-        with guard("the few-shot evaluation"):
+    report = None
+    with guard("the few-shot evaluation"):
+        try:
             report = cached.few_shot(lm, set_text)
-    except F.PromptTooLong as e:
-        st.warning(str(e), icon="✂️")
-        report = None
+        except F.PromptTooLong as e:       # inside guard: guard would show any error as a failure
+            st.warning(str(e), icon="✂️")
     if report is not None:      # the accuracy per number of shots first (explorer/ui/page.py: the main figure)
         cached.few_shot_report(report, f"{models.label(lm.spec.id)}: accuracy on {len(test)} test messages",
                                page.main())

@@ -111,6 +111,18 @@ def test_few_shot_deep_link_with_an_edited_set_and_one_message():
         " ".join(c.value for c in at.code)
 
 
+def test_a_set_too_long_for_the_model_says_so_and_the_page_goes_on():
+    """Six 200-character shots of CJK text (several byte-level tokens a character) cannot fit in the tiny decoder's
+    256 positions: the few-shot section says so with its own warning, not an error."""
+    shot = "注文" * 100
+    labelled = "\n".join([f"S|Refund|{shot}"] * 6 + ["T|Shipping|Where is my parcel?"])
+    at = run_page(PAGE, query={"view": "fewshot", "set": labelled})
+    assert_clean(at)
+    assert any("over this model's" in w.value and "positions" in w.value for w in at.warning), \
+        [w.value for w in at.warning]
+    assert not at.error
+
+
 def test_junk_link_values_fall_back_with_notices():
     q = {"view": "nope", "fam": "mixture", "part": "zz", "layer": "99", "head": "x", "gen": "-3", "k": "77",
          "set": "T|Billing|hello", "present": "1"}
