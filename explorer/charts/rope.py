@@ -1,6 +1,7 @@
 """Plotly figures for the RoPE page: data in, go.Figure out (no Streamlit)."""
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import numpy as np
@@ -221,11 +222,22 @@ def pair_tracks(pre: dict[int, np.ndarray], post: dict[int, np.ndarray], labels:
                                  marker=dict(symbol="circle", size=14, color=K_COLOR, line=dict(width=2, color="#000")),
                                  hovertemplate="after (%{x:.3f}, %{y:.3f})<extra></extra>"), row=r, col=c)
         anchor = "x" if j == 0 else f"x{j + 1}"
-        fig.update_xaxes(range=[-lim, lim], zeroline=True, constrain="domain", row=r, col=c)
-        fig.update_yaxes(range=[-lim, lim], zeroline=True, scaleanchor=anchor, constrain="domain", row=r, col=c)
+        ticks = _inner_ticks(lim)        # none at a corner, where the x and y labels would sit on each other
+        fig.update_xaxes(range=[-lim, lim], zeroline=True, constrain="domain", tickvals=ticks, row=r, col=c)
+        fig.update_yaxes(range=[-lim, lim], zeroline=True, scaleanchor=anchor, constrain="domain", tickvals=ticks,
+                         row=r, col=c)
     fig.update_layout(title=f"The head's {which}, pair by pair: each turns by position × θ",
                       legend=dict(orientation="h", y=-0.08, yanchor="top"))
     return fig
+
+
+def _inner_ticks(lim: float) -> list[float]:
+    """-t, 0, t for an axis from -lim to lim: t the largest 1, 2 or 5 x 10^k within three quarters of lim, so no tick
+    stands at the ends (in a square panel the bottom-left corner would carry both axes' end labels, e.g. −1 and −1)."""
+    room = 0.75 * lim
+    step = 10.0 ** math.floor(math.log10(room))
+    t = next(m * step for m in (5, 2, 1) if m * step <= room)
+    return [-t, 0.0, t]
 
 
 @shared_figure

@@ -64,3 +64,19 @@ def test_token_focus_has_one_shared_label_column_between_its_panels():
     fig = A.token_focus(a, list("abcde"), token=1)
     columns = sorted({t.x[0] for t in fig.data if t.mode == "text"})
     assert len(columns) == 3 and columns[1] == 1.5
+
+
+def test_pair_tracks_put_no_tick_at_a_panel_corner():
+    """Square pair panels: a tick at the range's end puts the x and y end labels on each other at the bottom-left
+    corner (the layout e2e caught '−1' over '−1' for a head whose values reach just past 1)."""
+    rng = np.random.default_rng(0)
+    for scale in (0.87, 1.0, 3.3, 0.02):
+        pre = {p: rng.normal(size=(6, 2)) * scale for p in (0, 5)}
+        fig = R.pair_tracks(pre, {p: v[:, ::-1] for p, v in pre.items()}, list("abcdef"), {0: 1.0, 5: 0.1}, "query", 2)
+        axes = [fig.layout[k] for k in fig.layout if k.startswith(("xaxis", "yaxis"))]
+        assert len(axes) == 4
+        for ax in axes:
+            lim = ax.range[1]
+            assert ax.tickvals and 0 in ax.tickvals
+            assert all(abs(t) <= 0.75 * lim + 1e-12 for t in ax.tickvals), (lim, ax.tickvals)
+            assert max(ax.tickvals) >= 0.3 * lim       # still a tick out towards the end, not only the centre
