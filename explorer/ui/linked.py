@@ -26,20 +26,22 @@ class Linked:
     def __init__(self, url: UrlState):
         self.url = url
 
+    def _one_of(self, draw, label: str, name: str, default: Any, options: Sequence[Any], **kw) -> Any:
+        """Register `name` as one of `options`, then draw the widget `draw` over them with its key."""
+        self.url.choice(name, default, options)
+        return draw(label, options, key=self.url.key(name), **kw)
+
     def select(self, where, label: str, name: str, default: Any, options: Sequence[Any], **kw) -> Any:
         """A selectbox over `options` (URL: one of them)."""
-        self.url.choice(name, default, options)
-        return where.selectbox(label, options, key=self.url.key(name), **kw)
+        return self._one_of(where.selectbox, label, name, default, options, **kw)
 
     def select_slider(self, where, label: str, name: str, default: Any, options: Sequence[Any], **kw) -> Any:
         """A slider over `options` (URL: one of them)."""
-        self.url.choice(name, default, options)
-        return where.select_slider(label, options, key=self.url.key(name), **kw)
+        return self._one_of(where.select_slider, label, name, default, options, **kw)
 
     def radio(self, where, label: str, name: str, default: Any, options: Sequence[Any], **kw) -> Any:
         """Radio buttons over `options` (URL: one of them)."""
-        self.url.choice(name, default, options)
-        return where.radio(label, options, key=self.url.key(name), **kw)
+        return self._one_of(where.radio, label, name, default, options, **kw)
 
     def multiselect(self, where, label: str, name: str, default: list, options: Sequence[Any], **kw) -> list:
         """A multiselect over `options` (URL: its items, comma-separated)."""
