@@ -35,6 +35,8 @@ with st.sidebar:
     ui_models.custom_inputs()
 presenter.apply()
 url.sync()
-with guard("this page", failures=False), queue.waiting_notice():   # never a traceback; a wait shows its place
-    nav.run()
-runtime.settle()             # modules a page imported for the first time: their objects join the frozen heap
+try:
+    with guard("this page", failures=False), queue.waiting_notice():   # never a traceback; a wait shows its place
+        nav.run()
+finally:
+    runtime.settle()   # new modules' objects join the frozen heap; else a full collection when one is due

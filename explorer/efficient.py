@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from explorer import hf
+from explorer import hf, runtime
 from explorer import kvcache as kv
 from explorer.families import causal_mask, mass_outside
 
@@ -560,6 +560,7 @@ def _top(probs, k: int):
     return vals.numpy().astype(np.float32), idx.numpy().astype(np.int64)
 
 
+@runtime.queued   # one place in the forward-pass queue for its two passes and the token-by-token decode
 def run_window(lm, text: str, window: int, max_tokens: int = MAX_MODEL_TOKENS) -> WindowRun:
     """The text through `lm` twice (full causal, then with the window), and once more token by token
     through a sliding-window KV cache. Raises ValueError for an encoder (no causal mask to window)."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from explorer import hf
+from explorer import hf, runtime
 from explorer.errors import NotSupported
 from explorer.forward import encode, forward
 from explorer.models.loader import LoadedModel
@@ -369,10 +369,12 @@ class Generation:
         return memo[1]
 
     def run(self, lm: LoadedModel, n: int) -> int:
-        """Up to n more steps; returns how many were taken."""
+        """Up to n more steps, holding one place in the forward-pass queue for all of them (not one wait per
+        token behind every other session's request); returns how many were taken."""
         taken = 0
-        while taken < n and self.step(lm) is not None:
-            taken += 1
+        with runtime.GATE.slot():
+            while taken < n and self.step(lm) is not None:
+                taken += 1
         return taken
 
     def back(self) -> bool:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from explorer import hf, kvcache
+from explorer import hf, kvcache, runtime
 from explorer.forward import encode, forward
 from explorer.generation import lens_topk
 from explorer.text import display_token, md
@@ -222,6 +222,7 @@ def _append(lm, cache, token_id: int, position: int, piece) -> Appended:
                     kvcache.layer_bytes(cache), top.numpy().astype(np.int64), vals.numpy().astype(np.float32))
 
 
+@runtime.queued   # its pass and the appended token's: one place in the forward-pass queue
 def trace(lm, text: str, max_tokens: int = MAX_TOKENS) -> Trace:
     """The pipeline for a text on a LoadedModel: tokenize (at most max_tokens, leaving room to append), trace."""
     tok = lm.tokenizer

@@ -68,13 +68,41 @@ def freeze_heap() -> int:
         return gc.get_freeze_count()
 
 
-def settle() -> bool:
+def gc_seconds() -> float:
+    """EXPLORER_GC_SECONDS (default 10): the least time between two full collections of the process."""
+    try:
+        value = float(os.environ.get("EXPLORER_GC_SECONDS", "10"))
+    except ValueError:
+        return 10.0
+    return value if value >= 0 else 10.0
+
+
+# Streamlit's own collection after every rerun is off (.streamlit/config.toml: runner.postScriptGC = false):
+# even with the long-lived heap frozen, what 30 sessions keep alive (their states, cached results and figures)
+# made each full collection ~50 ms, a quarter of a loaded server's time (measured: 27% of the samples holding
+# the GIL). settle() keeps its protection (cycles freed soon after a rerun) at most every gc_seconds() for the
+# whole process, whatever the number of sessions; Python's own generational collections run as always.
+_last_full = float("-inf")
+
+
+def settle(now: float | None = None) -> str:
     """At the end of a rerun: freeze the heap when modules were imported since the last freeze (their objects
-    live as long as the process). Cheap otherwise. Returns whether it froze."""
-    if len(sys.modules) == _frozen_modules:
-        return False
-    freeze_heap()
-    return True
+    live as long as the process); otherwise a full collection when the last one is gc_seconds() old.
+    Returns what it did: "froze", "collected" or ""."""
+    global _last_full
+    now = time.monotonic() if now is None else now
+    if len(sys.modules) != _frozen_modules:
+        freeze_heap()
+        _last_full = now
+        return "froze"
+    if now - _last_full < gc_seconds():
+        return ""
+    with _freeze_lock:
+        if now - _last_full < gc_seconds():     # another session's rerun collected meanwhile
+            return ""
+        _last_full = now
+        gc.collect()
+    return "collected"
 
 
 @contextlib.contextmanager
