@@ -17,6 +17,11 @@ time, and p95 with N sessions against p95 of one session alone, measured in the 
     python bench/load.py --browsers 2          # + 2 real Chromium tabs (Playwright) on the teacher's link
     python bench/load.py --minutes 10          # soak: sessions loop for 10 minutes; RSS every 30 s
     python bench/load.py --real-size           # GPT-2- and BERT-base-size random-init models instead of the tiny ones
+    python bench/load.py --think 0             # every student clicks the instant an answer arrives (a stress test)
+
+A student reads each answer before clicking again: --think seconds on average (default 5), seeded. With --think 0
+the class is a closed loop that clicks as fast as the server answers, so the mean wait is sessions / throughput
+whatever the pages do (Little's law): a measure of throughput, not of what a class waits.
 
 Exits 1 when any visit fails (an error is an error however loaded the machine is); time goals are printed.
 """
@@ -46,6 +51,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parents[1]
 FINISHED_EARLY = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
+THINK_SECONDS = 5.0           # a student reads an answer this long on average before the next click
 STEP_TIMEOUT = 120.0           # one rerun that takes longer is an error, not a wait forever
 
 TEACHER_TEXT = "The refund was approved because the parcel arrived late."
@@ -238,8 +244,11 @@ class Session:
 
 
 async def student(base: str, pages: list[list[Step]], deadline: float, results: list[Result],
-                  loop_until: float | None = None) -> int:
-    """One session through `pages` in order (looping until `loop_until` in a soak). Returns skipped steps."""
+                  loop_until: float | None = None, think: float = 0.0, seed: int = 0) -> int:
+    """One session through `pages` in order (looping until `loop_until` in a soak). After each answer the student
+    reads for `think` seconds on average (uniform between half and one and a half times it, seeded) before the
+    next click; 0: the next click the instant the answer has arrived. Returns skipped steps."""
+    rng = random.Random(seed)
     s = Session(base)
     try:
         await asyncio.wait_for(s.connect(), 60)
@@ -260,6 +269,8 @@ async def student(base: str, pages: list[list[Step]], deadline: float, results: 
                     if r.error and step.kind == "open":
                         skipped += len(steps) - i - 1
                         break
+                    if think > 0:
+                        await asyncio.sleep(think * rng.uniform(0.5, 1.5))
             if loop_until is None or time.monotonic() > loop_until:
                 return skipped
     finally:
@@ -313,6 +324,18 @@ class Server:
             with contextlib.suppress(psutil.Error):
                 if "streamlit" in " ".join(p.cmdline()):
                     out.append(p)
+        return out
+
+    def backends(self) -> list[str]:
+        """Each app process's own address (behind the proxy: each process once, to warm them all)."""
+        if self.processes == 1:
+            return [self.base]
+        out = []
+        for p in self.pythons():
+            with contextlib.suppress(psutil.Error):
+                for arg in p.cmdline():
+                    if arg.startswith("--server.port="):
+                        out.append(f"http://127.0.0.1:{arg.split('=', 1)[1]}")
         return out
 
     def rss(self) -> int:
@@ -416,8 +439,9 @@ class Phase:
 
 
 def run_phase(server: Server, name: str, plans: list[list[list[Step]]], seconds: float,
-              loop: bool = False, browser_k: int = 0) -> Phase:
+              loop: bool = False, browser_k: int = 0, think: float = 0.0, base: str | None = None) -> Phase:
     phase = Phase(name, bound=seconds)
+    base = base or server.base
     deadline = time.monotonic() + seconds
     cpu0, t0 = server.cpu(), time.perf_counter()
     bthread = None
@@ -427,8 +451,9 @@ def run_phase(server: Server, name: str, plans: list[list[list[Step]]], seconds:
         bthread.start()
 
     async def main():
-        return await asyncio.gather(*[student(server.base, plan, deadline, phase.results,
-                                              deadline if loop else None) for plan in plans])
+        return await asyncio.gather(*[student(base, plan, deadline, phase.results,
+                                              deadline if loop else None, think, seed=i)
+                                      for i, plan in enumerate(plans)])
     skipped = asyncio.run(main())
     if bthread is not None:
         bthread.join()
@@ -463,6 +488,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sessions", type=int, default=30)
     ap.add_argument("--seconds", type=float, default=600, help="time bound of each scenario's concurrent run")
     ap.add_argument("--scenario", choices=["own", "teacher", "both"], default="both")
+    ap.add_argument("--think", type=float, default=THINK_SECONDS,
+                    help="seconds a student reads an answer before the next click, on average (0: clicks at once)")
     ap.add_argument("--processes", type=int, default=1, help="servers behind nginx (explorer.serve); 1: plain")
     ap.add_argument("--browsers", type=int, default=0, help="real Chromium tabs on the teacher's link, alongside")
     ap.add_argument("--minutes", type=float, default=0, help="soak: every session loops this long; RSS over time")
@@ -484,11 +511,15 @@ def main(argv=None) -> int:
 
     print(f"class load: {a.sessions} sessions, {a.processes} server process(es), {os.cpu_count()} CPUs, "
           + ("real-size random-init models, " if a.real_size else "")
+          + f"{a.think:g} s reading time between clicks on average, "
           + f"load average {os.getloadavg()[0]:.1f} at start", flush=True)
     server = Server(a.processes, a.log, env)
     try:
         rss_start = server.rss()
-        warm = run_phase(server, "warm-up", [plan(student_text(1000))], STEP_TIMEOUT * 10)
+        # one session through every page on each process (its first visits import modules and load models)
+        warm = Phase("warm-up")
+        for b in server.backends():
+            warm.results += run_phase(server, "warm-up", [plan(student_text(1000))], STEP_TIMEOUT * 10, base=b).results
         rss_one = server.rss()
         alone = run_phase(server, "alone", [plan(student_text(999))], STEP_TIMEOUT * 10)
         phases = []
@@ -497,17 +528,18 @@ def main(argv=None) -> int:
         else:
             if a.scenario in ("own", "both"):
                 plans = [rotate(plan(student_text(i)), i) for i in range(a.sessions)]
-                phases.append(run_phase(server, "own", plans, a.seconds, browser_k=a.browsers))
+                phases.append(run_phase(server, "own", plans, a.seconds, browser_k=a.browsers, think=a.think))
             if a.scenario in ("teacher", "both"):
                 plans = [plan(TEACHER_TEXT) for _ in range(a.sessions)]
-                phases.append(run_phase(server, "teacher", plans, a.seconds, browser_k=a.browsers))
+                phases.append(run_phase(server, "teacher", plans, a.seconds, browser_k=a.browsers, think=a.think))
         peak = server.peak
     finally:
         server.stop()
 
     print("\n".join(table(phases, alone)))
     mb = 1 / 2 ** 20
-    print(f"server RSS: start {rss_start * mb:.0f} MB, after one session {rss_one * mb:.0f} MB, "
+    one = "after one session" + (" on each process" if a.processes > 1 else "")
+    print(f"server RSS: start {rss_start * mb:.0f} MB, {one} {rss_one * mb:.0f} MB, "
           f"peak {peak * mb:.0f} MB (growth from one session to peak {(peak - rss_one) * mb:+.0f} MB)")
     for p in phases:
         alone95, p95 = pct(alone.times(), .95), pct(p.times(), .95)
@@ -540,7 +572,7 @@ def soak(server: Server, a, plan=scenario) -> Phase:
     w = threading.Thread(target=watch, daemon=True)
     w.start()
     plans = [rotate(plan(student_text(i)), i) for i in range(a.sessions)]
-    phase = run_phase(server, "soak", plans, a.minutes * 60, loop=True)
+    phase = run_phase(server, "soak", plans, a.minutes * 60, loop=True, think=a.think)
     stop.set()
     second = [r for t, r in samples if 60 <= t < 120]
     last = [r for t, r in samples if t >= samples[-1][0] - 60] if samples else []

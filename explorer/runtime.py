@@ -44,7 +44,38 @@ def configure() -> int:
         import pandas  # noqa: F401
         _configured = torch_threads()
         torch.set_num_threads(_configured)
+        _malloc_arenas(2)
     return _configured
+
+
+# ---------------------------------------------------------------------------------------------- C heap (glibc)
+# Every session's script runs on a thread of its own, and glibc gives threads up to 8 x cores malloc arenas,
+# each keeping what it freed: a server's RSS crept up with the number of sessions seen. Two arenas, and after
+# each full collection the freed pages go back to the system (malloc_trim). No-ops where there is no glibc.
+M_ARENA_MAX = -8
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    import ctypes
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+def _malloc_arenas(n: int) -> bool:
+    libc = _libc()
+    return bool(libc and libc.mallopt(M_ARENA_MAX, n) == 1)
+
+
+def trim_heap() -> bool:
+    """Give the C heap's free pages back to the system. Returns whether any were."""
+    libc = _libc()
+    return bool(libc and libc.malloc_trim(0) == 1)
 
 
 # ---------------------------------------------------------------------------------------------- the heap
@@ -102,6 +133,7 @@ def settle(now: float | None = None) -> str:
             return ""
         _last_full = now
         gc.collect()
+        trim_heap()
     return "collected"
 
 

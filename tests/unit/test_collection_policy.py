@@ -56,3 +56,18 @@ def test_the_interval_comes_from_the_environment(monkeypatch):
     for bad in ("", "soon", "-1"):
         monkeypatch.setenv("EXPLORER_GC_SECONDS", bad)
         assert runtime.gc_seconds() == 10.0
+
+
+def test_the_c_heap_gives_freed_pages_back_after_a_full_collection(monkeypatch):
+    if runtime._libc() is None:
+        import pytest
+        pytest.skip("no glibc here")
+    trims = []
+    monkeypatch.setattr(runtime, "trim_heap", lambda: trims.append(1) or True)
+    monkeypatch.setattr(runtime, "_last_full", float("-inf"))
+    runtime.freeze_heap()
+    try:
+        assert runtime.settle(now=50.0) == "collected" and trims == [1]
+        assert runtime.settle(now=51.0) == "" and trims == [1]
+    finally:
+        gc.unfreeze()
