@@ -34,6 +34,8 @@ html, body, [data-testid="stApp"] { background: #ffffff !important; color: #0000
 [data-testid="stMain"] [data-testid="stSliderTickBarMax"] { font-size: 1.15rem !important; color: #111111 !important; }
 /* slider value above its thumb, not on the track */
 [data-testid="stMain"] [data-testid="stSliderThumbValue"] { margin-top: -0.6rem; }
+/* room for that value between the (larger) label and the track: it sat on the label's last line */
+[data-testid="stMain"] [data-testid="stSlider"] [data-testid="stWidgetLabel"] { margin-bottom: 1.1rem; }
 [data-testid="stMain"] [data-testid="stTable"] td, [data-testid="stMain"] [data-testid="stTable"] th,
 [data-testid="stMain"] table td, [data-testid="stMain"] table th { font-size: 1.2rem !important; color: #111111 !important; }
 [data-testid="stMain"] [data-testid="stCaptionContainer"] p, [data-testid="stMain"] small,
