@@ -79,7 +79,8 @@ def visit(page: str, query: dict | None = None, *actions: tuple) -> list[Step]:
 
 
 def scenario(text: str) -> list[list[Step]]:
-    """Every page's main interactions for one student who types `text`: one list of steps per page."""
+    """Every page's main interactions for one student who types `text`: one list of steps per page. Links name the
+    section a click leaves, so a session that comes back (a soak) starts from it again."""
     return [
         visit(""),
         visit("families", {"view": "masks", "text": text[:60]}, ("set", ("fam_layer", 1)), ("click", "fam_next")),
@@ -89,10 +90,10 @@ def scenario(text: str) -> list[list[Step]]:
               ("set", ("gen_temp", 0.7))),
         visit("rope", {"view": "model", "text": text}, ("set", ("rope_layer", 1))),
         visit("moe", {"view": "model", "text": text}, ("set", ("moe_layer", 1))),
-        visit("kv-cache", {}, ("set", ("kv_layers", 12)), ("click", "kv_next")),
+        visit("kv-cache", {"view": "growth"}, ("set", ("kv_layers", 12)), ("click", "kv_next")),
         visit("efficient", {"view": "model", "text": text}, ("click", "eff_next")),
-        visit("pipeline", {"text": text}, ("click", "pipe_go_next"), ("click", "pipe_go_next")),
-        visit("adapt", {}, ("click", "ad_next")),
+        visit("pipeline", {"text": text, "view": "tokens"}, ("click", "pipe_go_next"), ("click", "pipe_go_next")),
+        visit("adapt", {"view": "scale"}, ("click", "ad_next")),
         visit("multimodal"),
     ]
 
