@@ -61,3 +61,61 @@ def mask_for_mlm(ids: torch.Tensor, special_ids: list[int], mask_id: int, vocab_
     rand_pos = chosen & (roll >= 0.8) & (roll < 0.9)
     inputs[rand_pos] = torch.randint(len(special_ids), vocab_size, (int(rand_pos.sum()),), generator=generator)
     return inputs, labels
+
+
+def with_repeats(windows: torch.Tensor, share: float, seed: int, min_span: int = 8, max_span: int | None = None,
+                 vocab: tuple[int, int] | None = None, times: int = 1) -> tuple[torch.Tensor, list[tuple[int, int, int]]]:
+    """An induction curriculum (Olsson et al. 2022, "In-context learning and induction heads"): a seeded
+    `share` of the rows (round(share * rows), chosen by a generator of its own seeded with `seed`) get one
+    span of tokens followed at once by `times` copies of the same span, written over the row's own tokens.
+
+    Predicting a copy rewards attending to the token after the previous occurrence of the current token,
+    which needs a previous-token head in an earlier layer; a span of two tokens repeated ("a b a b ...")
+    rewards attending to the previous token directly (the next token is the one before the current one).
+    Each span has its own seeded length in [min_span, max_span] (default: the row's length / (2 * (times + 1)))
+    and start, so no fixed positional offset predicts the copy. With vocab=None the span is the row's own text
+    (the corpus); with vocab=(lo, hi) it is random token ids in [lo, hi). Returns (new windows,
+    [(row, start, span length)] of the repeated rows); the input is not changed, the other rows stay as they were.
+    """
+    out = windows.clone()
+    n, length = out.shape
+    max_span = max_span or length // (2 * (times + 1))
+    assert 0.0 <= share <= 1.0 and 1 <= min_span <= max_span and (times + 1) * max_span <= length and times >= 1
+    g = torch.Generator().manual_seed(seed)
+    rows = torch.randperm(n, generator=g)[: round(share * n)].sort().values.tolist()
+    spans = []
+    for r in rows:
+        k = int(torch.randint(min_span, max_span + 1, (1,), generator=g))
+        start = int(torch.randint(0, length - (times + 1) * k + 1, (1,), generator=g))
+        if vocab is not None:
+            out[r, start: start + k] = torch.randint(vocab[0], vocab[1], (k,), generator=g)
+        for c in range(1, times + 1):
+            out[r, start + c * k: start + (c + 1) * k] = out[r, start: start + k]
+        spans.append((r, start, k))
+    return out, spans
+
+
+def with_skip_copies(windows: torch.Tensor, share: float, seed: int, vocab: tuple[int, int],
+                     segment: int = 96) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    """A previous-token curriculum: a seeded `share` of the rows (round(share * rows), by a generator of its own
+    seeded with `seed`) get a segment of `segment` tokens (rounded down to triples) at a seeded start, made of
+    random triples `a b a` (a, b random ids in [lo, hi), fresh for each triple).
+
+    The third token of a triple is the token before the current one, and nothing else in the context tells it
+    (every triple has its own tokens, so neither the bag of earlier tokens nor a content match helps): a loss that
+    one head attending to the previous token removes. Returns (new windows, [(row, start)]); the input is not
+    changed, the other rows stay as they were.
+    """
+    out = windows.clone()
+    n, length = out.shape
+    segment = min(segment, length) // 3 * 3
+    assert 0.0 <= share <= 1.0 and segment >= 3
+    g = torch.Generator().manual_seed(seed)
+    rows = torch.randperm(n, generator=g)[: round(share * n)].sort().values.tolist()
+    placed = []
+    for r in rows:
+        start = int(torch.randint(0, length - segment + 1, (1,), generator=g))
+        ab = torch.randint(vocab[0], vocab[1], (segment // 3, 2), generator=g)
+        out[r, start: start + segment] = torch.stack([ab[:, 0], ab[:, 1], ab[:, 0]], 1).reshape(-1)
+        placed.append((r, start))
+    return out, placed

@@ -31,3 +31,68 @@ def test_position_table_gets_its_own_rate_and_no_decay():
 def test_a_model_without_a_position_table_keeps_one_group():
     llama = RECIPES["tiny-llama"].build(64, dict(bos_token_id=0, eos_token_id=0))
     assert len(param_groups(llama, 10.0)) == 1
+
+
+# ------------------------------------------------------------------ the induction curriculum (--repeat-share)
+def _windows(n=40, length=64):
+    return torch.arange(n * length).reshape(n, length) % 997 + 3     # no span of a row repeats by itself
+
+
+def test_repeated_rows_really_repeat_and_the_rest_stay():
+    from explorer.zoo.data import with_repeats
+    rows = _windows()
+    out, spans = with_repeats(rows, 0.25, seed=7)
+    assert len(spans) == 10 and len({r for r, _, _ in spans}) == 10          # the share asked for
+    for r, start, k in spans:
+        assert 8 <= k <= 16 and start + 2 * k <= 64
+        assert torch.equal(out[r, start + k: start + 2 * k], out[r, start: start + k])
+        assert torch.equal(out[r, : start + k], rows[r, : start + k])       # the span is the row's own text
+        assert torch.equal(out[r, start + 2 * k:], rows[r, start + 2 * k:])
+    untouched = sorted(set(range(40)) - {r for r, _, _ in spans})
+    assert torch.equal(out[untouched], rows[untouched])
+    assert not torch.equal(out, rows) and torch.equal(rows, _windows())      # the input is not changed
+
+
+def test_repeats_are_seeded_and_vary_in_length_and_place():
+    from explorer.zoo.data import with_repeats
+    a, spans_a = with_repeats(_windows(), 0.5, seed=3)
+    b, spans_b = with_repeats(_windows(), 0.5, seed=3)
+    c, spans_c = with_repeats(_windows(), 0.5, seed=4)
+    assert torch.equal(a, b) and spans_a == spans_b
+    assert spans_c != spans_a and not torch.equal(a, c)
+    assert len({k for _, _, k in spans_a}) > 3 and len({s for _, s, _ in spans_a}) > 3   # no fixed offset to learn
+    assert with_repeats(_windows(), 0.0, seed=3)[1] == [] and len(with_repeats(_windows(), 1.0, seed=3)[1]) == 40
+
+
+def test_random_spans_come_from_the_vocabulary_range():
+    from explorer.zoo.data import with_repeats
+    out, spans = with_repeats(_windows(), 0.5, seed=1, vocab=(5000, 5100))
+    for r, start, k in spans:
+        span = out[r, start: start + 2 * k]
+        assert ((span >= 5000) & (span < 5100)).all()
+        assert torch.equal(span[:k], span[k:])
+
+
+def test_several_copies_follow_the_span():
+    from explorer.zoo.data import with_repeats
+    out, spans = with_repeats(_windows(), 0.5, seed=2, min_span=2, max_span=6, times=8)
+    assert len(spans) == 20
+    for r, start, k in spans:
+        assert 2 <= k <= 6 and start + 9 * k <= 64
+        seg = out[r, start: start + 9 * k]
+        assert torch.equal(seg, seg[:k].repeat(9))
+
+
+def test_triples_make_the_next_token_the_one_before_the_current_one():
+    from explorer.zoo.data import with_skip_copies
+    rows = _windows(40, 128)
+    out, placed = with_skip_copies(rows, 0.25, seed=5, vocab=(5000, 5100), segment=96)
+    assert len(placed) == 10 and placed == with_skip_copies(rows, 0.25, seed=5, vocab=(5000, 5100), segment=96)[1]
+    for r, start in placed:
+        seg = out[r, start: start + 96]
+        assert ((seg >= 5000) & (seg < 5100)).all()
+        assert torch.equal(seg[2::3], seg[0::3])            # a b a: the third is the one before the second
+        assert (seg[1::3] != seg[0::3]).float().mean() > 0.9    # and not a copy of the current token
+        assert torch.equal(out[r, :start], rows[r, :start]) and torch.equal(out[r, start + 96:], rows[r, start + 96:])
+    untouched = sorted(set(range(40)) - {r for r, _ in placed})
+    assert torch.equal(out[untouched], rows[untouched])
