@@ -245,11 +245,13 @@ class Session:
 
 
 async def student(base: str, pages: list[list[Step]], deadline: float, results: list[Result],
-                  loop_until: float | None = None, think: float = 0.0, seed: int = 0) -> int:
+                  loop_until: float | None = None, think: float = 0.0, seed: int = 0,
+                  rounds: list[float] | None = None) -> int:
     """One session through `pages` in order (looping until `loop_until` in a soak). After each answer the student
     reads for `think` seconds on average (uniform between half and one and a half times it, seeded) before the
     next click; 0: the next click the instant the answer has arrived. Returns skipped steps."""
     rng = random.Random(seed)
+    first_round_done = False
     s = Session(base)
     try:
         await asyncio.wait_for(s.connect(), 60)
@@ -272,6 +274,9 @@ async def student(base: str, pages: list[list[Step]], deadline: float, results: 
                         break
                     if think > 0:
                         await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+            if rounds is not None and not skipped and not first_round_done:
+                rounds.append(time.monotonic())      # this session has been through every page once
+                first_round_done = True
             if loop_until is None or time.monotonic() > loop_until:
                 return skipped
     finally:
@@ -430,6 +435,7 @@ class Phase:
     cpu_share: float = 0.0
     skipped: int = 0
     bound: float = 0.0        # the phase's time bound, seconds
+    rounds: list[float] = field(default_factory=list)   # when each session finished its first round of the pages
     load: tuple = ()          # the machine's load average (1, 5 min) at the phase's end: others' work counts too
 
     def times(self, page: str | None = None) -> list[float]:
@@ -453,7 +459,7 @@ def run_phase(server: Server, name: str, plans: list[list[list[Step]]], seconds:
 
     async def main():
         return await asyncio.gather(*[student(base, plan, deadline, phase.results,
-                                              deadline if loop else None, think, seed=i)
+                                              deadline if loop else None, think, seed=i, rounds=phase.rounds)
                                       for i, plan in enumerate(plans)])
     skipped = asyncio.run(main())
     if bthread is not None:
@@ -575,13 +581,28 @@ def soak(server: Server, a, plan=scenario) -> Phase:
     plans = [rotate(plan(student_text(i)), i) for i in range(a.sessions)]
     phase = run_phase(server, "soak", plans, a.minutes * 60, loop=True, think=a.think)
     stop.set()
-    second = [r for t, r in samples if 60 <= t < 120]
-    last = [r for t, r in samples if t >= samples[-1][0] - 60] if samples else []
-    if second and last:
-        change = statistics.mean(last) / statistics.mean(second) - 1
+    change = rss_change(samples, 60)
+    if change is not None:
         print(f"soak: RSS in the last minute {100 * change:+.1f}% against the second minute "
               f"({'flat' if abs(change) <= 0.05 else 'NOT flat'}: goal within 5%)")
+    if len(phase.rounds) == a.sessions:     # every session has been everywhere once: growth from here is a leak's
+        start = max(phase.rounds) - t0
+        change = rss_change(samples, start)
+        if change is not None:
+            print(f"soak: RSS in the last minute {100 * change:+.1f}% against the minute after every session's "
+                  f"first round of the pages (done at {start / 60:.1f} min)")
     return phase
+
+
+def rss_change(samples: list[tuple[float, int]], start: float) -> float | None:
+    """Mean RSS of the last minute against the minute from `start` s; None when the soak is too short for both."""
+    if not samples:
+        return None
+    first = [r for t, r in samples if start <= t < start + 60]
+    last = [r for t, r in samples if t >= samples[-1][0] - 60]
+    if not first or not last or start + 60 > samples[-1][0] - 60:
+        return None
+    return statistics.mean(last) / statistics.mean(first) - 1
 
 
 if __name__ == "__main__":

@@ -133,3 +133,35 @@ def test_students_read_before_they_click_again(monkeypatch):
     slept.clear()
     asyncio.run(load.student("http://x", plan, float("inf"), [], think=0.0))
     assert slept == []                       # --think 0: the next click at once
+
+
+def test_the_soak_compares_the_last_minute_with_a_given_minute():
+    load = _load_bench()
+    samples = [(30.0 * i, 100 + (10 * i if i <= 6 else 60)) for i in range(1, 21)]   # grows 3 min, then flat
+    assert load.rss_change(samples, 60) == pytest.approx(160 / 125 - 1)               # the second minute: +28%
+    assert load.rss_change(samples, 180) == pytest.approx(0.0)                        # after the growth: flat
+    assert load.rss_change(samples, 500) is None                                      # overlaps the last minute
+    assert load.rss_change([], 60) is None
+
+
+def test_each_session_reports_its_first_round_once(monkeypatch):
+    load = _load_bench()
+
+    class FakeSession:
+        def __init__(self, base):
+            pass
+
+        async def connect(self):
+            pass
+
+        async def close(self):
+            pass
+
+        async def run(self, step, timeout):
+            return load.Result(step.page, 0.0)
+    monkeypatch.setattr(load, "Session", FakeSession)
+    import time
+    rounds = []
+    asyncio.run(load.student("http://x", load.scenario("x"), float("inf"), [], time.monotonic() + 0.05,
+                             rounds=rounds))
+    assert len(rounds) == 1
