@@ -25,6 +25,13 @@ def _load_bench():
     return mod
 
 
+def _run(coro):
+    """asyncio.run in a thread of its own: Playwright's sync API (the other e2e tests' browser) keeps an event loop
+    running in this one, and asyncio.run refuses to start a second."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _nginx() -> str:
     path = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").is_file() else None)
     if not path:
@@ -69,10 +76,7 @@ def test_two_processes_behind_nginx_serve_every_page_with_sticky_sessions():
             for i in range(2):              # two sessions: (most likely) both processes, every page each
                 await load.student(server.base, load.scenario(load.student_text(i)), float("inf"), results)
             return results
-        # in a thread of its own: Playwright's sync API (the other e2e tests' browser) keeps an event loop running
-        # in this one, and asyncio.run refuses to start a second
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            results = pool.submit(asyncio.run, every_page()).result()
+        results = _run(every_page())
     finally:
         server.stop()
     pages = {r.page for r in results}
@@ -123,15 +127,15 @@ def test_students_read_before_they_click_again(monkeypatch):
     monkeypatch.setattr(load.asyncio, "sleep", sleep)
     plan = load.scenario("x")
     n = sum(len(steps) for steps in plan)
-    asyncio.run(load.student("http://x", plan, float("inf"), [], think=5.0, seed=3))
+    _run(load.student("http://x", plan, float("inf"), [], think=5.0, seed=3))
     assert len(slept) == n and all(2.5 <= s <= 7.5 for s in slept) and 4 < sum(slept) / n < 6
     again = []
     monkeypatch.setattr(load.asyncio, "sleep", lambda s: again.append(s) or sleep(s))
     slept.clear()
-    asyncio.run(load.student("http://x", plan, float("inf"), [], think=5.0, seed=3))
+    _run(load.student("http://x", plan, float("inf"), [], think=5.0, seed=3))
     assert again == slept                    # seeded: the same run reads the same times
     slept.clear()
-    asyncio.run(load.student("http://x", plan, float("inf"), [], think=0.0))
+    _run(load.student("http://x", plan, float("inf"), [], think=0.0))
     assert slept == []                       # --think 0: the next click at once
 
 
@@ -162,6 +166,6 @@ def test_each_session_reports_its_first_round_once(monkeypatch):
     monkeypatch.setattr(load, "Session", FakeSession)
     import time
     rounds = []
-    asyncio.run(load.student("http://x", load.scenario("x"), float("inf"), [], time.monotonic() + 0.05,
+    _run(load.student("http://x", load.scenario("x"), float("inf"), [], time.monotonic() + 0.05,
                              rounds=rounds))
     assert len(rounds) == 1
