@@ -32,6 +32,23 @@ def _run(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
+def _instant_sessions(monkeypatch, load) -> None:
+    """bench/load.py's sessions replaced by ones that answer every step at once (no server)."""
+    class InstantSession:
+        def __init__(self, base):
+            pass
+
+        async def connect(self):
+            pass
+
+        async def close(self):
+            pass
+
+        async def run(self, step, timeout):
+            return load.Result(step.page, 0.0)
+    monkeypatch.setattr(load, "Session", InstantSession)
+
+
 def _nginx() -> str:
     path = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").is_file() else None)
     if not path:
@@ -106,34 +123,23 @@ def test_a_session_that_comes_back_starts_every_section_walk_from_its_link():
 def test_students_read_before_they_click_again(monkeypatch):
     load = _load_bench()
 
-    class FakeSession:                      # answers every step at once
-        def __init__(self, base):
-            pass
-
-        async def connect(self):
-            pass
-
-        async def close(self):
-            pass
-
-        async def run(self, step, timeout):
-            return load.Result(step.page, 0.0)
-
     slept = []
 
     async def sleep(seconds):
         slept.append(seconds)
-    monkeypatch.setattr(load, "Session", FakeSession)
+    _instant_sessions(monkeypatch, load)
     monkeypatch.setattr(load.asyncio, "sleep", sleep)
     plan = load.scenario("x")
     n = sum(len(steps) for steps in plan)
     _run(load.student("http://x", plan, float("inf"), [], think=5.0, seed=3))
     assert len(slept) == n and all(2.5 <= s <= 7.5 for s in slept) and 4 < sum(slept) / n < 6
-    again = []
-    monkeypatch.setattr(load.asyncio, "sleep", lambda s: again.append(s) or sleep(s))
+    first = list(slept)
     slept.clear()
     _run(load.student("http://x", plan, float("inf"), [], think=5.0, seed=3))
-    assert again == slept                    # seeded: the same run reads the same times
+    assert slept == first                    # seeded: the same run reads the same times
+    slept.clear()
+    _run(load.student("http://x", plan, float("inf"), [], think=5.0, seed=4))
+    assert slept != first                    # another student reads at other times
     slept.clear()
     _run(load.student("http://x", plan, float("inf"), [], think=0.0))
     assert slept == []                       # --think 0: the next click at once
@@ -150,20 +156,7 @@ def test_the_soak_compares_the_last_minute_with_a_given_minute():
 
 def test_each_session_reports_its_first_round_once(monkeypatch):
     load = _load_bench()
-
-    class FakeSession:
-        def __init__(self, base):
-            pass
-
-        async def connect(self):
-            pass
-
-        async def close(self):
-            pass
-
-        async def run(self, step, timeout):
-            return load.Result(step.page, 0.0)
-    monkeypatch.setattr(load, "Session", FakeSession)
+    _instant_sessions(monkeypatch, load)
     import time
     rounds = []
     _run(load.student("http://x", load.scenario("x"), float("inf"), [], time.monotonic() + 0.05,
