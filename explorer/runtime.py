@@ -79,9 +79,9 @@ def trim_heap() -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- the heap
-# Streamlit collects garbage in full after every rerun (runner.postScriptGC). The process holds ~400,000
-# long-lived objects (torch, transformers, plotly, the models) that such a collection walks every time:
-# ~200 ms per rerun, a third of a loaded server's time. gc.freeze() moves what is alive now into a permanent
+# A full collection walks every object the process tracks, and it holds ~400,000 long-lived ones (torch,
+# transformers, plotly, the models): ~200 ms each, a third of a loaded server's time when Streamlit collected
+# after every rerun. gc.freeze() moves what is alive now into a permanent
 # generation that collections skip; objects created later are still collected. The long-lived heap grows only
 # when modules are imported (a page's first visit) or a model loads, so the heap is frozen at those moments;
 # before a model is unloaded it is unfrozen, so that its memory can be freed.
@@ -99,13 +99,19 @@ def freeze_heap() -> int:
         return gc.get_freeze_count()
 
 
+def seconds_setting(name: str, default: float, zero_ok: bool = False) -> float:
+    """A number of seconds from the environment variable `name`; `default` when unset, not a number, negative, or
+    zero unless `zero_ok`."""
+    try:
+        value = float(os.environ.get(name, str(default)))
+    except ValueError:
+        return default
+    return value if value > 0 or (zero_ok and value == 0) else default
+
+
 def gc_seconds() -> float:
     """EXPLORER_GC_SECONDS (default 10): the least time between two full collections of the process."""
-    try:
-        value = float(os.environ.get("EXPLORER_GC_SECONDS", "10"))
-    except ValueError:
-        return 10.0
-    return value if value >= 0 else 10.0
+    return seconds_setting("EXPLORER_GC_SECONDS", 10.0, zero_ok=True)
 
 
 # Streamlit's own collection after every rerun is off (.streamlit/config.toml: runner.postScriptGC = false):
@@ -165,11 +171,7 @@ def forward_slots() -> int:
 
 def queue_seconds() -> float:
     """EXPLORER_QUEUE_SECONDS (default 60): the longest a request waits for a slot before it gets a message."""
-    try:
-        value = float(os.environ.get("EXPLORER_QUEUE_SECONDS", "60"))
-    except ValueError:
-        return 60.0
-    return value if value > 0 else 60.0
+    return seconds_setting("EXPLORER_QUEUE_SECONDS", 60.0)
 
 
 class Gate:
