@@ -119,3 +119,22 @@ def with_skip_copies(windows: torch.Tensor, share: float, seed: int, vocab: tupl
         out[r, start: start + segment] = torch.stack([ab[:, 0], ab[:, 1], ab[:, 0]], 1).reshape(-1)
         placed.append((r, start))
     return out, placed
+
+
+def triple_rows(n: int, length: int, vocab: tuple[int, int],
+                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A previous-token phase's batch: n rows of `length` tokens made only of random triples `a b a` (a, b fresh
+    random ids in [lo, hi) for each triple), each row cut at a random phase of its triples (0, 1 or 2 tokens
+    dropped at the start, so no position is always the middle of a triple), and labels that score only the third
+    token of each triple (-100 elsewhere: a and b are unpredictable noise).
+
+    Predicting the third token from the second needs the token before the current one, and only its position tells
+    which token that is (the content is random): the loss rewards attending by position. Returns (ids, labels).
+    """
+    lo, hi = vocab
+    ab = torch.randint(lo, hi, (n, length // 3 + 2, 2), generator=generator)
+    rows = torch.stack([ab[..., 0], ab[..., 1], ab[..., 0]], -1).reshape(n, -1)
+    index = torch.randint(0, 3, (n, 1), generator=generator) + torch.arange(length)
+    ids = rows.gather(1, index)
+    labels = torch.where(index % 3 == 2, ids, torch.full_like(ids, -100))
+    return ids, labels

@@ -1,4 +1,6 @@
-"""The training loop's optimizer groups (explorer/zoo/train.py): the position table's own learning rate."""
+"""The training loop (explorer/zoo/train.py): optimizer groups (the position table's own rate, a kept head), the
+curricula (repeats, triples) and the command line's options."""
+import pytest
 import torch
 
 from explorer.zoo.train import RECIPES, lr_at, param_groups
@@ -96,3 +98,73 @@ def test_triples_make_the_next_token_the_one_before_the_current_one():
         assert torch.equal(out[r, :start], rows[r, :start]) and torch.equal(out[r, start + 96:], rows[r, start + 96:])
     untouched = sorted(set(range(40)) - {r for r, _ in placed})
     assert torch.equal(out[untouched], rows[untouched])
+
+
+# ---------------------------------------------------- the previous-token phase (--triples-only, --keep-head)
+def test_triple_rows_score_only_the_token_before_the_current_one():
+    from explorer.zoo.data import triple_rows
+    ids, labels = triple_rows(64, 96, (500, 600), torch.Generator().manual_seed(1))
+    assert ids.shape == labels.shape == (64, 96) and ((ids >= 500) & (ids < 600)).all()
+    scored = labels != -100
+    assert torch.equal(labels[scored], ids[scored])
+    # every scored token (after the first two) is the one two before it: the token before the current one
+    rows, cols = scored[:, 2:].nonzero(as_tuple=True)
+    assert len(rows) > 0 and torch.equal(ids[rows, cols + 2], ids[rows, cols])
+    assert abs(scored.float().mean().item() - 1 / 3) < 0.01                 # only the third of each triple
+    assert (ids[:, 1:][scored[:, 1:]] != ids[:, :-1][scored[:, 1:]]).float().mean() > 0.9   # not a copy of the current
+    # each row cut at its own phase: no position is always the scored one
+    assert {int(r.nonzero()[0]) for r in scored} == {0, 1, 2}
+    again, _ = triple_rows(64, 96, (500, 600), torch.Generator().manual_seed(1))
+    other, _ = triple_rows(64, 96, (500, 600), torch.Generator().manual_seed(2))
+    assert torch.equal(ids, again) and not torch.equal(ids, other)
+
+
+def test_constant_rate_stays_at_the_peak_after_the_warmup():
+    assert lr_at(0, 100, 1e-3, warmup=10, constant=True) == pytest.approx(1e-4)
+    assert lr_at(99, 100, 1e-3, warmup=10, constant=True) == 1e-3
+    assert lr_at(99, 100, 1e-3, warmup=10) < 2e-4          # the default cosine ends at a tenth
+    assert lr_at(0, 100, 1e-3, warmup=0, constant=True) == 1e-3
+
+
+def test_a_kept_head_keeps_its_query_and_key_while_the_rest_trains():
+    from explorer.zoo.train import keep_head_frozen
+    torch.manual_seed(0)
+    model = _gpt2()
+    no_decay = keep_head_frozen(model, 1, 2)
+    groups = param_groups(model, 10.0, no_decay)
+    # the kept layer's c_attn without decay; the position table is frozen: no group of its own
+    assert [g.get("weight_decay") for g in groups] == [None, 0.0]
+    attn, e, w = model.transformer.h[1].attn, model.config.n_embd, model.config.n_embd // model.config.n_head
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.AdamW(groups, lr=1e-2, weight_decay=0.1)
+    for _ in range(3):
+        ids = torch.randint(0, 64, (4, 32))
+        loss = model(input_ids=ids, labels=ids).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = model.state_dict()
+    q, k, v = slice(2 * w, 3 * w), slice(e + 2 * w, e + 3 * w), slice(2 * e + 2 * w, 2 * e + 3 * w)
+    weight, bias = "transformer.h.1.attn.c_attn.weight", "transformer.h.1.attn.c_attn.bias"
+    for part in (q, k):
+        assert torch.equal(after[weight][:, part], before[weight][:, part])
+        assert torch.equal(after[bias][part], before[bias][part])
+    for name in ("transformer.wpe.weight", "transformer.h.1.ln_1.weight", "transformer.h.1.ln_1.bias"):
+        assert torch.equal(after[name], before[name]), name
+    # its values, the other heads of the layer, other layers and the token embeddings train
+    assert not torch.equal(after[weight][:, v], before[weight][:, v])
+    assert not torch.equal(after[weight][:, :w], before[weight][:, :w])
+    for name in ("transformer.h.0.ln_1.weight", "transformer.h.0.attn.c_attn.weight", "transformer.wte.weight"):
+        assert not torch.equal(after[name], before[name]), name
+    assert attn.c_attn.weight.requires_grad
+
+
+def test_command_line_options_reach_the_recipe():
+    from explorer.zoo.train import arguments, with_overrides
+    base = RECIPES["tiny-gpt2"]
+    assert with_overrides(base, arguments([])) == base
+    r = with_overrides(base, arguments(["--triples-only", "--constant-lr", "--warmup", "0", "--clip", "0",
+                                        "--keep-head", "0.3", "--lr", "1e-3", "--batch", "8"]))
+    assert (r.triples_only, r.constant_lr, r.warmup, r.clip, r.keep_head, r.lr, r.batch) == \
+        (True, True, 0, 0.0, (0, 3), 1e-3, 8)
+    assert (base.triples_only, base.constant_lr, base.warmup, base.clip, base.keep_head) == (False, False, 40, 1.0, None)
