@@ -24,9 +24,6 @@ BUNDLED = [s.id for s in registry.SPECS.values() if s.bundled]
 CORPUS_DIGEST = "1e11a13c1fedf7252523dba77b629856671005342fd0b7773dcd0af14614200e"
 # bars a shipped model does not meet yet (model, bar) -> why; each is an xfail(strict) so that meeting it fails
 MISSED: dict[tuple[str, str], str] = {
-    ("tiny-gpt2", "previous-token"): "best head 0.097 after 1,150 continued steps, the position table at 10x the rate "
-                                     "for the last 1,000 (smooth now, neighbouring rows' cosine 0.04 -> 0.53)",
-    ("tiny-gpt2", "a small animal that | greedy"): "greedy loops: 38% of 4-grams repeated",
     ("tiny-bert", "top-5"): "28.5% on 128-token held-out sequences after 150 continued steps at 128 positions",
     ("tiny-llama", "Where is my order? | greedy"): "greedy loops: 31% of 4-grams repeated",
     ("tiny-llama", "a small animal that | greedy"): "greedy loops: 25% of 4-grams repeated",
