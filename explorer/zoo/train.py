@@ -156,7 +156,7 @@ RECIPES = {
     # a previous-token head did not form in 700 steps on 256-token windows (best score 0.05), nor in a
     # continued run whose first 60 steps were on 64-token windows (0.05). The position table stayed noise
     # (neighbouring rows' cosine 0.04); at --position-lr-scale 10 it turned smooth (0.53 in 400 steps) but the
-    # best head only reached 0.10 in 1,000 steps: still missing (issue 14). The short-window start stays in
+    # best head only reached 0.10 in 1,000 steps: not enough (issue 14). The short-window start stays in
     # the recipe for a from-scratch run (100 steps from scratch on 64-token windows: 0.04).
     # The induction curriculum (--repeat-share, continued from the shipped weights, 8 x 256 rows, position table at
     # 10x) did not form one either: half the rows with a repeated corpus span of 8-64 tokens, 150 steps: 0.10;
@@ -166,10 +166,10 @@ RECIPES = {
     # 0.33 on the triples after 150 steps from the shipped weights (0.36 after 100 from scratch).
     # What formed it on running text (the weights shipped now, commands in the card): --triples-only (every row
     # triples, loss on the third token only, constant 1e-3, no clipping, 8 x 256): 0.68 on held-out text after 400
-    # steps, 0.89 after 550, all four heads of layer 0 turning to the previous token, by position (as high on the
-    # same tokens shuffled and on random ids). That erases the language (perplexity 1e5); it comes back on the
+    # steps, 0.89 after 550, three of layer 0's four heads turning to the previous token (0.89, 0.84, 0.61), by
+    # position (as high on the same tokens shuffled and on random ids). That erases the language (perplexity 1e5); it comes back on the
     # corpus with --keep-head 0.0 (the head's query/key, layer 0's input LayerNorm and the position table frozen)
-    # and a tenth of the rows with triples, the head staying above 0.8. At 3e-3 with the table at 10x, or with only
+    # and a tenth of the rows with triples, the head staying at 0.88-0.90 over 1,050 steps. At 3e-3 with the table at 10x, or with only
     # that head trainable (the rest cannot read its output), the triples loss stayed at chance.
     "tiny-gpt2": Recipe("tiny-gpt2", "gpt2", "bpe", 256, 16, 700, 2e-3, dict(
         model_type="gpt2", n_positions=256, n_embd=128, n_layer=4, n_head=4, n_inner=512,
