@@ -13,6 +13,32 @@ import torch
 
 from explorer.zoo.data import bert_sequences, causal_stream, causal_windows, encode_lines, mask_for_mlm
 
+# the quality bars of issue 14, in one place: tests/unit/test_zoo_quality.py recomputes each from the shipped weights,
+# explorer/zoo/train.py states them in the cards and checks every snapshot of a run against them (bar_checks)
+BARS = dict(perplexity_ratio=0.2, new_tokens=40, repeated_4grams=0.1, previous_token=0.5, few_shot=0.6,
+            mlm_top5=0.5)
+# bars set for one model only (the other causal LMs: perplexity and continuations)
+MODEL_BARS = {"tiny-gpt2": ("previous_token", "few_shot")}
+
+
+def bar_checks(name: str, measured: dict) -> dict[str, bool]:
+    """Every bar issue 14 sets for model `name`, checked on its measurements (train.measure's keys):
+    {bar: passes}. A masked LM: held-out top-5; a causal LM: perplexity ratio to unigram, and per continuation
+    (prompt | decoding) the new tokens before end-of-text and the repeated 4-gram share; the tiny GPT-2 also its best
+    previous-token head and few-shot accuracy."""
+    if "mlm_top5_accuracy" in measured:
+        return {"mlm_top5": measured["mlm_top5_accuracy"] >= BARS["mlm_top5"]}
+    checks = {"perplexity_ratio": measured["perplexity_ratio"] <= BARS["perplexity_ratio"]}
+    for key, run in measured["continuations"].items():
+        checks[f"new_tokens | {key}"] = run["new_tokens"] >= BARS["new_tokens"]
+        checks[f"repeated_4grams | {key}"] = run["repeated_4grams"] < BARS["repeated_4grams"]
+    extra = MODEL_BARS.get(name, ())
+    if "previous_token" in extra:
+        checks["previous_token"] = measured["previous_token_max"] >= BARS["previous_token"]
+    if "few_shot" in extra:
+        checks["few_shot"] = measured["few_shot_accuracy"] >= BARS["few_shot"]
+    return checks
+
 
 @torch.no_grad()
 def causal_perplexity(model, windows: torch.Tensor, batch: int = 16) -> float:

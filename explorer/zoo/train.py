@@ -8,6 +8,7 @@ metrics.json and MODEL_CARD.md with the measured quality bar.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import platform
@@ -24,7 +25,7 @@ from explorer.zoo import prose
 from explorer.zoo.data import (bert_sequences, causal_stream, causal_windows, encode_lines, mask_for_mlm,
                               triple_rows, with_repeats, with_skip_copies)
 from explorer.zoo import tickets
-from explorer.zoo.metrics import (causal_eval_windows, causal_perplexity, continuations,
+from explorer.zoo.metrics import (BARS, MODEL_BARS, bar_checks, causal_eval_windows, causal_perplexity, continuations,
                                   few_shot_lesson_accuracy, mlm_eval_sequences, mlm_top_k_accuracy, previous_token_scores,
                                   unigram_perplexity)
 from explorer.zoo.metrics import RUN_TOKENS
@@ -32,9 +33,6 @@ from explorer.zoo.tokenizer import BERT_SPECIALS, as_transformers, train_bpe, tr
 
 SEED = 0
 VOCAB = 4096
-# the quality bars (tests/unit/test_zoo_quality.py recomputes each from the shipped weights)
-BARS = dict(perplexity_ratio=0.2, new_tokens=40, repeated_4grams=0.1, previous_token=0.5, few_shot=0.6,
-            mlm_top5=0.5)
 PROBE_TOKENS = 128       # held-out tokens the previous-token score is measured on
 UNIGRAM_DOCS = 4000      # training documents the unigram baseline is fitted on (a shuffled sample)
 FEW_SHOT_ITEMS = 30      # held-out short tickets, balanced over the three labels
@@ -85,6 +83,9 @@ class Recipe:
     # LayerNorm and the position table get no update (keep_head_frozen), so a head formed in an earlier phase
     # stays while the rest of the model trains
     keep_head: tuple[int, int] | None = None
+    # every this many steps (and at the end) the weights go to <out>/<name>/snapshots/step-<N>/ and are scored
+    # against the quality bars, one row each in <out>/<name>/snapshots.json (0: no snapshots)
+    snapshot_every: int = 0
 
     @property
     def positions(self) -> int:
@@ -292,6 +293,9 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
     short_steps = int(recipe.short_share * (steps or recipe.steps)) if recipe.short_len and not triples else 0
     short = make_data(recipe.short_len) if short_steps else None
     probe = " ".join(heldout_lines[:12])
+    folder = out / recipe.name
+    scoring = None     # what every snapshot's scoring shares (held-out windows, unigram baseline ...): computed once
+    final = None       # the last step's snapshot measurements: the end of the run's own (the same weights)
     opt = torch.optim.AdamW(param_groups(model, recipe.position_lr_scale, no_decay), lr=recipe.lr,
                             betas=(0.9, 0.98), weight_decay=0.01)
     steps = steps or recipe.steps
@@ -327,13 +331,14 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
                 extra = f" previous-token max {prev.max():.2f}"
             log(f"{recipe.name} step {step}/{steps} len {batch.shape[1]} loss {loss.item():.3f}{extra} "
                 f"({time.time() - t0:.0f}s)")
+        if recipe.snapshot_every and ((step + 1) % recipe.snapshot_every == 0 or step == steps - 1):
+            t_snap = time.time()
+            scoring = scoring or evaluation_inputs(recipe, tok, train_lines, heldout_lines)
+            final = snapshot(model, tok, recipe, folder, step + 1, scoring, log)
+            t0 += time.time() - t_snap     # train_seconds: the training alone
     train_seconds = time.time() - t0
 
-    folder = out / recipe.name
-    folder.mkdir(parents=True, exist_ok=True)
-    model.config.output_router_logits = False  # capture asks for router logits explicitly
-    model.to(torch.float16).save_pretrained(folder, safe_serialization=True)
-    tok.save_pretrained(folder)
+    save_model(model, tok, folder)
     run = dict(train_steps=steps, train_seconds=round(train_seconds, 1), short_steps=short_steps,
                tokens_seen=steps * recipe.batch * recipe.seq_len, batch=recipe.batch, lr=recipe.lr,
                parameters=sum(p.numel() for p in model.parameters()))
@@ -347,42 +352,105 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
         run.update(clip=recipe.clip)
     if recipe.keep_head:
         run.update(keep_head=list(recipe.keep_head))
+    if recipe.snapshot_every:
+        run.update(snapshot_every=recipe.snapshot_every)
     if repeated:
         run.update(repeat_share=recipe.repeat_share, repeat_source=recipe.repeat_source,
                    repeat_span=list(recipe.repeat_span), repeat_times=recipe.repeat_times, repeated_rows=repeated)
     (folder / "metrics.json").write_text(json.dumps(run, indent=2) + "\n")   # the run's facts, then its bars
-    return write_evaluation(folder, recipe, train_lines, heldout_lines, log)
+    return write_evaluation(folder, recipe, train_lines, heldout_lines, log, scoring, final)
 
 
-def write_evaluation(folder: Path, recipe: Recipe, train_lines, heldout_lines, log=print) -> dict:
-    """Measure the saved model and write metrics.json (the run's facts kept) and MODEL_CARD.md."""
+def save_model(model, tok, folder: Path) -> None:
+    """The loadable Hugging Face folder a run writes (config, float16 safetensors, tokenizer), at the end and for every
+    snapshot. The training model is not changed: a float16 copy is saved (its config without router logits: capture
+    asks for them explicitly)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = copy.deepcopy(model)
+    saved.config.output_router_logits = False
+    saved.to(torch.float16).save_pretrained(folder, safe_serialization=True)
+    tok.save_pretrained(folder)
+
+
+def snapshot(model, tok, recipe: Recipe, folder: Path, step: int, inputs: dict, log=print) -> dict:
+    """Save the weights after `step` steps to <folder>/snapshots/step-<step>/, reload and measure them as the end of
+    the run does (measure) and append the row, with every bar's check and `all_bars`, to <folder>/snapshots.json.
+    Returns the measurements."""
+    from explorer.models.loader import load_folder
+    t0 = time.time()
+    where = folder / "snapshots" / f"step-{step}"
+    save_model(model, tok, where)
+    measured = measure(load_folder(where), recipe, inputs)
+    checks = bar_checks(recipe.name, measured)
+    row = dict(step=step, folder=str(where.relative_to(folder)), **measured, bars=checks,
+               all_bars=all(checks.values()), seconds=round(time.time() - t0, 1))
+    table = folder / "snapshots.json"
+    rows = json.loads(table.read_text()) if table.exists() else []
+    table.write_text(json.dumps(rows + [row], indent=2) + "\n")
+    log(f"{recipe.name} snapshot step {step}: {snapshot_summary(row)}")
+    return measured
+
+
+def snapshot_summary(row: dict) -> str:
+    """One line: the measured bars, which fail, all_bars and the scoring's seconds."""
+    if "mlm_top5_accuracy" in row:
+        said = f"top-5 {row['mlm_top5_accuracy']:.1%}"
+    else:
+        runs = row["continuations"].values()
+        said = (f"perplexity ratio {row['perplexity_ratio']:.3f}, previous-token {row['previous_token_max']:.2f}, "
+                f"few-shot {row['few_shot_accuracy']:.0%}, new tokens {'/'.join(str(r['new_tokens']) for r in runs)}, "
+                f"repeated 4-grams max {max(r['repeated_4grams'] for r in runs):.1%}")
+    failed = [k for k, ok in row["bars"].items() if not ok]
+    return f"{said}; all_bars {row['all_bars']}" + (f" (failing: {', '.join(failed)})" if failed else "") + \
+        f" ({row['seconds']}s)"
+
+
+def write_evaluation(folder: Path, recipe: Recipe, train_lines, heldout_lines, log=print,
+                     inputs: dict | None = None, measured: dict | None = None) -> dict:
+    """Measure the saved model (or take `measured`: the same weights' snapshot measurements) and write metrics.json
+    (the run's facts kept) and MODEL_CARD.md."""
     from transformers import AutoConfig
     metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
-    metrics.update(evaluate(folder, recipe, train_lines, heldout_lines))
+    metrics.update(measured or evaluate(folder, recipe, train_lines, heldout_lines, inputs))
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (folder / "MODEL_CARD.md").write_text(model_card(recipe, metrics, AutoConfig.from_pretrained(folder)))
     log(f"{recipe.name}: {metrics}")
     return metrics
 
 
-def evaluate(folder: Path, recipe: Recipe, train_lines: list[str], heldout_lines: list[str]) -> dict:
+def evaluate(folder: Path, recipe: Recipe, train_lines: list[str], heldout_lines: list[str],
+             inputs: dict | None = None) -> dict:
     """Reload the saved model (float16 on disk -> float32) and measure the quality bar."""
     from explorer.models.loader import load_folder
     lm = load_folder(folder)
+    return measure(lm, recipe, inputs or evaluation_inputs(recipe, lm.tokenizer, train_lines, heldout_lines))
+
+
+def evaluation_inputs(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[str]) -> dict:
+    """What the quality bar is measured on and does not depend on the weights (computed once per run, shared by
+    its snapshots): the held-out windows (or masked-LM sequences), the unigram baseline's perplexity on them, the
+    previous-token probe text and the few-shot tickets."""
+    if recipe.tokenizer != "bpe":
+        return dict(sequences=mlm_eval_sequences(tok, heldout_lines, recipe.seq_len))
+    windows = causal_eval_windows(tok, heldout_lines, recipe.seq_len)
+    train_stream = causal_stream(encode_lines(tok, train_lines[:UNIGRAM_DOCS]), tok.eos_token_id)
+    return dict(windows=windows, unigram=unigram_perplexity(train_stream, windows, len(tok)),
+                probe=" ".join(heldout_lines[:12]), items=tickets.heldout_messages(FEW_SHOT_ITEMS, FEW_SHOT_SEED))
+
+
+def measure(lm, recipe: Recipe, inputs: dict) -> dict:
+    """The quality bar's measurements of a loaded model (explorer.models.loader.LoadedModel) on evaluation_inputs."""
     tok, model = lm.tokenizer, lm.model
     if recipe.tokenizer == "bpe":
-        windows = causal_eval_windows(tok, heldout_lines, recipe.seq_len)
-        train_stream = causal_stream(encode_lines(tok, train_lines[:UNIGRAM_DOCS]), tok.eos_token_id)
+        windows, uni = inputs["windows"], inputs["unigram"]
         ppl = causal_perplexity(model, windows)
-        uni = unigram_perplexity(train_stream, windows, len(tok))
-        prev = previous_token_scores(model, tok, " ".join(heldout_lines[:12]), PROBE_TOKENS)
-        items = tickets.heldout_messages(FEW_SHOT_ITEMS, FEW_SHOT_SEED)
+        prev = previous_token_scores(model, tok, inputs["probe"], PROBE_TOKENS)
         return dict(heldout_perplexity=round(ppl, 2), unigram_perplexity=round(uni, 2),
                     perplexity_ratio=round(ppl / uni, 4), heldout_tokens=int(windows[:, 1:].numel()),
                     previous_token_max=round(float(prev.max()), 4),
-                    few_shot_accuracy=round(few_shot_lesson_accuracy(model, tok, items), 4),
-                    few_shot_items=len(items), continuations=continuations(lm))
-    seqs = mlm_eval_sequences(tok, heldout_lines, recipe.seq_len)
+                    few_shot_accuracy=round(few_shot_lesson_accuracy(model, tok, inputs["items"]), 4),
+                    few_shot_items=len(inputs["items"]), continuations=continuations(lm))
+    seqs = inputs["sequences"]
     specials = [tok.convert_tokens_to_ids(t) for t in BERT_SPECIALS]
     acc5 = mlm_top_k_accuracy(model, seqs, specials, tok.mask_token_id, tok.pad_token_id, k=5)
     acc1 = mlm_top_k_accuracy(model, seqs, specials, tok.mask_token_id, tok.pad_token_id, k=1)
@@ -412,11 +480,11 @@ def model_card(recipe: Recipe, metrics: dict, config) -> str:
                f"(ratio {metrics['perplexity_ratio']}; bar: at most {BARS['perplexity_ratio']})\n"
                f"- strongest previous-token head: score **{metrics['previous_token_max']}** on "
                f"{PROBE_TOKENS} held-out tokens" + (f" (bar: at least {BARS['previous_token']})"
-                                                     if recipe.name == "tiny-gpt2" else "") + "\n"
+                                                     if "previous_token" in MODEL_BARS.get(recipe.name, ()) else "") + "\n"
                f"- few-shot labels with the lessons' three examples as shots (scored as the Families page scores: "
                f"label log-probability after `Label:`, mean over the six orders): **{metrics['few_shot_accuracy']:.0%}** "
                f"of {metrics['few_shot_items']} held-out synthetic tickets (chance 33%" +
-               (f"; bar: at least {BARS['few_shot']:.0%})" if recipe.name == "tiny-gpt2" else ")") + "\n"
+               (f"; bar: at least {BARS['few_shot']:.0%})" if "few_shot" in MODEL_BARS.get(recipe.name, ()) else ")") + "\n"
                f"- continuations ({RUN_TOKENS} new tokens asked; sampled = temperature 0.8, top-p 0.9, seed 0; "
                f"bar: at least {BARS['new_tokens']} new tokens before end-of-text, under "
                f"{BARS['repeated_4grams']:.0%} of 4-grams repeated):\n\n"
@@ -481,7 +549,8 @@ def with_overrides(recipe: Recipe, a: argparse.Namespace) -> Recipe:
                    repeat_share=recipe.repeat_share if a.repeat_share is None else a.repeat_share,
                    repeat_source=a.repeat_source or recipe.repeat_source,
                    repeat_span=tuple(int(x) for x in a.repeat_span.split(",")) if a.repeat_span
-                   else recipe.repeat_span, repeat_times=a.repeat_times or recipe.repeat_times)
+                   else recipe.repeat_span, repeat_times=a.repeat_times or recipe.repeat_times,
+                   snapshot_every=a.snapshot_every or recipe.snapshot_every)
 
 
 def arguments(argv=None) -> argparse.Namespace:
@@ -515,6 +584,9 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--keep-head", default=None,
                     help="LAYER.HEAD of a GPT-2 head whose attention pattern is kept (its query/key weights, the "
                          "layer's input LayerNorm and the position table frozen)")
+    ap.add_argument("--snapshot-every", type=int, default=None,
+                    help="every K steps (and at the end) save the weights to <out>/<name>/snapshots/step-<N>/ and "
+                         "score them against the quality bars (a row each in <out>/<name>/snapshots.json)")
     return ap.parse_args(argv)
 
 
@@ -560,12 +632,12 @@ def main(argv=None):
             train_t5(RECIPES[name], Path(a.out), a.steps)
             continue
         recipe = with_overrides(RECIPES[name], a)
-        if recipe.tokenizer not in toks:
-            trained = (train_bpe if recipe.tokenizer == "bpe" else train_wordpiece)(corpus.train, VOCAB)
-            toks[recipe.tokenizer] = as_transformers(trained, recipe.tokenizer, recipe.seq_len)
         if a.init_from:   # continue with the earlier run's tokenizer: the ids must mean the same
             from transformers import AutoTokenizer
             toks[recipe.tokenizer] = AutoTokenizer.from_pretrained(a.init_from, model_max_length=recipe.seq_len)
+        elif recipe.tokenizer not in toks:
+            trained = (train_bpe if recipe.tokenizer == "bpe" else train_wordpiece)(corpus.train, VOCAB)
+            toks[recipe.tokenizer] = as_transformers(trained, recipe.tokenizer, recipe.seq_len)
         train_one(recipe, toks[recipe.tokenizer], corpus.train, corpus.heldout, Path(a.out), a.steps,
                   init_from=Path(a.init_from) if a.init_from else None, data_seed=a.data_seed)
 

@@ -11,10 +11,11 @@ from explorer.models import registry
 from explorer.zoo import corpus as corpus_mod
 from explorer.zoo import tickets
 from explorer.zoo.data import causal_stream, encode_lines
-from explorer.zoo.metrics import (causal_eval_windows, causal_perplexity, continuation, few_shot_lesson_accuracy,
-                                  mlm_eval_sequences, mlm_top_k_accuracy, previous_token_scores, unigram_perplexity)
+from explorer.zoo.metrics import (BARS, causal_eval_windows, causal_perplexity, continuation,
+                                  few_shot_lesson_accuracy, mlm_eval_sequences, mlm_top_k_accuracy, previous_token_scores,
+                                  unigram_perplexity)
 from explorer.zoo.tokenizer import BERT_SPECIALS
-from explorer.zoo.train import BARS, FEW_SHOT_ITEMS, FEW_SHOT_SEED, PROBE_TOKENS, RECIPES, UNIGRAM_DOCS
+from explorer.zoo.train import FEW_SHOT_ITEMS, FEW_SHOT_SEED, PROBE_TOKENS, RECIPES, UNIGRAM_DOCS
 from tests.conftest import bundled_model
 
 DECODERS = ["tiny-gpt2", "tiny-llama", "tiny-mixtral"]

@@ -168,3 +168,101 @@ def test_command_line_options_reach_the_recipe():
     assert (r.triples_only, r.constant_lr, r.warmup, r.clip, r.keep_head, r.lr, r.batch) == \
         (True, True, 0, 0.0, (0, 3), 1e-3, 8)
     assert (base.triples_only, base.constant_lr, base.warmup, base.clip, base.keep_head) == (False, False, 40, 1.0, None)
+
+
+# ------------------------------------------------------------------ snapshots during a run (--snapshot-every)
+def _tiny_run(tmp_path, name="tiny-gpt2", every=2, steps=4):
+    """A few steps of a tiny random model of the recipe's kind on synthetic tickets, with snapshots."""
+    from dataclasses import replace
+
+    from explorer.zoo import tickets
+    from explorer.zoo.tokenizer import as_transformers, train_bpe, train_wordpiece
+    from explorer.zoo.train import train_one
+    recipe = RECIPES[name]
+    lines = [f"{m} Label: {lab}" for m, lab in tickets.heldout_messages(240, 7)]
+    train_lines, heldout_lines = lines[:160], lines[160:]
+    kind = recipe.tokenizer
+    tok = as_transformers((train_bpe if kind == "bpe" else train_wordpiece)(train_lines, 600), kind, recipe.seq_len)
+    small = dict(n_embd=16, n_layer=1, n_head=2, n_inner=32) if kind == "bpe" else \
+        dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    recipe = replace(recipe, batch=2, snapshot_every=every, config={**recipe.config, **small})
+    logged = []
+    metrics = train_one(recipe, tok, train_lines, heldout_lines, tmp_path, steps, log=logged.append)
+    return recipe, metrics, logged
+
+
+def test_snapshots_are_saved_loadable_and_scored(tmp_path):
+    import json
+
+    from explorer.models.loader import load_folder
+    from explorer.zoo.metrics import bar_checks
+    recipe, metrics, logged = _tiny_run(tmp_path)
+    folder = tmp_path / "tiny-gpt2"
+    rows = json.loads((folder / "snapshots.json").read_text())
+    assert [r["step"] for r in rows] == [2, 4]
+    assert sorted(p.name for p in (folder / "snapshots").iterdir()) == ["step-2", "step-4"]
+    for row in rows:
+        assert {"perplexity_ratio", "heldout_perplexity", "unigram_perplexity", "previous_token_max",
+                "few_shot_accuracy", "continuations", "bars", "all_bars", "seconds"} <= set(row)
+        assert set(row["continuations"]) == {f"{p} | {d}" for p in ("Where is my order?", "a small animal that")
+                                             for d in ("greedy", "sampled")}
+        assert all({"new_tokens", "repeated_4grams"} <= set(c) for c in row["continuations"].values())
+        assert row["bars"] == bar_checks("tiny-gpt2", row) and row["all_bars"] is all(row["bars"].values())
+        assert row["all_bars"] is False                                  # 4 steps of a random model
+        lm = load_folder(folder / row["folder"])                          # the same loadable folder as the run's
+        assert lm.model.config.n_embd == 16 and lm.tokenizer.eos_token_id is not None
+    # the last snapshot is the run's final weights, and its numbers are the run's metrics
+    final, last = load_folder(folder).model.state_dict(), load_folder(folder / "snapshots" / "step-4").model.state_dict()
+    assert all(torch.equal(final[k], last[k]) for k in final)
+    assert not torch.equal(final["transformer.h.0.attn.c_attn.weight"],
+                           load_folder(folder / "snapshots" / "step-2").model.state_dict()[
+                               "transformer.h.0.attn.c_attn.weight"])
+    assert metrics["perplexity_ratio"] == rows[-1]["perplexity_ratio"] and metrics["snapshot_every"] == 2
+    assert json.loads((folder / "metrics.json").read_text())["snapshot_every"] == 2
+    assert sum("snapshot step" in line and "all_bars False" in line for line in logged) == 2
+
+
+def test_a_run_not_ending_on_a_multiple_snapshots_its_last_step_too(tmp_path):
+    import json
+    _, _, _ = _tiny_run(tmp_path, name="tiny-bert", every=2, steps=3)
+    rows = json.loads((tmp_path / "tiny-bert" / "snapshots.json").read_text())
+    assert [r["step"] for r in rows] == [2, 3]
+    assert all(set(r["bars"]) == {"mlm_top5"} and "mlm_top5_accuracy" in r for r in rows)
+
+
+def test_bar_checks_on_crafted_numbers():
+    from explorer.zoo.metrics import BARS, bar_checks
+    runs = {f"{p} | {d}": dict(new_tokens=64, repeated_4grams=0.05) for p in ("Where is my order?", "a small animal that")
+            for d in ("greedy", "sampled")}
+    good = dict(perplexity_ratio=0.03, previous_token_max=0.9, few_shot_accuracy=1.0, continuations=runs)
+    assert all(bar_checks("tiny-gpt2", good).values()) and len(bar_checks("tiny-gpt2", good)) == 11
+    assert all(bar_checks("tiny-llama", dict(good, previous_token_max=0.1, few_shot_accuracy=0.2)).values())
+    assert not bar_checks("tiny-gpt2", dict(good, previous_token_max=0.1))["previous_token"]
+    assert not bar_checks("tiny-gpt2", dict(good, few_shot_accuracy=0.5))["few_shot"]
+    assert not bar_checks("tiny-gpt2", dict(good, perplexity_ratio=0.21))["perplexity_ratio"]
+    assert bar_checks("tiny-gpt2", dict(good, perplexity_ratio=BARS["perplexity_ratio"]))["perplexity_ratio"]
+    short = dict(runs, **{"a small animal that | greedy": dict(new_tokens=39, repeated_4grams=0.0)})
+    loop = dict(runs, **{"Where is my order? | sampled": dict(new_tokens=64, repeated_4grams=0.1)})
+    assert [k for k, ok in bar_checks("tiny-mixtral", dict(good, continuations=short)).items() if not ok] == \
+        ["new_tokens | a small animal that | greedy"]
+    assert [k for k, ok in bar_checks("tiny-mixtral", dict(good, continuations=loop)).items() if not ok] == \
+        ["repeated_4grams | Where is my order? | sampled"]
+    assert bar_checks("tiny-bert", dict(mlm_top5_accuracy=0.5)) == {"mlm_top5": True}
+    assert bar_checks("tiny-bert", dict(mlm_top5_accuracy=0.49)) == {"mlm_top5": False}
+
+
+def test_snapshot_option_reaches_the_recipe():
+    from explorer.zoo.train import arguments, with_overrides
+    assert with_overrides(RECIPES["tiny-gpt2"], arguments(["--snapshot-every", "50"])).snapshot_every == 50
+    assert RECIPES["tiny-gpt2"].snapshot_every == 0
+
+
+def test_snapshots_do_not_change_the_run(tmp_path):
+    """Saving and scoring leave the training model as it was (float32, same data order): the same final weights."""
+    from explorer.models.loader import load_folder
+    _tiny_run(tmp_path / "with", every=1, steps=3)
+    _tiny_run(tmp_path / "without", every=0, steps=3)
+    a = load_folder(tmp_path / "with" / "tiny-gpt2").model.state_dict()
+    b = load_folder(tmp_path / "without" / "tiny-gpt2").model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not (tmp_path / "without" / "tiny-gpt2" / "snapshots.json").exists()
