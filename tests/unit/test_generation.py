@@ -79,8 +79,8 @@ def test_reported_probabilities_are_a_softmax_of_logits_over_temperature():
     g, ids = _run(lm, G.Sampling(temperature=0.7, seed=1), n=4, eos=set())
     for s in g.branch.steps:
         logits = _logits_after(lm, g.branch.ids[:s.position])
-        want_t = torch.softmax(logits / 0.7, -1)[torch.from_numpy(s.ids)].numpy()
-        want_1 = torch.softmax(logits, -1)[torch.from_numpy(s.ids)].numpy()
+        want_t = torch.softmax(logits / 0.7, -1)[torch.tensor(s.ids)].numpy()
+        want_1 = torch.softmax(logits, -1)[torch.tensor(s.ids)].numpy()
         np.testing.assert_allclose(s.p_temp, want_t, atol=2e-5)
         np.testing.assert_allclose(s.p_model, want_1, atol=2e-5)
         assert list(s.ids) == torch.topk(logits, G.TRACE_K).indices.tolist()
