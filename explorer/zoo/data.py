@@ -138,3 +138,21 @@ def triple_rows(n: int, length: int, vocab: tuple[int, int],
     ids = rows.gather(1, index)
     labels = torch.where(index % 3 == 2, ids, torch.full_like(ids, -100))
     return ids, labels
+
+
+def repeat_candidates(ids: torch.Tensor, start: int, n: int = 4) -> torch.Tensor:
+    """Sequence-level unlikelihood's negative candidates (Welleck et al. 2019, "Neural text generation with
+    unlikelihood training"): in each row of `ids` [batch, length], every token at a position >= `start` (the
+    model's own continuation) that belongs to an n-gram which already occurred earlier in the row.  Bool [batch,
+    length]."""
+    rows, length = ids.shape
+    flags = torch.zeros(rows, length, dtype=torch.bool)
+    for r in range(rows):
+        row = ids[r].tolist()
+        seen = set()
+        for i in range(length - n + 1):
+            gram = tuple(row[i: i + n])
+            if gram in seen and i + n > start:
+                flags[r, max(i, start): i + n] = True
+            seen.add(gram)
+    return flags

@@ -120,6 +120,24 @@ def continuation(lm, prompt: str, greedy: bool, max_new: int = RUN_TOKENS) -> di
                 repeated_4grams=round(repeated_ngram_share(before), 4), text=tokenizer.decode(before))
 
 
+@torch.no_grad()
+def greedy_heldout_repeats(model, tokenizer, docs: list[str], prefix: int = 8,
+                           new: int = RUN_TOKENS) -> tuple[float, int]:
+    """How much greedy decoding loops beyond the lessons' two prompts: the mean repeated-4-gram share of greedy
+    continuations (`new` tokens, cut at end-of-text) of the first `prefix` tokens of each of `docs` (held-out
+    documents; shorter ones skipped), all in one batch. Returns (that mean, the documents continued)."""
+    starts = [ids[:prefix] for ids in encode_lines(tokenizer, docs) if len(ids) >= prefix]
+    was_training = model.training
+    model.eval()
+    ids = torch.tensor(starts)
+    out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new, do_sample=False,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id)[:, prefix:].tolist()
+    model.train(was_training)
+    shares = [repeated_ngram_share(row[: row.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in row else row)
+              for row in out]
+    return float(np.mean(shares)), len(shares)
+
+
 def continuations(lm) -> dict:
     """{'<prompt> | greedy': continuation(...), '<prompt> | sampled': ...} for the lessons' prompts."""
     return {f"{p} | {'greedy' if g else 'sampled'}": continuation(lm, p, g)

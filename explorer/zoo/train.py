@@ -23,10 +23,10 @@ from explorer.zoo import corpus as corpus_mod
 from explorer.zoo.corpus import WORDNET_LICENSE
 from explorer.zoo import prose
 from explorer.zoo.data import (bert_sequences, causal_stream, causal_windows, encode_lines, mask_for_mlm,
-                              triple_rows, with_repeats, with_skip_copies)
+                              repeat_candidates, triple_rows, with_repeats, with_skip_copies)
 from explorer.zoo import tickets
 from explorer.zoo.metrics import (BARS, MODEL_BARS, bar_checks, causal_eval_windows, causal_perplexity, continuations,
-                                  few_shot_lesson_accuracy, mlm_eval_sequences, mlm_top_k_accuracy, previous_token_scores,
+                                  few_shot_lesson_accuracy, greedy_heldout_repeats, mlm_eval_sequences, mlm_top_k_accuracy, previous_token_scores,
                                   unigram_perplexity)
 from explorer.zoo.metrics import RUN_TOKENS
 from explorer.zoo.tokenizer import BERT_SPECIALS, as_transformers, train_bpe, train_wordpiece
@@ -37,6 +37,7 @@ PROBE_TOKENS = 128       # held-out tokens the previous-token score is measured 
 UNIGRAM_DOCS = 4000      # training documents the unigram baseline is fitted on (a shuffled sample)
 FEW_SHOT_ITEMS = 30      # held-out short tickets, balanced over the three labels
 FEW_SHOT_SEED = 1000     # their grammar seed (the corpus uses seeds 0 and 1)
+GREEDY_DOCS_EVERY = 10   # every this many held-out documents' first tokens are continued greedily (loops measured)
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "assets" / "models"
 
@@ -86,6 +87,14 @@ class Recipe:
     # every this many steps (and at the end) the weights go to <out>/<name>/snapshots/step-<N>/ and are scored
     # against the quality bars, one row each in <out>/<name>/snapshots.json (0: no snapshots)
     snapshot_every: int = 0
+    # sequence-level unlikelihood (causal LMs; Welleck et al. 2019): each step the model also continues `ul_rows` of
+    # the step's rows greedily from their first `ul_prefix` tokens for `ul_new` tokens, and every continuation token
+    # that repeats an earlier 4-gram adds -log(1 - p(token)) to the loss, this weight times its mean over the
+    # continuation (0: plain next-token training). Greedy decoding's loops are what it trains away.
+    unlikelihood: float = 0.0
+    ul_rows: int = 8
+    ul_prefix: int = 32
+    ul_new: int = 64
 
     @property
     def positions(self) -> int:
@@ -251,6 +260,28 @@ def keep_head_frozen(model, layer: int, head: int) -> list:
     return [attn.c_attn.weight, attn.c_attn.bias]
 
 
+def unlikelihood_loss(model, prefixes: torch.Tensor, new_tokens: int, eos_id: int, n: int = 4):
+    """Sequence-level unlikelihood (Welleck et al. 2019): continue every row of `prefixes` [rows, k] greedily for
+    `new_tokens` tokens (no gradient, model.generate), then score the whole text with gradient and sum
+    -log(1 - p(token)) over the continuation's tokens that belong to an n-gram already seen earlier in the row
+    (data.repeat_candidates), divided by the continuation's tokens before end-of-text.
+    Returns (loss, share of those tokens flagged as repeats)."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        text = model.generate(prefixes, attention_mask=torch.ones_like(prefixes), max_new_tokens=new_tokens,
+                              do_sample=False, eos_token_id=eos_id, pad_token_id=eos_id)
+    model.train(was_training)
+    k = prefixes.shape[1]
+    continued = text[:, k:]
+    written = torch.cumsum((continued == eos_id).long(), dim=1) == 0       # before the first end-of-text
+    flags = repeat_candidates(text, k, n)[:, k:] & written
+    logits = model(input_ids=text[:, :-1]).logits[:, k - 1:].float()
+    p = logits.softmax(-1).gather(-1, continued.unsqueeze(-1)).squeeze(-1)
+    loss = -(torch.log((1 - p).clamp(min=1e-5)) * flags).sum() / written.sum().clamp(min=1)
+    return loss, float(flags.sum()) / max(int(written.sum()), 1)
+
+
 def special_ids(tok, kind: str) -> dict:
     if kind == "bpe":
         return dict(bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)
@@ -302,6 +333,8 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
     model.train()
     t0 = time.time()
     pos, source, order = 0, None, None
+    ul = recipe.unlikelihood if recipe.tokenizer == "bpe" and not triples else 0.0
+    ul_shares = []      # share of the greedy continuations' tokens flagged as repeats, per step since the last log
     for step in range(steps):
         if triples:
             batch, labels = triple_rows(recipe.batch, recipe.seq_len, (max(tok.all_special_ids) + 1, len(tok)), g)
@@ -316,6 +349,11 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
             group["lr"] = lr_at(step, steps, recipe.lr, recipe.warmup, recipe.constant_lr) * group.get("lr_scale", 1.0)
         if recipe.tokenizer == "bpe":
             loss = model(input_ids=batch, labels=labels).loss
+            if ul:
+                ul_loss, share = unlikelihood_loss(model, batch[: recipe.ul_rows, : recipe.ul_prefix], recipe.ul_new,
+                                                   tok.eos_token_id)
+                loss = loss + ul * ul_loss
+                ul_shares.append(share)
         else:
             inputs, labels = mask_for_mlm(batch, specials, tok.mask_token_id, len(tok), g, rate=recipe.mask_rate)
             loss = model(input_ids=inputs, attention_mask=(batch != tok.pad_token_id).long(), labels=labels).loss
@@ -329,6 +367,9 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
             if recipe.tokenizer == "bpe":
                 prev = previous_token_scores(model, tok, probe, PROBE_TOKENS)
                 extra = f" previous-token max {prev.max():.2f}"
+            if ul_shares:
+                extra += f" greedy repeats {sum(ul_shares) / len(ul_shares):.1%}"
+                ul_shares = []
             log(f"{recipe.name} step {step}/{steps} len {batch.shape[1]} loss {loss.item():.3f}{extra} "
                 f"({time.time() - t0:.0f}s)")
         if recipe.snapshot_every and ((step + 1) % recipe.snapshot_every == 0 or step == steps - 1):
@@ -354,6 +395,8 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
         run.update(keep_head=list(recipe.keep_head))
     if recipe.snapshot_every:
         run.update(snapshot_every=recipe.snapshot_every)
+    if ul:
+        run.update(unlikelihood=ul, ul_rows=recipe.ul_rows, ul_prefix=recipe.ul_prefix, ul_new=recipe.ul_new)
     if repeated:
         run.update(repeat_share=recipe.repeat_share, repeat_source=recipe.repeat_source,
                    repeat_span=list(recipe.repeat_span), repeat_times=recipe.repeat_times, repeated_rows=repeated)
@@ -399,7 +442,8 @@ def snapshot_summary(row: dict) -> str:
         runs = row["continuations"].values()
         said = (f"perplexity ratio {row['perplexity_ratio']:.3f}, previous-token {row['previous_token_max']:.2f}, "
                 f"few-shot {row['few_shot_accuracy']:.0%}, new tokens {'/'.join(str(r['new_tokens']) for r in runs)}, "
-                f"repeated 4-grams max {max(r['repeated_4grams'] for r in runs):.1%}")
+                f"repeated 4-grams max {max(r['repeated_4grams'] for r in runs):.1%}, held-out greedy repeats "
+                f"{row.get('greedy_heldout_repeats', float('nan')):.1%}")
     failed = [k for k, ok in row["bars"].items() if not ok]
     return f"{said}; all_bars {row['all_bars']}" + (f" (failing: {', '.join(failed)})" if failed else "") + \
         f" ({row['seconds']}s)"
@@ -435,7 +479,8 @@ def evaluation_inputs(recipe: Recipe, tok, train_lines: list[str], heldout_lines
     windows = causal_eval_windows(tok, heldout_lines, recipe.seq_len)
     train_stream = causal_stream(encode_lines(tok, train_lines[:UNIGRAM_DOCS]), tok.eos_token_id)
     return dict(windows=windows, unigram=unigram_perplexity(train_stream, windows, len(tok)),
-                probe=" ".join(heldout_lines[:12]), items=tickets.heldout_messages(FEW_SHOT_ITEMS, FEW_SHOT_SEED))
+                probe=" ".join(heldout_lines[:12]), items=tickets.heldout_messages(FEW_SHOT_ITEMS, FEW_SHOT_SEED),
+                starts=heldout_lines[::GREEDY_DOCS_EVERY])
 
 
 def measure(lm, recipe: Recipe, inputs: dict) -> dict:
@@ -445,11 +490,13 @@ def measure(lm, recipe: Recipe, inputs: dict) -> dict:
         windows, uni = inputs["windows"], inputs["unigram"]
         ppl = causal_perplexity(model, windows)
         prev = previous_token_scores(model, tok, inputs["probe"], PROBE_TOKENS)
+        loops, docs = greedy_heldout_repeats(model, tok, inputs["starts"])
         return dict(heldout_perplexity=round(ppl, 2), unigram_perplexity=round(uni, 2),
                     perplexity_ratio=round(ppl / uni, 4), heldout_tokens=int(windows[:, 1:].numel()),
                     previous_token_max=round(float(prev.max()), 4),
                     few_shot_accuracy=round(few_shot_lesson_accuracy(model, tok, inputs["items"]), 4),
-                    few_shot_items=len(inputs["items"]), continuations=continuations(lm))
+                    few_shot_items=len(inputs["items"]), continuations=continuations(lm),
+                    greedy_heldout_repeats=round(loops, 4), greedy_heldout_docs=docs)
     seqs = inputs["sequences"]
     specials = [tok.convert_tokens_to_ids(t) for t in BERT_SPECIALS]
     acc5 = mlm_top_k_accuracy(model, seqs, specials, tok.mask_token_id, tok.pad_token_id, k=5)
@@ -484,7 +531,10 @@ def model_card(recipe: Recipe, metrics: dict, config) -> str:
                f"- few-shot labels with the lessons' three examples as shots (scored as the Families page scores: "
                f"label log-probability after `Label:`, mean over the six orders): **{metrics['few_shot_accuracy']:.0%}** "
                f"of {metrics['few_shot_items']} held-out synthetic tickets (chance 33%" +
-               (f"; bar: at least {BARS['few_shot']:.0%})" if "few_shot" in MODEL_BARS.get(recipe.name, ()) else ")") + "\n"
+               (f"; bar: at least {BARS['few_shot']:.0%})" if "few_shot" in MODEL_BARS.get(recipe.name, ()) else ")") + "\n" +
+               (f"- greedy decoding beyond the two prompts: **{metrics['greedy_heldout_repeats']:.1%}** of 4-grams "
+                f"repeated, on average, in greedy continuations ({RUN_TOKENS} tokens) of the first 8 tokens of "
+                f"{metrics['greedy_heldout_docs']} held-out documents\n" if "greedy_heldout_repeats" in metrics else "") +
                f"- continuations ({RUN_TOKENS} new tokens asked; sampled = temperature 0.8, top-p 0.9, seed 0; "
                f"bar: at least {BARS['new_tokens']} new tokens before end-of-text, under "
                f"{BARS['repeated_4grams']:.0%} of 4-grams repeated):\n\n"
@@ -550,7 +600,9 @@ def with_overrides(recipe: Recipe, a: argparse.Namespace) -> Recipe:
                    repeat_source=a.repeat_source or recipe.repeat_source,
                    repeat_span=tuple(int(x) for x in a.repeat_span.split(",")) if a.repeat_span
                    else recipe.repeat_span, repeat_times=a.repeat_times or recipe.repeat_times,
-                   snapshot_every=a.snapshot_every or recipe.snapshot_every)
+                   snapshot_every=a.snapshot_every or recipe.snapshot_every,
+                   unlikelihood=recipe.unlikelihood if a.unlikelihood is None else a.unlikelihood,
+                   ul_rows=a.ul_rows or recipe.ul_rows)
 
 
 def arguments(argv=None) -> argparse.Namespace:
@@ -587,6 +639,11 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--snapshot-every", type=int, default=None,
                     help="every K steps (and at the end) save the weights to <out>/<name>/snapshots/step-<N>/ and "
                          "score them against the quality bars (a row each in <out>/<name>/snapshots.json)")
+    ap.add_argument("--unlikelihood", type=float, default=None,
+                    help="weight of sequence-level unlikelihood (causal LMs): greedy continuations of the step's rows, "
+                         "their tokens repeating an earlier 4-gram made unlikely (default 0: none)")
+    ap.add_argument("--ul-rows", type=int, default=None,
+                    help="rows of each step continued greedily for the unlikelihood loss (default 8)")
     return ap.parse_args(argv)
 
 

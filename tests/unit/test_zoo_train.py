@@ -266,3 +266,42 @@ def test_snapshots_do_not_change_the_run(tmp_path):
     b = load_folder(tmp_path / "without" / "tiny-gpt2").model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not (tmp_path / "without" / "tiny-gpt2" / "snapshots.json").exists()
+
+
+# ------------------------------------------------------------------ sequence-level unlikelihood (--unlikelihood)
+def test_repeat_candidates_flag_the_continuations_repeated_4grams_only():
+    from explorer.zoo.data import repeat_candidates
+    row = torch.tensor([[1, 2, 3, 4, 5, 1, 2, 3, 4, 6, 7, 8, 9, 10]])
+    assert repeat_candidates(row, 0)[0].nonzero().flatten().tolist() == [5, 6, 7, 8]
+    # a repeat that starts inside the prompt flags only its continuation tokens
+    assert repeat_candidates(row, 7)[0].nonzero().flatten().tolist() == [7, 8]
+    assert not repeat_candidates(row, 9).any()                       # nothing repeats after position 9
+    assert not repeat_candidates(torch.arange(20).view(2, 10), 0).any()
+    both = repeat_candidates(torch.tensor([[1, 2, 3, 4, 1, 2, 3, 4], [1, 2, 3, 4, 5, 6, 7, 8]]), 4)
+    assert both[0].tolist() == [False] * 4 + [True] * 4 and not both[1].any()
+
+
+def test_unlikelihood_makes_greedy_loops_less_likely():
+    """A random tiny GPT-2 continues greedily in a loop; steps on the unlikelihood loss alone lower the loss and the
+    share of its greedy continuation's tokens that repeat a 4-gram."""
+    from explorer.zoo.train import unlikelihood_loss
+    torch.manual_seed(0)
+    model = RECIPES["tiny-gpt2"].build(64, dict(bos_token_id=0, eos_token_id=0))
+    prefixes = torch.randint(1, 64, (4, 8), generator=torch.Generator().manual_seed(0))
+    loss0, share0 = unlikelihood_loss(model, prefixes, 32, eos_id=0)
+    assert share0 > 0.3 and loss0.item() > 0                         # the random model loops
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(15):
+        loss, _ = unlikelihood_loss(model, prefixes, 32, eos_id=0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    loss1, share1 = unlikelihood_loss(model, prefixes, 32, eos_id=0)
+    assert share1 < share0 / 2 and loss1.item() < loss0.item(), (share0, share1)
+
+
+def test_unlikelihood_option_reaches_the_recipe_and_defaults_off():
+    from explorer.zoo.train import arguments, with_overrides
+    r = with_overrides(RECIPES["tiny-llama"], arguments(["--unlikelihood", "1", "--ul-rows", "16"]))
+    assert (r.unlikelihood, r.ul_rows) == (1.0, 16)
+    assert all(r.unlikelihood == 0.0 for r in RECIPES.values() if hasattr(r, "unlikelihood"))
