@@ -26,8 +26,6 @@ CORPUS_DIGEST = "1e11a13c1fedf7252523dba77b629856671005342fd0b7773dcd0af14614200
 # bars a shipped model does not meet yet (model, bar) -> why; each is an xfail(strict) so that meeting it fails
 MISSED: dict[tuple[str, str], str] = {
     ("tiny-bert", "top-5"): "28.5% on 128-token held-out sequences after 150 continued steps at 128 positions",
-    ("tiny-mixtral", "Where is my order? | greedy"): "greedy loops: 30% of 4-grams repeated",
-    ("tiny-mixtral", "a small animal that | greedy"): "greedy loops: 31% of 4-grams repeated",
 }
 
 
