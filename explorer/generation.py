@@ -133,7 +133,8 @@ class StepTrace:
 
 
 def _bits(p: torch.Tensor, logp: torch.Tensor) -> float:
-    return float(-(p * logp).sum() / np.log(2.0))
+    """Entropy in bits; never below 0 (one token left gives -0.0, which a caption would print as "-0.00")."""
+    return max(0.0, float(-(p * logp).sum() / np.log(2.0)))
 
 
 def filter_distribution(logits: torch.Tensor, s: Sampling) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -116,6 +116,14 @@ def test_sampled_trace_keeps_only_what_survives_truncation():
         assert s.chosen_rank < 5 and s.chosen_p_final > 0
 
 
+def test_greedy_leaves_one_token_and_zero_bits_not_minus_zero():
+    lm = bundled_model("tiny-gpt2")
+    g, _ = _run(lm, G.Sampling(greedy=True), n=3, eos=set())
+    for s in g.branch.steps:
+        assert s.kept == 1 and s.entropy > 0
+        assert f"{s.entropy_final:.2f}" == "0.00"          # was "-0.00" on the Generation page's caption
+
+
 def test_draw_is_a_pure_function_of_seed_and_step():
     p = np.array([0.1, 0.2, 0.3, 0.4])
     assert G.draw(p, 5, 3) == G.draw(p, 5, 3)
