@@ -140,19 +140,24 @@ def triple_rows(n: int, length: int, vocab: tuple[int, int],
     return ids, labels
 
 
+def repeated_ngrams(ids: list[int], n: int = 4) -> list[bool]:
+    """For each n-gram of `ids` (by start position): whether the same n-gram already occurred earlier in `ids`."""
+    seen, again = set(), []
+    for i in range(len(ids) - n + 1):
+        gram = tuple(ids[i: i + n])
+        again.append(gram in seen)
+        seen.add(gram)
+    return again
+
+
 def repeat_candidates(ids: torch.Tensor, start: int, n: int = 4) -> torch.Tensor:
     """Sequence-level unlikelihood's negative candidates (Welleck et al. 2019, "Neural text generation with
     unlikelihood training"): in each row of `ids` [batch, length], every token at a position >= `start` (the
     model's own continuation) that belongs to an n-gram which already occurred earlier in the row.  Bool [batch,
     length]."""
-    rows, length = ids.shape
-    flags = torch.zeros(rows, length, dtype=torch.bool)
-    for r in range(rows):
-        row = ids[r].tolist()
-        seen = set()
-        for i in range(length - n + 1):
-            gram = tuple(row[i: i + n])
-            if gram in seen and i + n > start:
+    flags = torch.zeros(ids.shape, dtype=torch.bool)
+    for r, row in enumerate(ids.tolist()):
+        for i, again in enumerate(repeated_ngrams(row, n)):
+            if again and i + n > start:
                 flags[r, max(i, start): i + n] = True
-            seen.add(gram)
     return flags

@@ -11,7 +11,8 @@ import math
 import numpy as np
 import torch
 
-from explorer.zoo.data import bert_sequences, causal_stream, causal_windows, encode_lines, mask_for_mlm
+from explorer.zoo.data import (bert_sequences, causal_stream, causal_windows, encode_lines, mask_for_mlm,
+                              repeated_ngrams)
 
 # the quality bars of issue 14, in one place: tests/unit/test_zoo_quality.py recomputes each from the shipped weights,
 # explorer/zoo/train.py states them in the cards and checks every snapshot of a run against them (bar_checks)
@@ -93,18 +94,30 @@ def mlm_eval_sequences(tokenizer, lines: list[str], seq_len: int) -> torch.Tenso
 PROMPTS = ("Where is my order?", "a small animal that")      # the lessons' prompts
 SAMPLED = dict(temperature=0.8, top_p=0.9, seed=0)            # the sampled setting of the quality bar
 RUN_TOKENS = 64                                               # new tokens asked for per run
+GREEDY_PREFIX = 8                                             # held-out documents' first tokens continued greedily
 
 
 def repeated_ngram_share(ids: list[int], n: int = 4) -> float:
     """Share of the n-grams of `ids` that already occurred earlier in `ids` (0 = no loop at all)."""
-    grams = [tuple(ids[i: i + n]) for i in range(len(ids) - n + 1)]
-    if not grams:
-        return 0.0
-    seen, repeats = set(), 0
-    for g in grams:
-        repeats += g in seen
-        seen.add(g)
-    return repeats / len(grams)
+    again = repeated_ngrams(ids, n)
+    return sum(again) / len(again) if again else 0.0
+
+
+def until_eos(ids: list[int], eos_id: int) -> list[int]:
+    """`ids` up to (not including) the first end-of-text."""
+    return ids[: ids.index(eos_id)] if eos_id in ids else ids
+
+
+@torch.no_grad()
+def greedy_continue(model, prefixes: torch.Tensor, new: int, eos_id: int) -> torch.Tensor:
+    """model.generate's greedy continuation of every row of `prefixes` [rows, k] (rows of one length, no padding) by
+    `new` tokens, a row that ends padded with end-of-text; the model left in the mode it was in.  [rows, k + new]"""
+    was_training = model.training
+    model.eval()
+    out = model.generate(prefixes, attention_mask=torch.ones_like(prefixes), max_new_tokens=new, do_sample=False,
+                         eos_token_id=eos_id, pad_token_id=eos_id)
+    model.train(was_training)
+    return out
 
 
 def continuation(lm, prompt: str, greedy: bool, max_new: int = RUN_TOKENS) -> dict:
@@ -114,27 +127,19 @@ def continuation(lm, prompt: str, greedy: bool, max_new: int = RUN_TOKENS) -> di
     sampling = Sampling(greedy=True) if greedy else Sampling(**SAMPLED)
     run = Generation(lm, tokenizer(prompt)["input_ids"], sampling, max_new)
     run.run(lm, max_new)
-    ids = run.branch.generated
-    before = ids[: ids.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in ids else ids
+    before = until_eos(run.branch.generated, tokenizer.eos_token_id)
     return dict(new_tokens=len(before), ended=run.done() == "end-of-text",
                 repeated_4grams=round(repeated_ngram_share(before), 4), text=tokenizer.decode(before))
 
 
-@torch.no_grad()
-def greedy_heldout_repeats(model, tokenizer, docs: list[str], prefix: int = 8,
+def greedy_heldout_repeats(model, tokenizer, docs: list[str], prefix: int = GREEDY_PREFIX,
                            new: int = RUN_TOKENS) -> tuple[float, int]:
     """How much greedy decoding loops beyond the lessons' two prompts: the mean repeated-4-gram share of greedy
     continuations (`new` tokens, cut at end-of-text) of the first `prefix` tokens of each of `docs` (held-out
     documents; shorter ones skipped), all in one batch. Returns (that mean, the documents continued)."""
-    starts = [ids[:prefix] for ids in encode_lines(tokenizer, docs) if len(ids) >= prefix]
-    was_training = model.training
-    model.eval()
-    ids = torch.tensor(starts)
-    out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new, do_sample=False,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id)[:, prefix:].tolist()
-    model.train(was_training)
-    shares = [repeated_ngram_share(row[: row.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in row else row)
-              for row in out]
+    starts = torch.tensor([ids[:prefix] for ids in encode_lines(tokenizer, docs) if len(ids) >= prefix])
+    out = greedy_continue(model, starts, new, tokenizer.eos_token_id)[:, prefix:].tolist()
+    shares = [repeated_ngram_share(until_eos(row, tokenizer.eos_token_id)) for row in out]
     return float(np.mean(shares)), len(shares)
 
 

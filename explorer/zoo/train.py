@@ -25,9 +25,9 @@ from explorer.zoo import prose
 from explorer.zoo.data import (bert_sequences, causal_stream, causal_windows, encode_lines, mask_for_mlm,
                               repeat_candidates, triple_rows, with_repeats, with_skip_copies)
 from explorer.zoo import tickets
-from explorer.zoo.metrics import (BARS, MODEL_BARS, bar_checks, causal_eval_windows, causal_perplexity, continuations,
-                                  few_shot_lesson_accuracy, greedy_heldout_repeats, mlm_eval_sequences, mlm_top_k_accuracy, previous_token_scores,
-                                  unigram_perplexity)
+from explorer.zoo.metrics import (BARS, GREEDY_PREFIX, MODEL_BARS, bar_checks, causal_eval_windows, causal_perplexity,
+                                  continuations, few_shot_lesson_accuracy, greedy_continue, greedy_heldout_repeats,
+                                  mlm_eval_sequences, mlm_top_k_accuracy, previous_token_scores, unigram_perplexity)
 from explorer.zoo.metrics import RUN_TOKENS
 from explorer.zoo.tokenizer import BERT_SPECIALS, as_transformers, train_bpe, train_wordpiece
 
@@ -266,16 +266,11 @@ def keep_head_frozen(model, layer: int, head: int) -> list:
 
 def unlikelihood_loss(model, prefixes: torch.Tensor, new_tokens: int, eos_id: int, n: int = 4):
     """Sequence-level unlikelihood (Welleck et al. 2019): continue every row of `prefixes` [rows, k] greedily for
-    `new_tokens` tokens (no gradient, model.generate), then score the whole text with gradient and sum
+    `new_tokens` tokens (no gradient, metrics.greedy_continue), then score the whole text with gradient and sum
     -log(1 - p(token)) over the continuation's tokens that belong to an n-gram already seen earlier in the row
     (data.repeat_candidates), divided by the continuation's tokens before end-of-text.
     Returns (loss, share of those tokens flagged as repeats)."""
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        text = model.generate(prefixes, attention_mask=torch.ones_like(prefixes), max_new_tokens=new_tokens,
-                              do_sample=False, eos_token_id=eos_id, pad_token_id=eos_id)
-    model.train(was_training)
+    text = greedy_continue(model, prefixes, new_tokens, eos_id)
     k = prefixes.shape[1]
     continued = text[:, k:]
     written = torch.cumsum((continued == eos_id).long(), dim=1) == 0       # before the first end-of-text
@@ -447,7 +442,7 @@ def snapshot_summary(row: dict) -> str:
         said = (f"perplexity ratio {row['perplexity_ratio']:.3f}, previous-token {row['previous_token_max']:.2f}, "
                 f"few-shot {row['few_shot_accuracy']:.0%}, new tokens {'/'.join(str(r['new_tokens']) for r in runs)}, "
                 f"repeated 4-grams max {max(r['repeated_4grams'] for r in runs):.1%}, held-out greedy repeats "
-                f"{row.get('greedy_heldout_repeats', float('nan')):.1%}")
+                f"{row['greedy_heldout_repeats']:.1%}")
     failed = [k for k, ok in row["bars"].items() if not ok]
     return f"{said}; all_bars {row['all_bars']}" + (f" (failing: {', '.join(failed)})" if failed else "") + \
         f" ({row['seconds']}s)"
@@ -537,7 +532,7 @@ def model_card(recipe: Recipe, metrics: dict, config) -> str:
                f"of {metrics['few_shot_items']} held-out synthetic tickets (chance 33%" +
                (f"; bar: at least {BARS['few_shot']:.0%})" if "few_shot" in MODEL_BARS.get(recipe.name, ()) else ")") + "\n" +
                (f"- greedy decoding beyond the two prompts: **{metrics['greedy_heldout_repeats']:.1%}** of 4-grams "
-                f"repeated, on average, in greedy continuations ({RUN_TOKENS} tokens) of the first 8 tokens of "
+                f"repeated, on average, in greedy continuations ({RUN_TOKENS} tokens) of the first {GREEDY_PREFIX} tokens of "
                 f"{metrics['greedy_heldout_docs']} held-out documents\n" if "greedy_heldout_repeats" in metrics else "") +
                f"- continuations ({RUN_TOKENS} new tokens asked; sampled = temperature 0.8, top-p 0.9, seed 0; "
                f"bar: at least {BARS['new_tokens']} new tokens before end-of-text, under "

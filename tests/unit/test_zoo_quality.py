@@ -12,8 +12,8 @@ from explorer.zoo import corpus as corpus_mod
 from explorer.zoo import tickets
 from explorer.zoo.data import causal_stream, encode_lines
 from explorer.zoo.metrics import (BARS, causal_eval_windows, causal_perplexity, continuation,
-                                  few_shot_lesson_accuracy, greedy_heldout_repeats, mlm_eval_sequences, mlm_top_k_accuracy, previous_token_scores,
-                                  unigram_perplexity)
+                                  few_shot_lesson_accuracy, greedy_heldout_repeats, mlm_eval_sequences,
+                                  mlm_top_k_accuracy, previous_token_scores, unigram_perplexity)
 from explorer.zoo.tokenizer import BERT_SPECIALS
 from explorer.zoo.train import FEW_SHOT_ITEMS, FEW_SHOT_SEED, GREEDY_DOCS_EVERY, PROBE_TOKENS, RECIPES, UNIGRAM_DOCS
 from tests.conftest import bundled_model
