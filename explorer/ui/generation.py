@@ -192,8 +192,9 @@ def draw_topk(s, k: int, sampling: G.Sampling, vocab: int, title: str | None = N
              "top-k next tokens", data={"token": s.tokens[:k], "probability": drawn[:k],
                                         "cumulative": s.cum_filtered[:k], "after_truncation": s.p_final[:k]},
              height=340)
-    kept_text = "every token" if s.kept >= vocab else f"{s.kept:,} tokens"
+    kept_text = ("every token remains" if s.kept >= vocab else
+                 "1 token remains" if s.kept == 1 else f"{s.kept:,} tokens remain")
     explain(f"Bars: the {k} most likely next tokens; the chosen one is outlined. The black curve adds them up; "
-            f"after temperature, top-k and top-p, {kept_text} remain and the draw renormalises over them "
+            f"after temperature, top-k and top-p, {kept_text} and the draw renormalises over them "
             f"(grey bars are cut). Model entropy here: {s.entropy:.2f} bits; of what was drawn from: "
             f"{s.entropy_final:.2f} bits.")

@@ -16,6 +16,16 @@ def _shown(at) -> str:
     return next(m.value for m in at.markdown if m.value.startswith("Showing step"))
 
 
+def test_the_chart_caption_says_what_remains_in_words_a_learner_reads():
+    """Greedy keeps one token of zero entropy: '1 token remains', '0.00 bits' (was '1 tokens remain', '-0.00 bits');
+    sampling without top-k or top-p keeps every token: 'every token remains' (was 'every token remain')."""
+    greedy = " ".join(c.value for c in run_page(PAGE, query={**GREEDY, "n": "3"}).caption)
+    assert "1 token remains and" in greedy and "drawn from: 0.00 bits" in greedy and "-0.00" not in greedy
+    sampled = " ".join(c.value for c in run_page(PAGE, query={"decode": "sample", "prompt": "a small animal that",
+                                                               "topk": "0", "topp": "1", "n": "3"}).caption)
+    assert "top-p, every token remains and" in sampled, sampled
+
+
 def test_step_and_back_move_one_token_and_the_link_follows():
     at = run_page(PAGE, query=GREEDY)
     assert_clean(at)
