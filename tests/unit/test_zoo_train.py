@@ -171,7 +171,7 @@ def test_command_line_options_reach_the_recipe():
 
 
 # ------------------------------------------------------------------ snapshots during a run (--snapshot-every)
-def _tiny_run(tmp_path, name="tiny-gpt2", every=2, steps=4):
+def _tiny_run(tmp_path, name="tiny-gpt2", every=2, steps=4, **fields):
     """A few steps of a tiny random model of the recipe's kind on synthetic tickets, with snapshots."""
     from dataclasses import replace
 
@@ -185,7 +185,7 @@ def _tiny_run(tmp_path, name="tiny-gpt2", every=2, steps=4):
     tok = as_transformers((train_bpe if kind == "bpe" else train_wordpiece)(train_lines, 600), kind, recipe.seq_len)
     small = dict(n_embd=16, n_layer=1, n_head=2, n_inner=32) if kind == "bpe" else \
         dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
-    recipe = replace(recipe, batch=2, snapshot_every=every, config={**recipe.config, **small})
+    recipe = replace(recipe, batch=2, snapshot_every=every, config={**recipe.config, **small}, **fields)
     logged = []
     metrics = train_one(recipe, tok, train_lines, heldout_lines, tmp_path, steps, log=logged.append)
     return recipe, metrics, logged
@@ -305,3 +305,40 @@ def test_unlikelihood_option_reaches_the_recipe_and_defaults_off():
     r = with_overrides(RECIPES["tiny-llama"], arguments(["--unlikelihood", "1", "--ul-rows", "16"]))
     assert (r.unlikelihood, r.ul_rows) == (1.0, 16)
     assert all(r.unlikelihood == 0.0 for r in RECIPES.values() if hasattr(r, "unlikelihood"))
+
+
+def test_unlikelihood_can_start_late_and_snapshots_wait_for_it(tmp_path):
+    """--ul-start 0.5 of 6 steps: the first 3 steps are plain next-token training (no greedy repeats logged at step 0),
+    the run records the step the loss started at, and snapshots are taken only from then on."""
+    import json
+    from explorer.zoo.train import arguments, with_overrides
+    assert with_overrides(RECIPES["tiny-llama"], arguments(["--ul-start", "0.8"])).ul_start == 0.8
+    _, metrics, logged = _tiny_run(tmp_path, every=1, steps=6, unlikelihood=1.0, ul_rows=2, ul_prefix=4, ul_new=4,
+                                   ul_start=0.5)
+    assert metrics["ul_from_step"] == 3 and metrics["unlikelihood"] == 1.0
+    rows = json.loads((tmp_path / "tiny-gpt2" / "snapshots.json").read_text())
+    assert [r["step"] for r in rows] == [4, 5, 6]
+    first = next(line for line in logged if "step 0/6" in line)
+    assert "greedy repeats" not in first
+
+
+def test_masked_lm_loss_is_bert_s_own_loss_on_the_chosen_positions():
+    """The training loss that runs the prediction head on the masked positions only equals BertForMaskedLM's loss,
+    and so do its gradients."""
+    from explorer.zoo.train import masked_lm_loss
+    torch.manual_seed(0)
+    model = RECIPES["tiny-bert"].build(64, dict(pad_token_id=0))
+    ids = torch.randint(5, 64, (3, 16))
+    labels = torch.where(torch.rand(3, 16) < 0.3, ids, torch.full_like(ids, -100))
+    mask = torch.ones_like(ids)
+    mask[2, 10:] = 0
+    theirs = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    theirs.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    ours = masked_lm_loss(model, ids, mask, labels)
+    ours.backward()
+    assert torch.allclose(ours, theirs, atol=1e-5), (ours, theirs)
+    assert all(torch.allclose(p.grad, grads[n], atol=1e-6) for n, p in model.named_parameters() if n in grads)
+    shifted = torch.where(labels == -100, labels, (labels + 1) % 64)
+    assert not torch.isclose(masked_lm_loss(model, ids, mask, shifted), ours)
