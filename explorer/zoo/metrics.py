@@ -109,13 +109,15 @@ def until_eos(ids: list[int], eos_id: int) -> list[int]:
 
 
 @torch.no_grad()
-def greedy_continue(model, prefixes: torch.Tensor, new: int, eos_id: int) -> torch.Tensor:
+def greedy_continue(model, prefixes: torch.Tensor, new: int, eos_id: int, suppress_eos: bool = False) -> torch.Tensor:
     """model.generate's greedy continuation of every row of `prefixes` [rows, k] (rows of one length, no padding) by
-    `new` tokens, a row that ends padded with end-of-text; the model left in the mode it was in.  [rows, k + new]"""
+    `new` tokens, a row that ends padded with end-of-text (with suppress_eos: end-of-text never written, every row
+    `new` tokens long); the model left in the mode it was in.  [rows, k + new]"""
     was_training = model.training
     model.eval()
+    extra = dict(suppress_tokens=[eos_id], min_new_tokens=new) if suppress_eos else {}
     out = model.generate(prefixes, attention_mask=torch.ones_like(prefixes), max_new_tokens=new, do_sample=False,
-                         eos_token_id=eos_id, pad_token_id=eos_id)
+                         eos_token_id=eos_id, pad_token_id=eos_id, **extra)
     model.train(was_training)
     return out
 

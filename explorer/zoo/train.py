@@ -83,7 +83,7 @@ class Recipe:
     # (layer, head) of a GPT-2 head whose attention pattern is kept: its query and key weights, that layer's input
     # LayerNorm and the position table get no update (keep_head_frozen), so a head formed in an earlier phase
     # stays while the rest of the model trains
-    keep_head: tuple[int, int] | None = None
+    keep_head: tuple[int, int] | str | None = None    # or "best": the strongest previous-token head when the run starts
     # every this many steps (and at the end) the weights go to <out>/<name>/snapshots/step-<N>/ and are scored
     # against the quality bars, one row each in <out>/<name>/snapshots.json (0: no snapshots)
     snapshot_every: int = 0
@@ -96,6 +96,12 @@ class Recipe:
     ul_prefix: int = 32
     ul_new: int = 64
     ul_start: float = 0.0   # unlikelihood from this share of the steps on (a from-scratch run first learns the language)
+    # the greedy continuations written with end-of-text suppressed (all ul_new tokens, as the Generation page's
+    # "continue past end-of-text"): the loss then never rewards a continuation for ending early
+    ul_past_eos: bool = False
+    # phases run after this recipe's steps, each continuing from the weights before it (as --init-from does, with data
+    # seed SEED + its number): a dict of Recipe fields each (steps included); one command trains them all
+    phases: tuple = ()
 
     @property
     def positions(self) -> int:
@@ -265,13 +271,21 @@ def keep_head_frozen(model, layer: int, head: int) -> list:
     return [attn.c_attn.weight, attn.c_attn.bias]
 
 
-def unlikelihood_loss(model, prefixes: torch.Tensor, new_tokens: int, eos_id: int, n: int = 4):
+def strongest_previous_token_head(model, tok, probe: str) -> tuple[int, int]:
+    """(layer, head) of the head with the highest previous-token score on the probe text."""
+    scores = previous_token_scores(model, tok, probe, PROBE_TOKENS)
+    layer, head = divmod(int(scores.argmax()), scores.shape[1])
+    return layer, head
+
+
+def unlikelihood_loss(model, prefixes: torch.Tensor, new_tokens: int, eos_id: int, n: int = 4, past_eos: bool = False):
     """Sequence-level unlikelihood (Welleck et al. 2019): continue every row of `prefixes` [rows, k] greedily for
     `new_tokens` tokens (no gradient, metrics.greedy_continue), then score the whole text with gradient and sum
     -log(1 - p(token)) over the continuation's tokens that belong to an n-gram already seen earlier in the row
-    (data.repeat_candidates), divided by the continuation's tokens before end-of-text.
+    (data.repeat_candidates), divided by the continuation's tokens before end-of-text. With past_eos the continuation
+    is written with end-of-text suppressed: every one of its tokens counts.
     Returns (loss, share of those tokens flagged as repeats)."""
-    text = greedy_continue(model, prefixes, new_tokens, eos_id)
+    text = greedy_continue(model, prefixes, new_tokens, eos_id, suppress_eos=past_eos)
     k = prefixes.shape[1]
     continued = text[:, k:]
     written = torch.cumsum((continued == eos_id).long(), dim=1) == 0       # before the first end-of-text
@@ -307,7 +321,11 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
     if init_from:   # continue training from an earlier run's weights (its card names that run)
         from explorer.models.loader import load_folder
         load_trimmed(model, load_folder(init_from).model.state_dict())
-    no_decay = keep_head_frozen(model, *recipe.keep_head) if recipe.keep_head else None
+    probe = " ".join(heldout_lines[:12])
+    kept = strongest_previous_token_head(model, tok, probe) if recipe.keep_head == "best" else recipe.keep_head
+    if recipe.keep_head == "best":
+        log(f"{recipe.name}: keeping head {kept[0]}.{kept[1]}, the strongest previous-token head")
+    no_decay = keep_head_frozen(model, *kept) if kept else None
     triples = recipe.triples_only and recipe.tokenizer == "bpe"
     encoded = [] if triples else encode_enough(tok, train_lines,
                                                 (steps or recipe.steps) * recipe.batch * recipe.seq_len)
@@ -332,7 +350,6 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
             f"{recipe.repeat_span} tokens and {recipe.repeat_times} copies")
     short_steps = int(recipe.short_share * (steps or recipe.steps)) if recipe.short_len and not triples else 0
     short = make_data(recipe.short_len) if short_steps else None
-    probe = " ".join(heldout_lines[:12])
     folder = out / recipe.name
     scoring = None     # what every snapshot's scoring shares (held-out windows, unigram baseline ...): computed once
     final = None       # the last step's snapshot measurements: the end of the run's own (the same weights)
@@ -361,7 +378,7 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
             loss = model(input_ids=batch, labels=labels).loss
             if ul and step >= ul_from:
                 ul_loss, share = unlikelihood_loss(model, batch[: recipe.ul_rows, : recipe.ul_prefix], recipe.ul_new,
-                                                   tok.eos_token_id)
+                                                   tok.eos_token_id, past_eos=recipe.ul_past_eos)
                 loss = loss + ul * ul_loss
                 ul_shares.append(share)
         else:
@@ -401,19 +418,49 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
         run.update(warmup=recipe.warmup)
     if recipe.clip != 1.0:
         run.update(clip=recipe.clip)
-    if recipe.keep_head:
-        run.update(keep_head=list(recipe.keep_head))
+    if kept:
+        run.update(keep_head=list(kept))
     if recipe.snapshot_every:
         run.update(snapshot_every=recipe.snapshot_every)
     if ul:
         run.update(unlikelihood=ul, ul_rows=recipe.ul_rows, ul_prefix=recipe.ul_prefix, ul_new=recipe.ul_new)
         if ul_from:
             run.update(ul_from_step=ul_from)
+        if recipe.ul_past_eos:
+            run.update(ul_past_eos=True)
     if repeated:
         run.update(repeat_share=recipe.repeat_share, repeat_source=recipe.repeat_source,
                    repeat_span=list(recipe.repeat_span), repeat_times=recipe.repeat_times, repeated_rows=repeated)
     (folder / "metrics.json").write_text(json.dumps(run, indent=2) + "\n")   # the run's facts, then its bars
     return write_evaluation(folder, recipe, train_lines, heldout_lines, log, scoring, final)
+
+
+def train_phases(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[str], out: Path,
+                 steps: int | None = None, log=print, init_from: Path | None = None, data_seed: int | None = None) -> dict:
+    """train_one for the recipe's own steps (`steps` overrides them), then for each of its phases, each continuing from
+    the weights before it with the next data seed. The phases before the last write to <out>/<name>-phases/<i>/<name>,
+    the last to <out>/<name>, whose metrics.json gains `phases` (each phase's run facts and measurements) and
+    train_seconds, their sum. Without phases: train_one."""
+    from dataclasses import replace
+    if not recipe.phases:
+        return train_one(recipe, tok, train_lines, heldout_lines, out, steps, log, init_from, data_seed)
+    stages = [replace(recipe, phases=())] + [replace(recipe, phases=(), **fields) for fields in recipe.phases]
+    seed = data_seed if data_seed is not None else SEED + (1 if init_from else 0)
+    done = []
+    for i, stage in enumerate(stages):
+        where = out if i == len(stages) - 1 else out / f"{recipe.name}-phases" / str(i + 1)
+        metrics = train_one(stage, tok, train_lines, heldout_lines, where, steps if i == 0 else None, log, init_from,
+                            seed + i)
+        done.append(dict(metrics, data_seed=seed + i))
+        init_from = where / recipe.name
+        log(f"{recipe.name}: phase {i + 1} of {len(stages)} done ({metrics['train_seconds']} s)")
+    folder = out / recipe.name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics.update(phases=[{k: v for k, v in m.items() if k != "continuations"} for m in done],
+                   train_seconds=round(sum(m["train_seconds"] for m in done), 1),
+                   train_steps=sum(m["train_steps"] for m in done))
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
 
 
 def save_model(model, tok, folder: Path) -> None:
@@ -520,7 +567,8 @@ def measure(lm, recipe: Recipe, inputs: dict) -> dict:
 def model_card(recipe: Recipe, metrics: dict, config) -> str:
     keys = [k for k in recipe.config if k not in ("model_type",)]
     cfg = "\n".join(f"| {k} | {getattr(config, k, recipe.config[k])} |" for k in keys)
-    command = "\n".join(f"- {c}" for c in metrics["commands"]) if metrics.get("commands") else (
+    command = "\n".join(f"- {c}" for c in metrics["commands"]) if metrics.get("commands") else phases_text(
+        recipe, metrics) if metrics.get("phases") else (
         f"`python -m explorer.zoo.train --only {recipe.name} --threads 1` (seed {SEED}; {metrics['train_steps']} steps "
         f"of {recipe.batch} x {recipe.seq_len} tokens" + (
             f", the first {metrics['short_steps']} of them as {recipe.batch * recipe.seq_len // recipe.short_len} x "
@@ -595,6 +643,38 @@ their own seed ({held}).
 """
 
 
+def phase_text(recipe: Recipe, m: dict) -> str:
+    """One phase of a run, from its run facts in metrics.json."""
+    what = [f"{m['train_steps']} steps of {m['batch']} x {recipe.seq_len} tokens"]
+    if m.get("short_steps"):
+        what.append(f"the first {m['short_steps']} as {m['batch'] * recipe.seq_len // recipe.short_len} x "
+                    f"{recipe.short_len}")
+    if m.get("triples_only"):
+        what.append("every row random `a b a` triples, the loss on each triple's third token only")
+    elif m.get("repeat_share"):
+        what.append(f"{m['repeated_rows']} rows of {m['repeat_share']:.0%} with {m['repeat_source']} spans")
+    if m.get("keep_head"):
+        what.append(f"head {m['keep_head'][0]}.{m['keep_head'][1]} (the strongest previous-token head) kept")
+    schedule = "constant" if m.get("lr_schedule") == "constant" else "cosine to a tenth"
+    what.append(f"lr {m['lr']} {schedule}" + (", no clipping" if m.get("clip") == 0 else ""))
+    if m.get("unlikelihood"):
+        what.append(f"sequence-level unlikelihood at weight {m['unlikelihood']} from step {m.get('ul_from_step', 0)} "
+                    f"({m['ul_rows']} greedy continuations of {m['ul_new']} tokens a step"
+                    + (", end-of-text suppressed" if m.get("ul_past_eos") else "") + ")")
+    return "; ".join(what) + f"; {m['train_seconds']} s"
+
+
+def phases_text(recipe: Recipe, metrics: dict) -> str:
+    """The card's command for a run in phases: the one command, then what each phase did."""
+    head = (f"`python -m explorer.zoo.train --only {recipe.name} --threads 1` (seed {SEED}, from scratch, one command: "
+            f"{metrics['train_seconds']} s of training" + (f", {metrics['command_seconds']} s in all with the corpus, "
+                                                          f"tokenizer and measurements" if "command_seconds" in metrics
+                                                          else "") +
+            f" on {platform.machine()} CPU with torch {torch.__version__}), in {len(metrics['phases'])} phases, each "
+            f"continuing from the one before:")
+    return head + "\n" + "\n".join(f"  {i}. {phase_text(recipe, m)}" for i, m in enumerate(metrics["phases"], 1))
+
+
 def with_overrides(recipe: Recipe, a: argparse.Namespace) -> Recipe:
     """The recipe with the command line's overrides (arguments(): --lr, --batch, --triples-only, --keep-head ...)."""
     from dataclasses import replace
@@ -603,8 +683,8 @@ def with_overrides(recipe: Recipe, a: argparse.Namespace) -> Recipe:
                    constant_lr=a.constant_lr or recipe.constant_lr,
                    warmup=recipe.warmup if a.warmup is None else a.warmup,
                    clip=recipe.clip if a.clip is None else a.clip,
-                   keep_head=tuple(int(x) for x in a.keep_head.split(".")) if a.keep_head
-                   else recipe.keep_head,
+                   keep_head=("best" if a.keep_head == "best" else tuple(int(x) for x in a.keep_head.split(".")))
+                   if a.keep_head else recipe.keep_head,
                    batch=a.batch or recipe.batch,
                    short_share=recipe.short_share if a.short_share is None else a.short_share,
                    position_lr_scale=a.position_lr_scale or recipe.position_lr_scale,
@@ -615,7 +695,8 @@ def with_overrides(recipe: Recipe, a: argparse.Namespace) -> Recipe:
                    snapshot_every=a.snapshot_every or recipe.snapshot_every,
                    unlikelihood=recipe.unlikelihood if a.unlikelihood is None else a.unlikelihood,
                    ul_rows=a.ul_rows or recipe.ul_rows,
-                   ul_start=recipe.ul_start if a.ul_start is None else a.ul_start)
+                   ul_start=recipe.ul_start if a.ul_start is None else a.ul_start,
+                   ul_past_eos=a.ul_past_eos or recipe.ul_past_eos)
 
 
 def arguments(argv=None) -> argparse.Namespace:
@@ -648,7 +729,8 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--clip", type=float, default=None, help="gradient-norm clipping (default 1.0; 0: none)")
     ap.add_argument("--keep-head", default=None,
                     help="LAYER.HEAD of a GPT-2 head whose attention pattern is kept (its query/key weights, the "
-                         "layer's input LayerNorm and the position table frozen)")
+                         "layer's input LayerNorm and the position table frozen), or 'best': the strongest "
+                         "previous-token head at the start")
     ap.add_argument("--snapshot-every", type=int, default=None,
                     help="every K steps (and at the end) save the weights to <out>/<name>/snapshots/step-<N>/ and "
                          "score them against the quality bars (a row each in <out>/<name>/snapshots.json)")
@@ -657,6 +739,8 @@ def arguments(argv=None) -> argparse.Namespace:
                          "their tokens repeating an earlier 4-gram made unlikely (default 0: none)")
     ap.add_argument("--ul-rows", type=int, default=None,
                     help="rows of each step continued greedily for the unlikelihood loss (default 8)")
+    ap.add_argument("--ul-past-eos", action="store_true",
+                    help="write the unlikelihood loss's greedy continuations with end-of-text suppressed")
     ap.add_argument("--ul-start", type=float, default=None,
                     help="share of the steps after which the unlikelihood loss starts (default 0: from the first)")
     return ap.parse_args(argv)
@@ -664,6 +748,7 @@ def arguments(argv=None) -> argparse.Namespace:
 
 def main(argv=None):
     a = arguments(argv)
+    started = time.time()
     if a.cards:
         from transformers import AutoConfig
         for name in a.only.split(","):
@@ -710,8 +795,16 @@ def main(argv=None):
         elif recipe.tokenizer not in toks:
             trained = (train_bpe if recipe.tokenizer == "bpe" else train_wordpiece)(corpus.train, VOCAB)
             toks[recipe.tokenizer] = as_transformers(trained, recipe.tokenizer, recipe.seq_len)
-        train_one(recipe, toks[recipe.tokenizer], corpus.train, corpus.heldout, Path(a.out), a.steps,
-                  init_from=Path(a.init_from) if a.init_from else None, data_seed=a.data_seed)
+        from transformers import AutoConfig
+        train_phases(recipe, toks[recipe.tokenizer], corpus.train, corpus.heldout, Path(a.out), a.steps,
+                     init_from=Path(a.init_from) if a.init_from else None, data_seed=a.data_seed)
+        # the whole command's time for this model (corpus, tokenizer, every phase, snapshots and measurements)
+        folder = Path(a.out) / recipe.name
+        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics["command_seconds"] = round(time.time() - started, 1)
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (folder / "MODEL_CARD.md").write_text(model_card(recipe, metrics, AutoConfig.from_pretrained(folder)))
+        started = time.time()
 
 
 if __name__ == "__main__":

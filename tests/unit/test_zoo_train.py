@@ -177,7 +177,7 @@ def _tiny_run(tmp_path, name="tiny-gpt2", every=2, steps=4, **fields):
 
     from explorer.zoo import tickets
     from explorer.zoo.tokenizer import as_transformers, train_bpe, train_wordpiece
-    from explorer.zoo.train import train_one
+    from explorer.zoo.train import train_phases
     recipe = RECIPES[name]
     lines = [f"{m} Label: {lab}" for m, lab in tickets.heldout_messages(240, 7)]
     train_lines, heldout_lines = lines[:160], lines[160:]
@@ -187,7 +187,7 @@ def _tiny_run(tmp_path, name="tiny-gpt2", every=2, steps=4, **fields):
         dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
     recipe = replace(recipe, batch=2, snapshot_every=every, config={**recipe.config, **small}, **fields)
     logged = []
-    metrics = train_one(recipe, tok, train_lines, heldout_lines, tmp_path, steps, log=logged.append)
+    metrics = train_phases(recipe, tok, train_lines, heldout_lines, tmp_path, steps, log=logged.append)
     return recipe, metrics, logged
 
 
@@ -342,3 +342,51 @@ def test_masked_lm_loss_is_bert_s_own_loss_on_the_chosen_positions():
     assert all(torch.allclose(p.grad, grads[n], atol=1e-6) for n, p in model.named_parameters() if n in grads)
     shifted = torch.where(labels == -100, labels, (labels + 1) % 64)
     assert not torch.isclose(masked_lm_loss(model, ids, mask, shifted), ours)
+
+
+def test_greedy_continuations_past_end_of_text_are_full_length():
+    """A model that writes end-of-text at once: its greedy continuation ends there, unless end-of-text is suppressed."""
+    from explorer.zoo.metrics import greedy_continue
+    model = _gpt2()
+    with torch.no_grad():     # every final hidden state is all ones, and so is id 0's (tied) embedding: id 0 wins
+        model.transformer.ln_f.weight.zero_()
+        model.transformer.ln_f.bias.fill_(1.0)
+        model.transformer.wte.weight[0] = 1.0
+    prefixes = torch.randint(1, 64, (3, 5))
+    ended = greedy_continue(model, prefixes, 8, eos_id=0)
+    assert (ended[:, 5] == 0).all()
+    full = greedy_continue(model, prefixes, 8, eos_id=0, suppress_eos=True)
+    assert full.shape == (3, 13) and not (full[:, 5:] == 0).any()
+
+
+def test_phases_run_in_order_from_one_command(tmp_path):
+    """A recipe in phases: a triples phase, then the corpus with the strongest previous-token head kept (found when the
+    phase starts) and unlikelihood past end-of-text; the last phase's folder holds the model, its metrics every phase's
+    facts, the total seconds, and the card says what each phase did."""
+    import json
+    from explorer.zoo.metrics import previous_token_scores
+    from explorer.models.loader import load_folder
+    phases = (dict(steps=3, triples_only=False, keep_head="best", repeat_share=0.5, repeat_source="triples",
+                   unlikelihood=1.0, ul_rows=2, ul_prefix=4, ul_new=4, ul_past_eos=True),)
+    recipe, metrics, logged = _tiny_run(tmp_path, every=0, steps=2, triples_only=True, constant_lr=True, clip=0.0,
+                                        phases=phases)
+    first = tmp_path / "tiny-gpt2-phases" / "1" / "tiny-gpt2"
+    assert (first / "model.safetensors").exists() and (tmp_path / "tiny-gpt2" / "model.safetensors").exists()
+    saved = json.loads((tmp_path / "tiny-gpt2" / "metrics.json").read_text())
+    assert [m["train_steps"] for m in saved["phases"]] == [2, 3] and saved["train_steps"] == 5
+    assert saved["phases"][0]["triples_only"] and "keep_head" not in saved["phases"][0]
+    assert saved["train_seconds"] == round(sum(m["train_seconds"] for m in saved["phases"]), 1)
+    # the head kept is the strongest previous-token head of phase 1's weights, on the run's own probe text
+    lines = [ln for ln in logged if "keeping head" in ln]
+    lm = load_folder(first)
+    probe = " ".join([f"{m} Label: {lab}" for m, lab in __import__("explorer.zoo.tickets", fromlist=["x"])
+                      .heldout_messages(240, 7)][160:][:12])
+    scores = previous_token_scores(lm.model, lm.tokenizer, probe, 128)
+    best = divmod(int(scores.argmax()), scores.shape[1])
+    assert saved["phases"][1]["keep_head"] == list(best) and lines == [f"tiny-gpt2: keeping head {best[0]}.{best[1]}, "
+                                                                        "the strongest previous-token head"]
+    assert saved["phases"][1]["ul_past_eos"] and saved["phases"][1]["unlikelihood"] == 1.0
+    from explorer.zoo.train import model_card
+    card = model_card(recipe, saved, lm.model.config)
+    assert "in 2 phases" in card and "triples" in card and f"head {best[0]}.{best[1]}" in card
+    assert "end-of-text suppressed" in card
