@@ -568,13 +568,7 @@ def model_card(recipe: Recipe, metrics: dict, config) -> str:
     keys = [k for k in recipe.config if k not in ("model_type",)]
     cfg = "\n".join(f"| {k} | {getattr(config, k, recipe.config[k])} |" for k in keys)
     command = "\n".join(f"- {c}" for c in metrics["commands"]) if metrics.get("commands") else phases_text(
-        recipe, metrics) if metrics.get("phases") else (
-        f"`python -m explorer.zoo.train --only {recipe.name} --threads 1` (seed {SEED}; {metrics['train_steps']} steps "
-        f"of {recipe.batch} x {recipe.seq_len} tokens" + (
-            f", the first {metrics['short_steps']} of them as {recipe.batch * recipe.seq_len // recipe.short_len} x "
-            f"{recipe.short_len}" if metrics.get("short_steps") else "") +
-        f", AdamW, peak lr {recipe.lr}; {metrics['train_seconds']} s on "
-        f"{platform.machine()} CPU with torch {torch.__version__}).")
+        recipe, metrics)
     held = (f"{metrics['heldout_sequences']:,} packed sequences of {recipe.seq_len} tokens"
             if "heldout_sequences" in metrics else f"{metrics['heldout_tokens']:,} tokens")
     if "mlm_top5_accuracy" in metrics:
@@ -665,14 +659,17 @@ def phase_text(recipe: Recipe, m: dict) -> str:
 
 
 def phases_text(recipe: Recipe, metrics: dict) -> str:
-    """The card's command for a run in phases: the one command, then what each phase did."""
-    head = (f"`python -m explorer.zoo.train --only {recipe.name} --threads 1` (seed {SEED}, from scratch, one command: "
+    """The card's command: the one command that trains the model from scratch, then what each of its phases did."""
+    phases = metrics.get("phases") or [metrics]
+    head = (f"`python -m explorer.zoo.train --only {recipe.name} --threads 1` (seed {SEED}, from scratch: "
             f"{metrics['train_seconds']} s of training" + (f", {metrics['command_seconds']} s in all with the corpus, "
                                                           f"tokenizer and measurements" if "command_seconds" in metrics
                                                           else "") +
-            f" on {platform.machine()} CPU with torch {torch.__version__}), in {len(metrics['phases'])} phases, each "
-            f"continuing from the one before:")
-    return head + "\n" + "\n".join(f"  {i}. {phase_text(recipe, m)}" for i, m in enumerate(metrics["phases"], 1))
+            f", on {platform.machine()} CPU with torch {torch.__version__})")
+    if len(phases) == 1:
+        return f"{head}: {phase_text(recipe, phases[0])}."
+    return f"{head}, in {len(phases)} phases, each continuing from the one before:\n" + \
+        "\n".join(f"  {i}. {phase_text(recipe, m)}" for i, m in enumerate(phases, 1))
 
 
 def with_overrides(recipe: Recipe, a: argparse.Namespace) -> Recipe:
