@@ -142,6 +142,36 @@ def test_rope_decoder_has_a_previous_token_head(name, corpus):
     assert scores.max() >= 0.3, np.round(scores, 2)
 
 
+# each recipe retrains from scratch in one command within this (issue 14: 45 minutes on 2 cores)
+RECIPE_SECONDS = 45 * 60
+# models whose shipped weights are not yet from one such command: model -> why (xfail, strict)
+SLOW: dict[str, str] = {
+    "tiny-gpt2": "shipped weights from a chain of commands continuing earlier runs (92 min in all)",
+    "tiny-llama": "shipped weights from a chain of commands continuing earlier runs (49 min in all)",
+    "tiny-mixtral": "shipped weights from a chain of commands continuing earlier runs (86 min in all)",
+    "tiny-bert": "shipped weights from a chain of commands continuing earlier runs (63 min in all)",
+    "tiny-t5": "its one run took 54.6 min (on one thread at nice 10 of a shared machine)",
+}
+
+
+def recipe_seconds(metrics: dict) -> float:
+    """A run's recorded time: the whole command's where it was recorded, else its training stages'."""
+    if "command_seconds" in metrics:
+        return metrics["command_seconds"]
+    return metrics.get("train_seconds", 0) + metrics.get("vision_seconds", 0) + metrics.get("caption_seconds", 0)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=SLOW[n])) if n in SLOW
+                                  else n for n in BUNDLED])
+def test_each_model_retrains_from_scratch_in_one_command_within_45_minutes(name):
+    """The card's command trains the shipped weights from scratch (no chain of commands continuing earlier weights),
+    and the run it records took at most 45 minutes."""
+    metrics = card(name)
+    assert not metrics.get("commands"), metrics.get("commands")
+    assert 0 < recipe_seconds(metrics) <= RECIPE_SECONDS, recipe_seconds(metrics)
+    assert "python -m explorer.zoo.train --only " + name in (registry.get(name).path / "MODEL_CARD.md").read_text()
+
+
 def test_bundled_weights_stay_small():
     total = sum(p.stat().st_size for p in registry.BUNDLED_DIR.glob("*/*.safetensors"))
     assert 0 < total <= 30 * 2**20, total
