@@ -187,11 +187,11 @@ def evaluate_t5(folder: Path, held: list[str] | None = None) -> dict:
 def model_card(recipe: T5Recipe, metrics: dict, config) -> str:
     keys = [k for k in recipe.config]
     cfg = "\n".join(f"| {k} | {getattr(config, k, recipe.config[k])} |" for k in keys)
-    command = (f"`OMP_NUM_THREADS=1 nice -n 10 python -m explorer.zoo.train --only {recipe.name} --threads 1` "
-               f"(seed {SEED}; {metrics['train_steps']} steps of {recipe.batch} lemmas, AdamW, peak lr {recipe.lr}; "
-               f"{metrics['train_seconds']} s on {platform.machine()} CPU with torch {torch.__version__}, on a "
-               f"machine shared with other jobs). This run was started as `python -m explorer.zoo.seq2seq --threads 1`, "
-               f"which calls the same `train_t5` with the same recipe and seed.")
+    command = (f"`python -m explorer.zoo.train --only {recipe.name} --threads 1` "
+               f"(seed {SEED}, from scratch; {metrics['train_steps']} steps of {recipe.batch} lemmas, AdamW, peak lr "
+               f"{recipe.lr}; {metrics['train_seconds']} s of training on {platform.machine()} CPU with torch "
+               f"{torch.__version__}, one thread of a 2-core machine running two other training runs). "
+               f"`python -m explorer.zoo.seq2seq --threads 1` calls the same `train_t5` with the same recipe and seed.")
     return f"""# {recipe.name}
 
 A tiny `t5` encoder-decoder (`T5ForConditionalGeneration`) that stands in for `{recipe.twin_of}` when

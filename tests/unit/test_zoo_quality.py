@@ -150,7 +150,6 @@ SLOW: dict[str, str] = {
     "tiny-llama": "shipped weights from a chain of commands continuing earlier runs (49 min in all)",
     "tiny-mixtral": "shipped weights from a chain of commands continuing earlier runs (86 min in all)",
     "tiny-bert": "shipped weights from a chain of commands continuing earlier runs (63 min in all)",
-    "tiny-t5": "its one run took 54.6 min (on one thread at nice 10 of a shared machine)",
 }
 
 
