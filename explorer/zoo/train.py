@@ -445,7 +445,7 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
 
 def train_phases(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[str], out: Path,
                  steps: int | None = None, log=print, init_from: Path | None = None, data_seed: int | None = None) -> dict:
-    """train_one for the recipe's own steps (`steps` overrides them), then for each of its phases, each continuing from
+    """train_one for the recipe's own steps, then for each of its phases (`steps` overrides every phase's: a quick trial), each continuing from
     the weights before it with the next data seed. The phases before the last write to <out>/<name>-phases/<i>/<name>,
     the last to <out>/<name>, whose metrics.json gains `phases` (each phase's run facts and measurements) and
     train_seconds, their sum. Without phases: train_one."""
@@ -457,8 +457,7 @@ def train_phases(recipe: Recipe, tok, train_lines: list[str], heldout_lines: lis
     done = []
     for i, stage in enumerate(stages):
         where = out if i == len(stages) - 1 else out / f"{recipe.name}-phases" / str(i + 1)
-        metrics = train_one(stage, tok, train_lines, heldout_lines, where, steps if i == 0 else None, log, init_from,
-                            seed + i)
+        metrics = train_one(stage, tok, train_lines, heldout_lines, where, steps, log, init_from, seed + i)
         done.append(dict(metrics, data_seed=seed + i))
         init_from = where / recipe.name
         log(f"{recipe.name}: phase {i + 1} of {len(stages)} done ({metrics['train_seconds']} s)")
@@ -714,7 +713,7 @@ def arguments(argv=None) -> argparse.Namespace:
     ap.add_argument("--lr", type=float, default=None, help="override the recipe's peak learning rate")
     ap.add_argument("--mask-rate", type=float, default=None, help="override the masked-LM training mask rate")
     ap.add_argument("--init-from", default=None, help="start from the weights in this model folder")
-    ap.add_argument("--steps", type=int, default=None, help="override the recipe's step count (for quick trials)")
+    ap.add_argument("--steps", type=int, default=None, help="override the recipe's step count, every phase's (for quick trials)")
     ap.add_argument("--data-seed", type=int, default=None, help="seed of the data order (default: 0, or 1 when continuing)")
     ap.add_argument("--batch", type=int, default=None, help="override the recipe's batch (rows of seq_len tokens)")
     ap.add_argument("--short-share", type=float, default=None, help="override the share of short-window steps")

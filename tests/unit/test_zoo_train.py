@@ -161,7 +161,9 @@ def test_a_kept_head_keeps_its_query_and_key_while_the_rest_trains():
 
 def test_command_line_options_reach_the_recipe():
     from explorer.zoo.train import arguments, with_overrides
-    base = RECIPES["tiny-gpt2"]
+    assert with_overrides(RECIPES["tiny-gpt2"], arguments([])) == RECIPES["tiny-gpt2"]
+    assert with_overrides(RECIPES["tiny-gpt2"], arguments(["--keep-head", "best"])).keep_head == "best"
+    base = RECIPES["tiny-llama"]
     assert with_overrides(base, arguments([])) == base
     r = with_overrides(base, arguments(["--triples-only", "--constant-lr", "--warmup", "0", "--clip", "0",
                                         "--keep-head", "0.3", "--lr", "1e-3", "--batch", "8"]))
@@ -185,7 +187,8 @@ def _tiny_run(tmp_path, name="tiny-gpt2", every=2, steps=4, **fields):
     tok = as_transformers((train_bpe if kind == "bpe" else train_wordpiece)(train_lines, 600), kind, recipe.seq_len)
     small = dict(n_embd=16, n_layer=1, n_head=2, n_inner=32) if kind == "bpe" else \
         dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
-    recipe = replace(recipe, batch=2, snapshot_every=every, config={**recipe.config, **small}, **fields)
+    plain = dict(phases=(), triples_only=False, constant_lr=False, warmup=40, clip=1.0)   # not the recipe's phases
+    recipe = replace(recipe, batch=2, snapshot_every=every, config={**recipe.config, **small}, **{**plain, **fields})
     logged = []
     metrics = train_phases(recipe, tok, train_lines, heldout_lines, tmp_path, steps, log=logged.append)
     return recipe, metrics, logged
@@ -374,7 +377,8 @@ def test_phases_run_in_order_from_one_command(tmp_path):
     first = tmp_path / "tiny-gpt2-phases" / "1" / "tiny-gpt2"
     assert (first / "model.safetensors").exists() and (tmp_path / "tiny-gpt2" / "model.safetensors").exists()
     saved = json.loads((tmp_path / "tiny-gpt2" / "metrics.json").read_text())
-    assert [m["train_steps"] for m in saved["phases"]] == [2, 3] and saved["train_steps"] == 5
+    # the run's `steps` (--steps, a quick trial) overrides every phase's own
+    assert [m["train_steps"] for m in saved["phases"]] == [2, 2] and saved["train_steps"] == 4
     assert saved["phases"][0]["triples_only"] and "keep_head" not in saved["phases"][0]
     assert saved["train_seconds"] == round(sum(m["train_seconds"] for m in saved["phases"]), 1)
     # the head kept is the strongest previous-token head of phase 1's weights, on the run's own probe text
