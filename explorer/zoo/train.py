@@ -669,8 +669,8 @@ their own seed ({held}).
 """
 
 
-def phase_text(recipe: Recipe, m: dict) -> str:
-    """One phase of a run, from its run facts in metrics.json."""
+def phase_text(recipe: Recipe, m: dict, seconds: bool = True) -> str:
+    """One phase of a run, from its run facts in metrics.json (with its seconds)."""
     what = [f"{m['train_steps']} steps of {m['batch']} x {recipe.seq_len} tokens"]
     if m.get("short_steps"):
         what.append(f"the first {m['short_steps']} as {m['batch'] * recipe.seq_len // recipe.short_len} x "
@@ -692,7 +692,7 @@ def phase_text(recipe: Recipe, m: dict) -> str:
         what.append(f"sequence-level unlikelihood at weight {m['unlikelihood']} from step {m.get('ul_from_step', 0)} "
                     f"({m['ul_rows']} greedy continuations of {m['ul_new']} tokens a step"
                     + (", end-of-text suppressed" if m.get("ul_past_eos") else "") + ")")
-    return "; ".join(what) + f"; {m['train_seconds']} s"
+    return "; ".join(what) + (f"; {m['train_seconds']} s" if seconds else "")
 
 
 def phases_text(recipe: Recipe, metrics: dict) -> str:
@@ -702,9 +702,10 @@ def phases_text(recipe: Recipe, metrics: dict) -> str:
             f"{metrics['train_seconds']} s of training" + (f", {metrics['command_seconds']} s in all with the corpus, "
                                                           f"tokenizer and measurements" if "command_seconds" in metrics
                                                           else "") +
-            f", on {platform.machine()} CPU with torch {torch.__version__})")
+            f", on {platform.machine()} CPU with torch {torch.__version__}" +
+            (f", {metrics['run_note']}" if metrics.get("run_note") else "") + ")")
     if len(phases) == 1:
-        return f"{head}: {phase_text(recipe, phases[0])}."
+        return f"{head}: {phase_text(recipe, phases[0], seconds=False)}."
     return f"{head}, in {len(phases)} phases, each continuing from the one before:\n" + \
         "\n".join(f"  {i}. {phase_text(recipe, m)}" for i, m in enumerate(phases, 1))
 
