@@ -132,9 +132,9 @@ def transport():
 
     ended, suppressed = G.end_notes(run)
     if done == "end-of-text" and run.active == 0 and not b.steps[-1].forced:
-        e1, e2 = text_col.columns([4, 1.3])
-        e1.info(ended, icon="🏁")
-        e2.button("Continue past end-of-text", key="gen_continue", on_click=player.continue_past_end,
+        # the button under the note, not beside it: beside it, half a 1280-pixel screen cut its label to "Continu…"
+        text_col.info(ended, icon="🏁")
+        text_col.button("Continue past end-of-text", key="gen_continue", on_click=player.continue_past_end,
                   disabled=ui.playing(), help="Step again from here with end-of-text's probability set to 0 "
                                               "(the chart still shows how likely the model found ending).")
     elif run.eos_off_from is not None:
