@@ -395,3 +395,37 @@ def test_phases_run_in_order_from_one_command(tmp_path):
     card = model_card(recipe, saved, lm.model.config)
     assert "in 2 phases" in card and "triples" in card and f"head {best[0]}.{best[1]}" in card
     assert "end-of-text suppressed" in card
+
+
+def test_a_run_keeps_its_last_passing_snapshot_only_when_its_last_step_misses_a_bar(tmp_path):
+    import json
+    from explorer.zoo.train import keep_last_passing
+
+    def run(passes):
+        folder = tmp_path / "-".join(map(str, passes)) / "m"
+        rows = []
+        for i, ok in enumerate(passes, 1):
+            where = folder / "snapshots" / f"step-{i}"
+            where.mkdir(parents=True)
+            (where / "model.safetensors").write_text(f"weights {i}")
+            rows.append(dict(step=i, folder=f"snapshots/step-{i}", all_bars=ok))
+        (folder / "model.safetensors").write_text(f"weights {len(passes)}")
+        (folder / "snapshots.json").write_text(json.dumps(rows))
+        return folder, keep_last_passing(folder, None)
+
+    folder, kept = run([True, False, True, False])
+    assert kept["step"] == 3 and (folder / "model.safetensors").read_text() == "weights 3"
+    folder, kept = run([True, False, True])              # the last step passes: its weights stay
+    assert kept is None and (folder / "model.safetensors").read_text() == "weights 3"
+    folder, kept = run([False, False])                   # none passes: the last step's weights stay
+    assert kept is None and (folder / "model.safetensors").read_text() == "weights 2"
+
+
+def test_the_card_says_which_snapshot_was_kept():
+    from explorer.zoo.train import phase_text
+    m = dict(train_steps=1400, batch=16, lr=2e-3, train_seconds=10.0, kept_snapshot=1280, snapshots_passing=2,
+             snapshots=7, snapshot_every=40, ul_from_step=1120, unlikelihood=4.0, ul_rows=16, ul_new=64)
+    text = phase_text(RECIPES["tiny-llama"], m)
+    assert "snapshot after 1280 steps, the last of the 2 of its 7 snapshots (every 40 steps from step 1120)" in text
+    assert "unlikelihood at weight 4.0 from step 1120" in text and text.endswith("; 10.0 s")
+    assert "snapshot after" not in phase_text(RECIPES["tiny-llama"], dict(m, kept_snapshot=None))
