@@ -687,8 +687,9 @@ def phase_text(recipe: Recipe, m: dict, seconds: bool = True) -> str:
     schedule = "constant" if m.get("lr_schedule") == "constant" else "cosine to a tenth"
     what.append(f"lr {m['lr']} {schedule}" + (", no clipping" if m.get("clip") == 0 else ""))
     if m.get("kept_snapshot"):
-        what.append(f"the weights are its snapshot after {m['kept_snapshot']} steps, the last of the "
-                    f"{m['snapshots_passing']} of its {m['snapshots']} snapshots (every {m['snapshot_every']} steps"
+        which = "the only one" if m["snapshots_passing"] == 1 else f"the last of the {m['snapshots_passing']}"
+        what.append(f"the weights are its snapshot after {m['kept_snapshot']} steps, {which} of its {m['snapshots']} "
+                    f"snapshots (every {m['snapshot_every']} steps"
                     + (f" from step {m['ul_from_step']}" if m.get("ul_from_step") else "") +
                     ") that met every bar; the last step's weights missed one")
     if m.get("unlikelihood"):

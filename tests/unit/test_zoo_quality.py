@@ -147,7 +147,6 @@ RECIPE_SECONDS = 45 * 60
 # models whose shipped weights are not yet from one such command: model -> why (xfail, strict)
 SLOW: dict[str, str] = {
     "tiny-gpt2": "shipped weights from a chain of commands continuing earlier runs (92 min in all)",
-    "tiny-mixtral": "shipped weights from a chain of commands continuing earlier runs (86 min in all)",
 }
 
 
