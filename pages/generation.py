@@ -19,7 +19,7 @@ url = page.url
 
 FAMILIES = {"decoder": "GPT-2 family", "rope-decoder": "Llama family", "encoder": "BERT (encoder)"}
 EXAMPLES = {"decoder": "a small animal that", "rope-decoder": "a small animal that",
-            "encoder": "a small [MASK] that lives in the [MASK]."}
+            "encoder": "the [MASK] arrived broken, so i want a [MASK]."}    # the lessons' support-ticket world
 
 url.choice("model", "decoder", list(FAMILIES))
 # Layout (explorer/ui/page.py): model and prompt in a compact block above the figure; the figure (the written text

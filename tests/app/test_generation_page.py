@@ -84,6 +84,19 @@ def test_an_encoder_explains_and_offers_fill_mask_instead():
     assert any("at least one `[MASK]`" in i.value for i in at.info)
 
 
+def test_the_encoder_s_example_fills_its_blanks_from_the_lessons_ticket_world():
+    """The default fill-mask sentence is a support ticket; the bundled BERT's top candidates for its two blanks are a
+    product and what a customer wants back (the charts' words, from the model)."""
+    import json
+    at = run_page(PAGE, query={"model": "encoder"})
+    assert_clean(at)
+    assert at.text_input(key="gen_mask").value == "the [MASK] arrived broken, so i want a [MASK]."
+    words = [json.loads(c.proto.spec)["data"][0]["y"] for c in at.get("plotly_chart")]
+    assert len(words) == 2
+    assert words[1][0] in {"refund", "return", "replacement"}, words          # most likely first
+    assert not {"refund", "return", "replacement"} & set(words[0][:3]), words
+
+
 def test_a_deep_link_restores_prompt_settings_tokens_and_step():
     q = {"prompt": "the act of", "temp": "0.7", "topk": "30", "topp": "0.8", "seed": "42", "n": "6",
          "view": "3", "k": "7", "color": "entropy"}
