@@ -423,7 +423,7 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
     train_seconds = time.time() - t0
 
     save_model(model, tok, folder)
-    kept = keep_last_passing(folder, final) if recipe.keep_passing and recipe.snapshot_every else None
+    kept, rows = keep_last_passing(folder) if recipe.keep_passing and recipe.snapshot_every else (None, [])
     if kept:
         final = {k: v for k, v in kept.items() if k not in ("step", "folder", "bars", "all_bars", "seconds")}
     run = dict(train_steps=steps, train_seconds=round(train_seconds, 1), short_steps=short_steps,
@@ -442,7 +442,6 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
     if recipe.snapshot_every:
         run.update(snapshot_every=recipe.snapshot_every)
     if kept:
-        rows = json.loads((folder / "snapshots.json").read_text())
         run.update(kept_snapshot=kept["step"], snapshots_passing=sum(r["all_bars"] for r in rows), snapshots=len(rows))
         log(f"{recipe.name}: the last step missed a bar; kept the snapshot after {kept['step']} steps")
     if ul:
@@ -485,17 +484,18 @@ def train_phases(recipe: Recipe, tok, train_lines: list[str], heldout_lines: lis
     return metrics
 
 
-def keep_last_passing(folder: Path, final: dict | None) -> dict | None:
+def keep_last_passing(folder: Path) -> tuple[dict | None, list[dict]]:
     """When the run's last snapshot (its final weights) misses a bar and an earlier one of this run met every bar, copy
-    that snapshot's files over the run's folder. Returns the kept snapshot's row, or None (the final weights stay)."""
+    that snapshot's files over the run's folder. Returns the kept snapshot's row (None: the final weights stay) and
+    every snapshot row of the run."""
     import shutil
     rows = json.loads((folder / "snapshots.json").read_text()) if (folder / "snapshots.json").exists() else []
     passing = [r for r in rows if r["all_bars"]]
     if not rows or rows[-1]["all_bars"] or not passing:
-        return None
+        return None, rows
     for f in (folder / passing[-1]["folder"]).iterdir():
         shutil.copy2(f, folder / f.name)
-    return passing[-1]
+    return passing[-1], rows
 
 
 def save_model(model, tok, folder: Path) -> None:

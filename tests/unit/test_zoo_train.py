@@ -411,7 +411,9 @@ def test_a_run_keeps_its_last_passing_snapshot_only_when_its_last_step_misses_a_
             rows.append(dict(step=i, folder=f"snapshots/step-{i}", all_bars=ok))
         (folder / "model.safetensors").write_text(f"weights {len(passes)}")
         (folder / "snapshots.json").write_text(json.dumps(rows))
-        return folder, keep_last_passing(folder, None)
+        kept, rows = keep_last_passing(folder)
+        assert [r["step"] for r in rows] == list(range(1, len(passes) + 1))
+        return folder, kept
 
     folder, kept = run([True, False, True, False])
     assert kept["step"] == 3 and (folder / "model.safetensors").read_text() == "weights 3"
