@@ -24,6 +24,24 @@ def causal_windows(stream: np.ndarray, seq_len: int) -> torch.Tensor:
     return torch.from_numpy(stream[: n * seq_len].reshape(n, seq_len).copy())
 
 
+def document_windows(encoded: list[list[int]], eos_id: int, seq_len: int) -> torch.Tensor:
+    """[n_rows, seq_len] rows of causal_stream(encoded) that each begin at a document's first token, so that a text
+    at position 0 with no end-of-text before it is the start of a document, as a prompt typed into the Generation
+    page is. A row holds whole documents (each followed by end-of-text) and the beginning of the one that does not
+    fit, which the next row starts with again; a document longer than a row runs on into the rows after it (those
+    begin inside it). The tail that does not fill a row is dropped."""
+    stream = causal_stream(encoded, eos_id)
+    starts = np.cumsum([0] + [len(ids) + 1 for ids in encoded])[:-1]
+    rows, s = [], 0
+    while s + seq_len <= len(stream):
+        rows.append(s)
+        end = s + seq_len
+        last = int(starts[np.searchsorted(starts, end, side="right") - 1])   # the last document start <= end
+        s = last if last > s else end
+    return torch.from_numpy(np.stack([stream[r: r + seq_len] for r in rows])) if rows else \
+        torch.zeros(0, seq_len, dtype=torch.long)
+
+
 def bert_sequences(encoded: list[list[int]], seq_len: int, cls_id: int, sep_id: int, pad_id: int) -> torch.Tensor:
     """Pack documents as `[CLS] a [SEP] b [SEP] ...` up to seq_len, padding the rest.  [n, seq_len]
 

@@ -22,8 +22,8 @@ import torch
 from explorer.zoo import corpus as corpus_mod
 from explorer.zoo.corpus import WORDNET_LICENSE
 from explorer.zoo import prose
-from explorer.zoo.data import (bert_sequences, causal_stream, causal_windows, encode_lines, mask_for_mlm,
-                              repeat_candidates, triple_rows, with_repeats, with_skip_copies)
+from explorer.zoo.data import (bert_sequences, causal_stream, causal_windows, document_windows, encode_lines,
+                              mask_for_mlm, repeat_candidates, triple_rows, with_repeats, with_skip_copies)
 from explorer.zoo import tickets
 from explorer.zoo.metrics import (BARS, GREEDY_PREFIX, MODEL_BARS, bar_checks, causal_eval_windows, causal_perplexity,
                                   continuations, few_shot_lesson_accuracy, greedy_continue, greedy_heldout_repeats,
@@ -104,6 +104,10 @@ class Recipe:
     # instead (the card says which); single prompts' runs change from one snapshot to the next (measured: the tiny
     # Llama's greedy run from "Where is my order?" wrote 64, 4 and 64 tokens at three snapshots 40 steps apart)
     keep_passing: bool = False
+    # causal LMs: every training row begins at a document's first token (data.document_windows) instead of anywhere in
+    # the packed stream, so a model with learned positions knows that a text at position 0 with no end-of-text before
+    # it starts a document, as a learner's prompt does
+    doc_starts: bool = False
     # phases run after this recipe's steps, each continuing from the weights before it (as --init-from does, with data
     # seed SEED + its number): a dict of Recipe fields each (steps included); one command trains them all
     phases: tuple = ()
@@ -347,6 +351,8 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
 
     def make_data(length: int) -> torch.Tensor:
         if recipe.tokenizer == "bpe":
+            if recipe.doc_starts:
+                return document_windows(encoded, tok.eos_token_id, length)
             return causal_windows(causal_stream(encoded, tok.eos_token_id), length)
         return bert_sequences(encoded, length, tok.cls_token_id, tok.sep_token_id, tok.pad_token_id)
 
@@ -431,6 +437,8 @@ def train_one(recipe: Recipe, tok, train_lines: list[str], heldout_lines: list[s
                parameters=sum(p.numel() for p in model.parameters()))
     if triples:
         run.update(triples_only=True)
+    elif recipe.doc_starts and recipe.tokenizer == "bpe":
+        run.update(doc_starts=True, rows=len(data))
     if recipe.constant_lr:
         run.update(lr_schedule="constant", warmup=recipe.warmup)
     elif recipe.warmup != 40:
@@ -682,6 +690,8 @@ def phase_text(recipe: Recipe, m: dict, seconds: bool = True) -> str:
         what.append("every row random `a b a` triples, the loss on each triple's third token only")
     elif m.get("repeat_share"):
         what.append(f"{m['repeated_rows']} rows of {m['repeat_share']:.0%} with {m['repeat_source']} spans")
+    if m.get("doc_starts"):
+        what.append("every row beginning at a document's start")
     if m.get("keep_head"):
         what.append(f"head {m['keep_head'][0]}.{m['keep_head'][1]} (the strongest previous-token head) kept")
     schedule = "constant" if m.get("lr_schedule") == "constant" else "cosine to a tenth"
@@ -736,7 +746,8 @@ def with_overrides(recipe: Recipe, a: argparse.Namespace) -> Recipe:
                    ul_rows=a.ul_rows or recipe.ul_rows,
                    ul_start=recipe.ul_start if a.ul_start is None else a.ul_start,
                    ul_past_eos=a.ul_past_eos or recipe.ul_past_eos,
-                   keep_passing=a.keep_passing or recipe.keep_passing)
+                   keep_passing=a.keep_passing or recipe.keep_passing,
+                   doc_starts=a.doc_starts or recipe.doc_starts)
 
 
 def arguments(argv=None) -> argparse.Namespace:
@@ -786,6 +797,9 @@ def arguments(argv=None) -> argparse.Namespace:
                     help="write the unlikelihood loss's greedy continuations with end-of-text suppressed")
     ap.add_argument("--ul-start", type=float, default=None,
                     help="share of the steps after which the unlikelihood loss starts (default 0: from the first)")
+    ap.add_argument("--doc-starts", action="store_true",
+                    help="causal LMs: every training row begins at a document's start (default: anywhere in the "
+                         "packed stream)")
     return ap.parse_args(argv)
 
 

@@ -431,3 +431,37 @@ def test_the_card_says_which_snapshot_was_kept():
     assert "snapshot after 1280 steps, the last of the 2 of its 7 snapshots (every 40 steps from step 1120)" in text
     assert "unlikelihood at weight 4.0 from step 1120" in text and text.endswith("; 10.0 s")
     assert "snapshot after" not in phase_text(RECIPES["tiny-llama"], dict(m, kept_snapshot=None))
+
+
+# ------------------------------------------------------------------ rows that begin at a document's start (--doc-starts)
+def test_document_windows_begin_every_row_at_a_document_start():
+    from explorer.zoo.data import causal_stream, document_windows
+    eos = 0
+    docs = [[1] * 3, [2] * 4, [3] * 2, [4] * 11, [5] * 2, [6] * 3]      # the 4s: longer than a row
+    rows = document_windows(docs, eos, 6).tolist()
+    assert rows == [[1, 1, 1, 0, 2, 2],        # a whole document, then the start of the next one ...
+                    [2, 2, 2, 2, 0, 3],        # ... which the next row begins with again
+                    [3, 3, 0, 4, 4, 4],
+                    [4, 4, 4, 4, 4, 4],        # a document longer than a row runs on into the rows after it
+                    [4, 4, 4, 4, 4, 0],
+                    [5, 5, 0, 6, 6, 6]]        # (the rest of the 6s does not fill a row: dropped)
+    stream = causal_stream(docs, eos).tolist()
+    starts = {0, 4, 9, 12, 24, 27}
+    begun = [next(i for i in range(len(stream)) if stream[i: i + 6] == r) for r in rows]
+    assert [b in starts for b in begun] == [True, True, True, True, False, True]
+    # every token of the stream but the dropped tail is in some row
+    assert set(range(begun[-1] + 6)) == {i for b in begun for i in range(b, b + 6)}
+
+
+def test_doc_starts_option_reaches_the_recipe_and_a_run_trains_on_those_rows(tmp_path):
+    import json
+    from explorer.zoo.train import arguments, with_overrides
+    assert not RECIPES["tiny-llama"].doc_starts
+    assert with_overrides(RECIPES["tiny-llama"], arguments(["--doc-starts"])).doc_starts
+    recipe, metrics, _ = _tiny_run(tmp_path, every=0, steps=2, doc_starts=True)
+    saved = json.loads((tmp_path / "tiny-gpt2" / "metrics.json").read_text())
+    assert saved["doc_starts"] is True and saved["rows"] > 0
+    from explorer.zoo.train import phase_text
+    assert "every row beginning at a document's start" in phase_text(recipe, saved)
+    _, _, _ = _tiny_run(tmp_path / "plain", every=0, steps=2)
+    assert "doc_starts" not in json.loads((tmp_path / "plain" / "tiny-gpt2" / "metrics.json").read_text())
