@@ -145,10 +145,7 @@ def test_rope_decoder_has_a_previous_token_head(name, corpus):
 # each recipe retrains from scratch in one command within this (issue 14: 45 minutes on 2 cores)
 RECIPE_SECONDS = 45 * 60
 # models whose shipped weights are not yet from one such command: model -> why (xfail, strict)
-SLOW: dict[str, str] = {
-    "tiny-gpt2": "shipped weights from a chain of commands continuing earlier runs (92 min in all); from scratch in one "
-                 "command (38 min) 0 of 30 snapshots met every bar: runs from the two prompts ended before 40 tokens",
-}
+SLOW: dict[str, str] = {}
 
 
 def recipe_seconds(metrics: dict) -> float:
