@@ -185,7 +185,9 @@ def attention_row(attn: np.ndarray, keys: list[str], head: int | None) -> go.Fig
     z = attn.astype(np.float32).mean(1) if head is None else attn[:, head].astype(np.float32)
     rows = [f"layer {i + 1}" for i in range(z.shape[0])]
     fig = go.Figure(go.Heatmap(z=z, x=_labels(keys), y=rows, colorscale=HEATMAP, zmin=0,
-                               colorbar=dict(title="weight", thickness=12),
+                               # the title at the side, as on the other heatmaps: on top it met the top tick's label
+                               # (the layout e2e: '0.5' over 'weight' where the weights reach just past 0.5)
+                               colorbar=dict(title=dict(text="weight", side="right"), thickness=12),
                                hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>", xgap=1, ygap=1))
     fig.update_layout(xaxis=dict(title="earlier token (key)", tickangle=-40 if len(keys) > 10 else 0),
                       yaxis=dict(autorange="reversed"))

@@ -5,6 +5,7 @@ from explorer.charts import attention as A
 from explorer.charts import generation as G
 from explorer.charts import kvcache as K
 from explorer.charts import moe as M
+from explorer.charts import pipeline as P
 from explorer.charts import rope as R
 from explorer.charts.theme import HEATMAP_TICK, style
 
@@ -90,3 +91,12 @@ def test_the_chosen_bar_carries_its_share_in_its_note_not_twice():
     assert [a.text for a in fig.layout.annotations] == ["chosen 78%"]
     fig = G.topk_bars(["a", "b", "c"], p, 1, 3, np.cumsum(p), None, None, "t")
     assert list(fig.data[0].text) == ["78%", "", "1%"] and fig.layout.annotations[0].text == "chosen 21%"
+
+
+def test_every_weight_colorbar_puts_its_title_at_the_side():
+    """A colorbar title on top sits on the top tick's label when the weights end just past a tick (the layout e2e
+    caught '0.5' over 'weight' on the Generation and Pipeline pages' query-row chart)."""
+    attn = np.full((4, 2, 5), 0.1, dtype=np.float32)
+    attn[:, :, 0] = 0.52
+    for fig in (G.attention_row(attn, list("abcde"), None), P.query_row(attn, list("abcde"))):
+        assert fig.data[0].colorbar.title.side == "right" and fig.data[0].colorbar.title.text == "weight"
