@@ -32,6 +32,11 @@ def _labels(tokens: list[str]) -> list[str]:
     return out
 
 
+def _share(p: float) -> str:
+    """A bar's probability as its label: a whole percent, none under half a percent."""
+    return f"{p:.0%}" if p >= 0.005 else ""
+
+
 @shared_figure
 def topk_bars(tokens: list[str], probs: np.ndarray, chosen: int | None, kept: int, cum: np.ndarray,
               top_p: float | None, top_k: int | None, title: str) -> go.Figure:
@@ -48,7 +53,7 @@ def topk_bars(tokens: list[str], probs: np.ndarray, chosen: int | None, kept: in
     fig.add_bar(x=labels, y=probs, marker_color=colors, name="probability",
                 marker_line=dict(color=["#000000" if i == chosen else "rgba(0,0,0,0)" for i in range(k)], width=3),
                 # the chosen bar's share is in its "chosen" note above it (a label there too: the two touched)
-                text=[f"{p:.0%}" if p >= 0.005 and i != chosen else "" for i, p in enumerate(probs)],
+                text=["" if i == chosen else _share(p) for i, p in enumerate(probs)],
                 textposition="outside",
                 hovertemplate="%{x}: %{y:.4f}<extra></extra>")
     fig.add_scatter(x=labels, y=cum, mode="lines+markers", name="cumulative", line=dict(color=CURVE, width=2),
@@ -70,8 +75,8 @@ def topk_bars(tokens: list[str], probs: np.ndarray, chosen: int | None, kept: in
         # under the title, not over the plot: the fitted axis puts the running sum where this note used to be
         title = f"{title}<br><sup>cut-off beyond this chart: {kept:,} tokens kept</sup>"
     if chosen is not None:
-        share = f" {probs[chosen]:.0%}" if probs[chosen] >= 0.005 else ""
-        fig.add_annotation(x=labels[chosen], y=float(probs[chosen]) + 0.01 * ymax, text=f"chosen{share}",
+        fig.add_annotation(x=labels[chosen], y=float(probs[chosen]) + 0.01 * ymax,
+                           text=f"chosen {_share(probs[chosen])}".rstrip(),
                            showarrow=True, arrowhead=2, ay=-30, font=dict(color=CHOSEN))
     fig.update_layout(title=title, yaxis=dict(range=[0, ymax], title="probability", tickformat=".2~%"),
                       xaxis=dict(title=None, tickangle=-40 if k > 8 else 0), showlegend=True,
