@@ -144,8 +144,6 @@ def test_rope_decoder_has_a_previous_token_head(name, corpus):
 
 # each recipe retrains from scratch in one command within this (issue 14: 45 minutes on 2 cores)
 RECIPE_SECONDS = 45 * 60
-# models whose shipped weights are not yet from one such command: model -> why (xfail, strict)
-SLOW: dict[str, str] = {}
 
 
 def recipe_seconds(metrics: dict) -> float:
@@ -155,8 +153,7 @@ def recipe_seconds(metrics: dict) -> float:
     return metrics.get("train_seconds", 0) + metrics.get("vision_seconds", 0) + metrics.get("caption_seconds", 0)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=SLOW[n])) if n in SLOW
-                                  else n for n in BUNDLED])
+@pytest.mark.parametrize("name", BUNDLED)
 def test_each_model_retrains_from_scratch_in_one_command_within_45_minutes(name):
     """The card's command trains the shipped weights from scratch (no chain of commands continuing earlier weights),
     and the run it records took at most 45 minutes."""
